@@ -1,0 +1,46 @@
+# zskip: two commands for a new user.
+#   make demo   set up everything, then train dense vs sparsified on real data
+#   make test   set up everything, then run the test suite
+#
+# Setting up: a virtual environment in .venv with the pinned dependencies
+# (pyproject.toml, constraints.txt), and the Debian packages the jobs need
+# (scripts/debian-packages.sh: installed when possible, else named).
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+PYTEST_ARGS ?=
+
+.PHONY: all setup deps demo test test-slow clean
+
+all: test
+
+setup: $(STAMP) deps
+
+$(STAMP): pyproject.toml constraints.txt
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
+	  { echo "zskip needs Python >= 3.11; set PYTHON=python3.11 (or newer)" >&2; exit 1; }
+	@$(PYTHON) -m venv --help >/dev/null 2>&1 || \
+	  { echo "Python's venv module is missing; install it with: sudo apt-get install python3-venv" >&2; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev]'
+	@touch $@
+
+# Cheap when everything is there (a few file checks), so it runs every time.
+deps:
+	@scripts/debian-packages.sh
+
+demo: setup
+	$(BIN)/zskip compare --dataset fashion-mnist --cell lstm --hidden 64 --epochs 1 \
+	  --limit 20000 --eval-limit 5000 --optimizer adam \
+	  --thresholds static:1e-5 sparsity:0.9 --out runs/demo
+
+test: setup
+	$(BIN)/python -m pytest -n auto $(PYTEST_ARGS)
+
+test-slow: setup
+	$(BIN)/python -m pytest -n auto -m slow $(PYTEST_ARGS)
+
+clean:
+	rm -rf $(VENV) .deps runs *.egg-info

@@ -1,0 +1,67 @@
+"""What the LSTM and GRU layers share: parameters, initialisation and argument checks."""
+
+import numpy as np
+
+from ._checks import check_array, check_dtype, check_finite_scalar, check_size
+from .errors import ShapeError
+
+__all__ = ["RecurrentLayer", "sigmoid"]
+
+
+def sigmoid(z):
+    """Logistic function, computed as 0.5 * (1 + tanh(z / 2)): no overflow for large |z|."""
+    return 0.5 * (1.0 + np.tanh(0.5 * z))
+
+
+class RecurrentLayer:
+    """Base of one recurrent layer with ``len(GATES)`` gates of ``hidden_size`` rows each.
+
+    W has shape (G*H, I+H): the columns are [input | hidden], the rows are the
+    gates in ``GATES`` order. Initialisation follows PyTorch: every parameter
+    uniform in [-1/sqrt(H), 1/sqrt(H)], from a seeded generator.
+    """
+
+    GATES = ()
+    #: Names of the parameters (attributes), in the order they are created.
+    PARAMS = ("W", "b")
+
+    def __init__(self, input_size, hidden_size, seed=0, dtype=np.float64):
+        self.input_size = check_size("input_size", input_size)
+        self.hidden_size = check_size("hidden_size", hidden_size)
+        self.dtype = check_dtype(dtype)
+        rng = np.random.default_rng(seed)
+        G, H, N = len(self.GATES), self.hidden_size, self.input_size + self.hidden_size
+        k = 1.0 / np.sqrt(H)
+        shapes = {"W": (G * H, N), "b": (G * H,), "b_h": (G * H,)}
+        for name in self.PARAMS:
+            setattr(self, name, rng.uniform(-k, k, shapes[name]).astype(self.dtype))
+
+    @property
+    def n_inputs(self):
+        """N = I + H, the length of a_t = [x_t ; h_{t-1}]."""
+        return self.input_size + self.hidden_size
+
+    @property
+    def params(self):
+        """The parameters by name (the arrays themselves: updating them updates the layer)."""
+        return {name: getattr(self, name) for name in self.PARAMS}
+
+    def _check_x(self, x):
+        x = check_array("x", x, (None, None, self.input_size), self.dtype)
+        if x.shape[0] == 0 or x.shape[1] == 0:
+            raise ShapeError(f"x must have at least one step and one sequence, got shape {x.shape}")
+        return x
+
+    def _check_state(self, name, s, B):
+        if s is None:
+            return np.zeros((B, self.hidden_size), self.dtype)
+        return check_array(name, s, (B, self.hidden_size), self.dtype)
+
+    def _check_backward(self, dh, cache, cache_type, threshold):
+        if not isinstance(cache, cache_type):
+            raise ShapeError(f"cache must be the {cache_type.__name__} that {type(self).__name__}.forward "
+                             f"returned, not {type(cache).__name__}")
+        T, B = cache.x.shape[:2]
+        dh = check_array("dh", dh, (T, B, self.hidden_size), self.dtype)
+        tau = check_finite_scalar("threshold", threshold, minimum=0.0)
+        return dh, self.dtype.type(tau)

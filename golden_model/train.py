@@ -1,0 +1,221 @@
+"""Training a recurrent layer and head with (sparsified) SGD, seeded and deterministic.
+
+One training step: forward through the layer, the head's loss and dL/dh, the
+layer's sparsified backward with the threshold rule's current tau, the rule
+observes the step's dz, global-norm gradient clipping, the optimiser step.
+For text the state is carried from chunk to chunk (truncated BPTT) and reset
+at each epoch; evaluation carries it the same way.
+
+``train(config)`` returns a JSON-ready dict: the config, the dataset, per
+epoch the training loss, validation loss and metric, dz sparsity per gate,
+MAC accounting, and at the end the test metric, the whole run's statistics
+and its |dz| histogram.
+"""
+
+import math
+import time
+from dataclasses import asdict, dataclass, fields
+
+import numpy as np
+
+from ._checks import check_dtype
+from .datasets import load_dataset
+from .errors import ConfigError, ZskipError
+from .gru import GRU
+from .heads import Head
+from .lstm import LSTM
+from .optim import OPTIMIZERS, clip_grad_norm, make_optimizer
+from .sparsify import parse_threshold
+from .stats import BackwardStats
+
+__all__ = ["CELLS", "TrainConfig", "TrainingDiverged", "train", "build_model", "evaluate"]
+
+CELLS = {"lstm": LSTM, "gru": GRU}
+#: Metrics for which lower is better.
+LOWER_IS_BETTER = {"bpc", "mse"}
+
+
+class TrainingDiverged(ZskipError):
+    """The loss or the gradients became NaN or infinite."""
+
+
+@dataclass
+class TrainConfig:
+    """Everything that determines a training run (with the seed, the run is reproducible)."""
+
+    dataset: str = "fashion-mnist"
+    cell: str = "lstm"
+    hidden: int = 128
+    threshold: str = "dense"
+    epochs: int = 1
+    batch_size: int = 128
+    optimizer: str = "sgd"
+    lr: float = None
+    momentum: float = 0.9
+    clip: float = 5.0
+    seed: int = 0
+    seq_len: int = 100
+    limit: int = None
+    eval_limit: int = None
+    dtype: str = "float64"
+
+    def validate(self):
+        """Raise ConfigError naming the first invalid field; return self."""
+        if self.cell not in CELLS:
+            raise ConfigError(f"unknown cell {self.cell!r}; use one of {', '.join(CELLS)}")
+        for name in ("hidden", "epochs", "batch_size", "seq_len"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+                raise ConfigError(f"{name} must be a positive integer, not {v!r}")
+        for name in ("limit", "eval_limit"):
+            v = getattr(self, name)
+            if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < 1):
+                raise ConfigError(f"{name} must be a positive integer, not {v!r}")
+        if not isinstance(self.seed, int) or self.seed < 0:
+            raise ConfigError(f"seed must be a non-negative integer, not {self.seed!r}")
+        if self.clip is not None and not (math.isfinite(self.clip) and self.clip >= 0):
+            raise ConfigError(f"clip must be a finite number >= 0 (0 disables clipping), not {self.clip!r}")
+        make_optimizer(self.optimizer, self.lr, self.momentum)
+        parse_threshold(self.threshold)
+        check_dtype(self.dtype)
+        return self
+
+    @classmethod
+    def from_dict(cls, d):
+        names = {f.name for f in fields(cls)}
+        unknown = set(d) - names
+        if unknown:
+            raise ConfigError(f"unknown training option(s): {', '.join(sorted(unknown))}")
+        return cls(**d)
+
+
+def build_model(config, dataset):
+    """The layer and head for ``config`` on ``dataset``, seeded by ``config.seed``."""
+    dtype = check_dtype(config.dtype)
+    layer = CELLS[config.cell](dataset.input_size, config.hidden, seed=config.seed, dtype=dtype)
+    head = Head(config.hidden, dataset.n_outputs, dataset.kind, dataset.per_step, seed=config.seed, dtype=dtype)
+    return layer, head
+
+
+def _run_layer(layer, x, state):
+    """Forward through ``layer`` from ``state`` (dict of h0/c0 or empty); return h, cache, next state."""
+    h, cache = layer.forward(x, **state)
+    nxt = {"h0": h[-1].copy()}
+    if isinstance(layer, LSTM):
+        nxt["c0"] = cache.c_last.copy()
+    return h, cache, nxt
+
+
+def _fit_state(state, B):
+    """Drop the carried state when the batch size changes (last, shorter chunk)."""
+    return state if state and next(iter(state.values())).shape[0] == B else {}
+
+
+def evaluate(layer, head, dataset, split, batch_size=256):
+    """Mean loss and metric of ``split``; text carries the state across chunks."""
+    loss_sum = correct = count = 0
+    state = {}
+    if dataset.stateful:  # streams of at least two characters each
+        batch_size = max(1, min(batch_size, (dataset.n_samples(split) - 1) // 2))
+    for x, y in dataset.batches(split, batch_size):
+        state = _fit_state(state, x.shape[1]) if dataset.stateful else {}
+        h, _, state = _run_layer(layer, x, state)
+        ls, c, n = head.evaluate(h, y)
+        loss_sum, correct, count = loss_sum + ls, correct + c, count + n
+    loss = loss_sum / count
+    return loss, _metric(dataset.metric, loss, correct, count)
+
+
+def _metric(name, loss, correct, count):
+    if name == "accuracy":
+        return correct / count
+    if name == "bpc":
+        return loss / math.log(2)
+    return loss  # mse
+
+
+def train(config, progress=None, dataset=None):
+    """Train per ``config``; return the JSON-ready result dict (see the module docstring).
+
+    ``progress(event)`` is called with ``{"kind": "start", "steps": n}`` once per
+    epoch, ``{"kind": "step", "loss": .., "tau": .., "sparsity": ..}`` after every
+    step and ``{"kind": "epoch", ...}`` with the epoch record.
+    """
+    config.validate()
+    if dataset is None:
+        dataset = load_dataset(config.dataset, seq_len=config.seq_len, limit=config.limit,
+                               eval_limit=config.eval_limit, seed=config.seed)
+    progress = progress or (lambda event: None)
+    layer, head = build_model(config, dataset)
+    rule = parse_threshold(config.threshold)
+    opt = make_optimizer(config.optimizer, config.lr, config.momentum)
+    rng = np.random.default_rng([config.seed, 2])
+    params = {f"layer.{k}": v for k, v in layer.params.items()} | {f"head.{k}": v for k, v in head.params.items()}
+    with np.errstate(over="ignore", invalid="ignore"):  # divergence is detected and reported below
+        return _train_loop(config, dataset, layer, head, rule, opt, rng, params, progress)
+
+
+def _train_loop(config, dataset, layer, head, rule, opt, rng, params, progress):
+    run_stats = BackwardStats(layer.GATES, layer.n_inputs)
+    run_head_macs = 0
+    epochs, history = [], []
+    step = 0
+    t_start = time.perf_counter()
+    for epoch in range(1, config.epochs + 1):
+        ep_stats = BackwardStats(layer.GATES, layer.n_inputs)
+        ep_head_macs = 0
+        loss_sum = count = 0
+        state = {}
+        t0 = time.perf_counter()
+        progress({"kind": "start", "epoch": epoch, "steps": dataset.n_batches("train", config.batch_size)})
+        for x, y in dataset.batches("train", config.batch_size, None if dataset.stateful else rng):
+            state = _fit_state(state, x.shape[1]) if dataset.stateful else {}
+            h, cache, state = _run_layer(layer, x, state)
+            loss, head_grads, dh, (ls, _, n) = head.loss_and_grad(h, y)
+            grads, st = layer.backward(dh, cache, threshold=rule.tau, record=rule.needs_dz)
+            rule.observe(st)
+            st.dz_raw = st.dz = None
+            all_grads = {f"layer.{k}": grads[k] for k in layer.params} | {f"head.{k}": v for k, v in head_grads.items()}
+            norm = clip_grad_norm(all_grads, config.clip)
+            if not (math.isfinite(loss) and math.isfinite(norm)):
+                raise TrainingDiverged(f"training diverged at epoch {epoch}, step {step + 1}: loss {loss}, "
+                                       f"gradient norm {norm}; lower --lr or set --clip")
+            opt.step(params, all_grads)
+            step += 1
+            ep_stats = ep_stats + st
+            ep_head_macs += head.macs(h.shape)
+            loss_sum, count = loss_sum + ls, count + n
+            history.append({"step": step, "loss": loss, "tau": float(st.tau_mean), "sparsity": st.dz_sparsity})
+            progress({"kind": "step", "epoch": epoch, "step": step, "loss": loss, "tau": st.tau_mean,
+                      "sparsity": st.dz_sparsity})
+        val_loss, val_metric = evaluate(layer, head, dataset, "val", config.batch_size)
+        record = {
+            "epoch": epoch,
+            "train_loss": loss_sum / count,
+            "val_loss": val_loss,
+            "val_metric": val_metric,
+            "seconds": time.perf_counter() - t0,
+            "steps": ep_stats.passes,
+        } | ep_stats.to_dict(ep_head_macs)
+        epochs.append(record)
+        progress({"kind": "epoch"} | record)
+        run_stats = run_stats + ep_stats
+        run_head_macs += ep_head_macs
+    test_loss, test_metric = evaluate(layer, head, dataset, "test", config.batch_size)
+    return {
+        "config": asdict(config),
+        "threshold_rule": rule.spec,
+        "dataset": dataset.describe(),
+        "metric": dataset.metric,
+        "metric_higher_is_better": dataset.metric not in LOWER_IS_BETTER,
+        "gates": list(layer.GATES),
+        "epochs": epochs,
+        "final": {
+            "test_loss": test_loss,
+            "test_metric": test_metric,
+            "val_metric": epochs[-1]["val_metric"],
+            "seconds": time.perf_counter() - t_start,
+        } | run_stats.to_dict(run_head_macs),
+        "histogram": run_stats.histogram_dict(),
+        "history": history,
+    }

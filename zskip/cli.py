@@ -1,0 +1,141 @@
+"""The ``zskip`` command line: thin verbs over the packages.
+
+    zskip train    train a layer with (sparsified) SGD, write metrics.json and plots
+    zskip compare  dense vs sparsified with the same seed and data, a table and a plot
+"""
+
+import argparse
+import json
+import sys
+from dataclasses import fields
+from pathlib import Path
+
+from golden_model.datasets import DATASETS
+from golden_model.errors import ZskipError
+from golden_model.optim import OPTIMIZERS
+from golden_model.sparsify import THRESHOLD_HELP, parse_threshold
+from golden_model.train import CELLS, TrainConfig
+
+from . import __version__
+from .progress import TrainingProgress, console
+
+__all__ = ["main", "build_parser"]
+
+
+def _add_training_options(p, *, with_threshold):
+    d = TrainConfig()
+    g = p.add_argument_group("data")
+    g.add_argument("--dataset", default=d.dataset,
+                   help=f"{', '.join(DATASETS)}, or the path of a .npz file (x, y) or a UTF-8 text file")
+    g.add_argument("--limit", type=int, default=d.limit, help="use at most this many training sequences "
+                   "(characters for text)")
+    g.add_argument("--eval-limit", type=int, default=d.eval_limit, help="use at most this many validation "
+                   "and test sequences (characters for text)")
+    g.add_argument("--seq-len", type=int, default=d.seq_len, help="chunk length of text (truncated BPTT)")
+    g = p.add_argument_group("model")
+    g.add_argument("--cell", choices=list(CELLS), default=d.cell, help="recurrent cell")
+    g.add_argument("--hidden", type=int, default=d.hidden, help="hidden size H")
+    g.add_argument("--dtype", choices=["float64", "float32"], default=d.dtype, help="precision")
+    g = p.add_argument_group("training")
+    if with_threshold:
+        g.add_argument("--threshold", default=d.threshold, help=f"threshold rule: {THRESHOLD_HELP}")
+    g.add_argument("--epochs", type=int, default=d.epochs, help="training epochs")
+    g.add_argument("--batch-size", type=int, default=d.batch_size, help="sequences per step (streams for text)")
+    g.add_argument("--optimizer", choices=list(OPTIMIZERS), default=d.optimizer,
+                   help="optimizer (momentum = SGD with momentum)")
+    g.add_argument("--lr", type=float, default=d.lr, help="learning rate (default: "
+                   + ", ".join(f"{k} {v:g}" for k, v in OPTIMIZERS.items()) + ")")
+    g.add_argument("--momentum", type=float, default=d.momentum, help="momentum of --optimizer momentum")
+    g.add_argument("--clip", type=float, default=d.clip, help="clip the global gradient norm (0: off)")
+    g.add_argument("--seed", type=int, default=d.seed, help="seed of initialisation and shuffling")
+
+
+def _config(args):
+    names = {f.name for f in fields(TrainConfig)}
+    return TrainConfig(**{k: v for k, v in vars(args).items() if k in names}).validate()
+
+
+class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Shows each option's default, except where there is none to show."""
+
+    def _get_help_string(self, action):
+        if action.default is None:
+            return action.help
+        return super()._get_help_string(action)
+
+
+def build_parser():
+    fmt = _HelpFormatter
+    parser = argparse.ArgumentParser(prog="zskip", description="Zero-skipping LSTM backward-pass hardware "
+                                     "and its sparsified-SGD golden model.", formatter_class=fmt)
+    parser.add_argument("--version", action="version", version=f"zskip {__version__}")
+    sub = parser.add_subparsers(dest="verb", metavar="VERB", required=True)
+
+    p = sub.add_parser("train", help="train with (sparsified) SGD; write metrics.json and plots",
+                       formatter_class=fmt, description="Train a recurrent layer and head on a dataset with "
+                       "sparsified SGD. Writes metrics.json, learning_curves.png and dz_histogram.png to --out.")
+    _add_training_options(p, with_threshold=True)
+    p.add_argument("--out", type=Path, default=None, help="output directory (default: runs/<dataset>-<cell>-<threshold>)")
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("compare", help="dense vs sparsified, same seed and data; a table and a plot",
+                       formatter_class=fmt, description="Train dense and once per threshold rule with the same "
+                       "seed and data. Writes compare.md, compare.json, sparsity_vs_metric.png and one run "
+                       "directory per rule to --out.")
+    _add_training_options(p, with_threshold=False)
+    p.add_argument("--thresholds", nargs="+", required=True, metavar="RULE",
+                   help=f"threshold rules to compare with dense; each {THRESHOLD_HELP}")
+    p.add_argument("--tolerance", type=float, default=None, help="'as good as dense' margin (default: "
+                   "1 percentage point of accuracy, 2 %% of bits per character or MSE)")
+    p.add_argument("--out", type=Path, default=None, help="output directory (default: runs/compare-<dataset>-<cell>)")
+    p.set_defaults(func=cmd_compare)
+    return parser
+
+
+def _name(s):
+    return Path(str(s)).stem.replace(":", "-").replace(",", "_").replace("=", "")
+
+
+def cmd_train(args):
+    from golden_model.runs import write_run
+    from golden_model.train import train
+
+    cfg = _config(args)
+    out = args.out or Path("runs") / f"{_name(cfg.dataset)}-{cfg.cell}-h{cfg.hidden}-{_name(parse_threshold(cfg.threshold).spec)}"
+    with TrainingProgress() as progress:
+        result = train(cfg, progress=progress)
+    write_run(result, out)
+    f = result["final"]
+    console.print(f"test {result['metric']} {f['test_metric']:.4f}, dz sparsity {f['dz_sparsity']:.1%}, "
+                  f"training MACs redundant {f['macs']['redundant_fraction_all']:.1%}  ->  {out}/metrics.json")
+    return 0
+
+
+def cmd_compare(args):
+    from golden_model.datasets import load_dataset
+    from golden_model.runs import compare, markdown_table
+
+    cfg = _config(args)
+    for t in args.thresholds:
+        parse_threshold(t)
+    out = args.out or Path("runs") / f"compare-{_name(cfg.dataset)}-{cfg.cell}-h{cfg.hidden}"
+    dataset = load_dataset(cfg.dataset, seq_len=cfg.seq_len, limit=cfg.limit, eval_limit=cfg.eval_limit,
+                           seed=cfg.seed)
+    with TrainingProgress() as progress:
+        summary = compare(cfg, args.thresholds, out, progress=progress, tolerance=args.tolerance, dataset=dataset)
+    console.print(markdown_table(summary))
+    console.print(f"-> {out}/compare.md, compare.json, sparsity_vs_metric.png")
+    return 0
+
+
+def main(argv=None):
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except ZskipError as e:
+        print(f"zskip {args.verb}: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"zskip {args.verb}: interrupted", file=sys.stderr)
+        return 130
