@@ -21,10 +21,11 @@ from golden_model.runs import compare, markdown_table
 from golden_model.train import TrainConfig
 
 FASHION = dict(dataset="fashion-mnist", hidden=128, epochs=3, batch_size=128, optimizer="adam", seed=0)
-AUSTEN = dict(dataset="jane-austen", hidden=128, epochs=1, batch_size=64, seq_len=100, optimizer="adam", seed=0)
+AUSTEN = dict(dataset="jane-austen", hidden=128, epochs=1, batch_size=32, seq_len=64, optimizer="adam", lr=3e-3,
+              seed=0)
 FASHION_RULES = ["static:3e-6", "static:1e-5", "static:3e-5", "static:1e-4",
                  "sparsity:0.8", "sparsity:0.9", "sparsity:0.95", "rms:1"]
-AUSTEN_RULES = ["static:1e-7", "static:3e-7", "static:1e-6", "static:3e-6",
+AUSTEN_RULES = ["static:3e-7", "static:1e-6", "static:3e-6", "static:1e-5",
                 "sparsity:0.8", "sparsity:0.9", "sparsity:0.95", "rms:1"]
 
 PRESETS = {

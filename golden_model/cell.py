@@ -5,12 +5,14 @@ import numpy as np
 from ._checks import check_array, check_dtype, check_finite_scalar, check_size
 from .errors import ShapeError
 
-__all__ = ["RecurrentLayer", "sigmoid"]
+__all__ = ["RecurrentLayer", "CacheBase", "sigmoid"]
 
 
 def sigmoid(z):
-    """Logistic function, computed as 0.5 * (1 + tanh(z / 2)): no overflow for large |z|."""
-    return 0.5 * (1.0 + np.tanh(0.5 * z))
+    """Logistic function 1 / (1 + exp(-z)), without overflow and with full relative precision
+    in both tails (saturated gates keep their tiny derivative instead of becoming exactly 0)."""
+    e = np.exp(-np.abs(z))
+    return np.where(z >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
 
 
 class RecurrentLayer:
@@ -47,7 +49,7 @@ class RecurrentLayer:
         return {name: getattr(self, name) for name in self.PARAMS}
 
     def _check_x(self, x):
-        x = check_array("x", x, (None, None, self.input_size), self.dtype)
+        x = check_array("x", x, (None, None, self.input_size), self.dtype).copy()  # the cache owns it
         if x.shape[0] == 0 or x.shape[1] == 0:
             raise ShapeError(f"x must have at least one step and one sequence, got shape {x.shape}")
         return x
@@ -55,7 +57,7 @@ class RecurrentLayer:
     def _check_state(self, name, s, B):
         if s is None:
             return np.zeros((B, self.hidden_size), self.dtype)
-        return check_array(name, s, (B, self.hidden_size), self.dtype)
+        return check_array(name, s, (B, self.hidden_size), self.dtype).copy()
 
     def _check_backward(self, dh, cache, cache_type, threshold):
         if not isinstance(cache, cache_type):
@@ -65,3 +67,12 @@ class RecurrentLayer:
         dh = check_array("dh", dh, (T, B, self.hidden_size), self.dtype)
         tau = check_finite_scalar("threshold", threshold, minimum=0.0)
         return dh, self.dtype.type(tau)
+
+
+class CacheBase:
+    """What the LSTM and GRU caches share: ``x`` and ``h_prev`` give a_t."""
+
+    @property
+    def a(self):
+        """a_t = [x_t ; h_{t-1}], shape (T, B, I+H)."""
+        return np.concatenate([self.x, self.h_prev], axis=2)

@@ -159,8 +159,9 @@ class TextDataset:
         ids = getattr(self, split)
         per = (len(ids) - 1) // batch_size
         if per < 2:
+            hint = "use a smaller batch size or more text" if batch_size > 1 else "use more text"
             raise DataError(f"{self.name}: the {split} split has {len(ids)} characters, too few for "
-                            f"{batch_size} streams; use a smaller batch size or more text")
+                            f"{batch_size} stream(s) of at least 2; {hint}")
         return ids, per
 
     def n_batches(self, split, batch_size):
@@ -292,7 +293,10 @@ def _jane_austen_text():
             off, length = (int(v) for v in index[book])
             record = blob[off:off + length]
             (size,) = struct.unpack(">I", record[:4])   # lazy-load record: length, then a zlib stream
-            lines = unserialize(zlib.decompress(record[4:]))
+            raw = zlib.decompress(record[4:])
+            if len(raw) != size:
+                raise ValueError(f"book {book} decompresses to {len(raw)} bytes, its record says {size}")
+            lines = unserialize(raw)
             if len(lines) == 0:
                 raise ValueError(f"book {book} is empty")
             books.append("\n".join(str(s) for s in lines))
@@ -343,8 +347,8 @@ def _npz_dataset(path, seed):
         xt, yt = _check_xy(path, "x_test", "y_test", arrays["x_test"], arrays["y_test"])
         if xt.shape[1:] != x.shape[1:] or yt.shape[1:] != y.shape[1:] or (yt.dtype.kind == "f") != (y.dtype.kind == "f"):
             raise DataError(f"{path}: x_test/y_test shapes {xt.shape}/{yt.shape} do not match x/y {x.shape}/{y.shape}")
-        if kind == "classify" and yt.max() >= n_out:
-            n_out = int(yt.max()) + 1
+        if kind == "classify":
+            n_out = max(n_out, _n_classes(path, yt, "y_test"))
     else:
         xt = yt = None
     rng = np.random.default_rng(seed)
@@ -371,11 +375,26 @@ def _check_xy(path, xname, yname, x, y):
                         f"N = {x.shape[0]} as in {xname}, got {y.shape}")
     if y.dtype.kind not in "fiub":
         raise DataError(f"{path}: {yname} must be numeric, not dtype {y.dtype}")
+    if y.dtype.kind in "biu":  # labels; booleans are classes 0 and 1
+        y = y.astype(np.int64)
     for name, a in ((xname, x), (yname, y)):
         if a.dtype.kind == "f" and not np.isfinite(a).all():
             where = tuple(int(i) for i in np.argwhere(~np.isfinite(a))[0])
             raise DataError(f"{path}: {name} holds a non-finite value ({a[where]}) at index {where}")
-    return x.astype(np.float32), y
+    return x.astype(np.float64), y
+
+
+#: More classes than this is taken for a mistake (e.g. regression targets stored as integers).
+MAX_CLASSES = 100_000
+
+
+def _n_classes(path, y, name):
+    if y.min() < 0:
+        raise DataError(f"{path}: class labels in {name} must be >= 0, found {int(y.min())}")
+    if y.max() >= MAX_CLASSES:
+        raise DataError(f"{path}: class label {int(y.max())} in {name} means more than {MAX_CLASSES} classes; "
+                        "regression targets must be floats")
+    return int(y.max()) + 1
 
 
 def _task_of(path, x, y):
@@ -385,9 +404,7 @@ def _task_of(path, x, y):
             raise DataError(f"{path}: integer labels y must have shape (N,) or (N, T), got {y.shape}")
         if y.ndim == 2 and y.shape[1] != T:
             raise DataError(f"{path}: per-step labels y must have shape (N, T) = (N, {T}), got {y.shape}")
-        if y.min() < 0:
-            raise DataError(f"{path}: class labels in y must be >= 0, found {int(y.min())}")
-        return "classify", y.ndim == 2, int(y.max()) + 1
+        return "classify", y.ndim == 2, _n_classes(path, y, "y")
     if y.ndim == 1:
         raise DataError(f"{path}: float targets y must have shape (N, D) or (N, T, D), got {y.shape}; "
                         "class labels must be integers")

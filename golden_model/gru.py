@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .cell import RecurrentLayer, sigmoid
+from .cell import CacheBase, RecurrentLayer, sigmoid
 from .sparsify import sparsify
 from .stats import BackwardStats
 
@@ -31,7 +31,7 @@ __all__ = ["GRU", "GRUCache"]
 
 
 @dataclass
-class GRUCache:
+class GRUCache(CacheBase):
     """The GRU forward cache, time-major: ``x`` (T, B, I), ``h_prev`` (T, B, H),
     ``gates`` (T, B, 3H) holding r, z, n after their nonlinearity, ``hn``
     (T, B, H) holding W_hn h_{t-1} + b_hn, and ``h_last`` (B, H)."""
@@ -41,11 +41,6 @@ class GRUCache:
     gates: np.ndarray
     hn: np.ndarray
     h_last: np.ndarray
-
-    @property
-    def a(self):
-        """a_t = [x_t ; h_{t-1}], shape (T, B, I+H)."""
-        return np.concatenate([self.x, self.h_prev], axis=2)
 
 
 class GRU(RecurrentLayer):

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .cell import RecurrentLayer, sigmoid
+from .cell import CacheBase, RecurrentLayer, sigmoid
 from .sparsify import sparsify
 from .stats import BackwardStats
 
@@ -19,7 +19,7 @@ __all__ = ["LSTM", "LSTMCache"]
 
 
 @dataclass
-class LSTMCache:
+class LSTMCache(CacheBase):
     """The forward cache of DESIGN.md, all arrays time-major (T, B, ...).
 
     ``x`` (T, B, I); ``h_prev`` (T, B, H) is h_{t-1}; ``c_prev`` (T, B, H) is c_{t-1};
@@ -33,11 +33,6 @@ class LSTMCache:
     gates: np.ndarray
     tanh_c: np.ndarray
     c_last: np.ndarray
-
-    @property
-    def a(self):
-        """a_t = [x_t ; h_{t-1}], shape (T, B, I+H)."""
-        return np.concatenate([self.x, self.h_prev], axis=2)
 
     @property
     def h_last(self):
@@ -90,6 +85,8 @@ class LSTM(RecurrentLayer):
 
     def backward(self, dh, cache, threshold=0.0, *, record=False):
         """Backpropagate ``dh`` = dL/dh (T, B, H) through time.
+
+        Uses the layer's current weights: call it before updating them.
 
         Parameters
         ----------

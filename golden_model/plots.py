@@ -52,7 +52,10 @@ def plot_dz_histogram(result, path):
     if tau > 0:
         ax.axvline(tau, color="k", ls="--", lw=1, label=f"mean tau = {tau:.2g}")
     ax.set_xscale("log")
-    ax.set(xlabel="|dz| before thresholding", ylabel="fraction of entries",
+    under = sum(c[0] for c in h["counts"].values())
+    over = sum(c[-1] for c in h["counts"].values())
+    ax.set(xlabel=f"|dz| before thresholding (not drawn: {under} below {edges[0]:.0e}, {over} above {edges[-1]:.0e})",
+           ylabel="fraction of entries",
            title=f"{result['config']['cell'].upper()} linear gate gradients, {result['dataset']['name']}")
     ax.legend(fontsize=8)
     fig.tight_layout()

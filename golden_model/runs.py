@@ -13,27 +13,31 @@ from pathlib import Path
 
 from .errors import ConfigError
 from .plots import plot_dz_histogram, plot_learning_curves, plot_sparsity_vs_metric
-from .sparsify import parse_threshold
+from .sparsify import StaticThreshold, parse_threshold
 from .train import LOWER_IS_BETTER, train
 
-__all__ = ["write_run", "compare", "within_tolerance", "DEFAULT_TOLERANCE"]
+__all__ = ["write_run", "compare", "prepare_dir", "slug", "within_tolerance", "DEFAULT_TOLERANCE"]
 
 #: Default tolerance of "as good as dense": absolute for accuracy (1 percentage
 #: point), relative for bits per character and MSE (2 %).
 DEFAULT_TOLERANCE = {"accuracy": 0.01, "bpc": 0.02, "mse": 0.02}
 
 
-def _prepare(out_dir):
+def prepare_dir(out_dir):
+    """Create the output directory ``out_dir`` (before long work starts); ConfigError if impossible."""
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
         raise ConfigError(f"output path {out} exists and is not a directory")
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise ConfigError(f"cannot create the output directory {out}: {e.strerror}") from None
     return out
 
 
 def write_run(result, out_dir):
     """Write ``metrics.json`` and the plots of one run; return the directory."""
-    out = _prepare(out_dir)
+    out = prepare_dir(out_dir)
     (out / "metrics.json").write_text(json.dumps(result, indent=1))
     plot_learning_curves(result, out / "learning_curves.png")
     plot_dz_histogram(result, out / "dz_histogram.png")
@@ -48,8 +52,9 @@ def within_tolerance(metric, value, dense, tolerance=None):
     return value >= dense - tol
 
 
-def _slug(spec):
-    return spec.replace(":", "-").replace(",", "_").replace("=", "")
+def slug(text):
+    """A file-name-safe form of a threshold spec or dataset name."""
+    return str(text).replace(":", "-").replace(",", "_").replace("=", "").replace("/", "_")
 
 
 def compare(config, thresholds, out_dir, progress=None, tolerance=None, dataset=None):
@@ -59,25 +64,29 @@ def compare(config, thresholds, out_dir, progress=None, tolerance=None, dataset=
     """
     if not thresholds:
         raise ConfigError("compare needs at least one threshold rule besides dense")
-    rules = [parse_threshold(t).spec for t in thresholds]
-    if "static:0" in rules:
+    if tolerance is not None and not (isinstance(tolerance, (int, float)) and math.isfinite(tolerance)
+                                      and tolerance >= 0):
+        raise ConfigError(f"tolerance must be a finite number >= 0, not {tolerance!r}")
+    rules = [parse_threshold(t) for t in thresholds]
+    dense = StaticThreshold(0.0)
+    if any(r.spec == dense.spec for r in rules):
         raise ConfigError("the dense run is always made; do not list 'dense' or static:0 among the thresholds")
-    out = _prepare(out_dir)
-    runs = [("dense", "static:0")] + [("sparse", r) for r in rules]
+    out = prepare_dir(out_dir)
+    runs = [("dense", dense.spec)] + [("sparse", r.spec) for r in rules]
     rows = []
     for k, (kind, spec) in enumerate(runs, 1):
         cfg = replace(config, threshold=spec)
         if progress:
             progress({"kind": "run", "index": k, "runs": len(runs), "threshold": spec})
         result = train(cfg, progress=progress, dataset=dataset)
-        write_run(result, out / _slug(spec))
+        write_run(result, out / slug(spec))
         f = result["final"]
         rows.append({"label": "dense" if kind == "dense" else spec, "kind": kind, "threshold": spec,
                      "tau_mean": f["tau_mean"], "dz_sparsity": f["dz_sparsity"],
                      "test_metric": f["test_metric"], "val_metric": f["val_metric"],
                      "redundant_fraction_all": f["macs"]["redundant_fraction_all"],
                      "redundant_fraction_layer": f["macs"]["redundant_fraction_layer"],
-                     "seconds": f["seconds"], "dir": _slug(spec)})
+                     "seconds": f["seconds"], "dir": slug(spec)})
     metric = result["metric"]
     dense = rows[0]["test_metric"]
     for r in rows:

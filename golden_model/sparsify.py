@@ -69,7 +69,7 @@ class StaticThreshold(ThresholdRule):
 
     @property
     def spec(self):
-        return f"static:{self.tau:g}"
+        return f"static:{self.tau!r}"
 
 
 class TargetSparsity(ThresholdRule):
@@ -104,7 +104,7 @@ class TargetSparsity(ThresholdRule):
 
     @property
     def spec(self):
-        return f"sparsity:{self.sparsity:g}" + (f",smooth={self.smooth:g}" if self.smooth else "")
+        return f"sparsity:{self.sparsity!r}" + (f",smooth={self.smooth!r}" if self.smooth else "")
 
 
 class RelativeRMS(ThresholdRule):
@@ -121,7 +121,7 @@ class RelativeRMS(ThresholdRule):
 
     @property
     def spec(self):
-        return f"rms:{self.k:g},decay={self.decay:g}"
+        return f"rms:{self.k!r},decay={self.decay!r}"
 
 
 def _number(name, value, low, high, *, open_high=False):

@@ -7,7 +7,8 @@ MAC accounting for one recurrent layer with G gates, hidden size H, input
 size I and N = I + H, over T steps and batch B:
 
 - forward: ``T*B*G*H*N`` (the gate pre-activations ``z = W a + b``);
-- backward-data: ``T*B*G*H*N`` (``da = W^T dz``);
+- backward-data: ``T*B*G*H*N`` (``da = W^T dz``; this includes dx, the I input
+  columns, which a single-layer model does not need but a stacked one does);
 - backward-weight: ``T*B*G*H*N`` (``dW += dz a^T``).
 
 Every backward MAC has a factor dz, so each zero dz entry makes N
@@ -17,11 +18,11 @@ redundant is ``2*N*zeros / (3*T*B*G*H*N + other)`` where ``other`` counts the
 MACs outside the recurrent layer (the output head), if the caller gives them.
 """
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-__all__ = ["HIST_EDGES", "BackwardStats"]
+__all__ = ["HIST_EDGES", "BackwardStats", "abs_histogram"]
 
 #: Log-spaced |dz| histogram edges: 1e-12 .. 1e2, four bins per decade. The
 #: histogram has two more bins: (0, 1e-12) first and [1e2, inf) last; exact
@@ -138,9 +139,8 @@ class BackwardStats:
         )
 
     def _without_records(self):
-        return BackwardStats(self.gates, self.n_inputs, self.entries, self.zeros_before.copy(),
-                             self.zeros_after.copy(), self.hist.copy(), self.sum_sq, self.tau_sum,
-                             self.passes)
+        return replace(self, zeros_before=self.zeros_before.copy(), zeros_after=self.zeros_after.copy(),
+                       hist=self.hist.copy(), dz_raw=None, dz=None)
 
     # -- derived figures ---------------------------------------------------
 

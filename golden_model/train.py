@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass, fields
 
 import numpy as np
 
-from ._checks import check_dtype
+from ._checks import check_dtype, check_size
 from .datasets import load_dataset
 from .errors import ConfigError, ZskipError
 from .gru import GRU
@@ -63,16 +63,10 @@ class TrainConfig:
         """Raise ConfigError naming the first invalid field; return self."""
         if self.cell not in CELLS:
             raise ConfigError(f"unknown cell {self.cell!r}; use one of {', '.join(CELLS)}")
-        for name in ("hidden", "epochs", "batch_size", "seq_len"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-                raise ConfigError(f"{name} must be a positive integer, not {v!r}")
-        for name in ("limit", "eval_limit"):
-            v = getattr(self, name)
-            if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < 1):
-                raise ConfigError(f"{name} must be a positive integer, not {v!r}")
-        if not isinstance(self.seed, int) or self.seed < 0:
-            raise ConfigError(f"seed must be a non-negative integer, not {self.seed!r}")
+        for name in ("hidden", "epochs", "batch_size", "seq_len", "limit", "eval_limit"):
+            if name in ("hidden", "epochs", "batch_size", "seq_len") or getattr(self, name) is not None:
+                check_size(name, getattr(self, name))
+        check_size("seed", self.seed, minimum=0)
         if self.clip is not None and not (math.isfinite(self.clip) and self.clip >= 0):
             raise ConfigError(f"clip must be a finite number >= 0 (0 disables clipping), not {self.clip!r}")
         make_optimizer(self.optimizer, self.lr, self.momentum)
@@ -115,15 +109,20 @@ def evaluate(layer, head, dataset, split, batch_size=256):
     """Mean loss and metric of ``split``; text carries the state across chunks."""
     loss_sum = correct = count = 0
     state = {}
-    if dataset.stateful:  # streams of at least two characters each
-        batch_size = max(1, min(batch_size, (dataset.n_samples(split) - 1) // 2))
-    for x, y in dataset.batches(split, batch_size):
+    for x, y in dataset.batches(split, _eval_batch(dataset, split, batch_size)):
         state = _fit_state(state, x.shape[1]) if dataset.stateful else {}
         h, _, state = _run_layer(layer, x, state)
         ls, c, n = head.evaluate(h, y)
         loss_sum, correct, count = loss_sum + ls, correct + c, count + n
     loss = loss_sum / count
     return loss, _metric(dataset.metric, loss, correct, count)
+
+
+def _eval_batch(dataset, split, batch_size):
+    """Text is evaluated with at most ``batch_size`` streams of at least two characters each."""
+    if dataset.stateful:
+        return max(1, min(batch_size, (dataset.n_samples(split) - 1) // 2))
+    return batch_size
 
 
 def _metric(name, loss, correct, count):
@@ -146,6 +145,9 @@ def train(config, progress=None, dataset=None):
         dataset = load_dataset(config.dataset, seq_len=config.seq_len, limit=config.limit,
                                eval_limit=config.eval_limit, seed=config.seed)
     progress = progress or (lambda event: None)
+    for split in ("train", "val", "test"):  # a split too small for the batch fails now, not after an epoch
+        dataset.n_batches(split, config.batch_size if split == "train" else _eval_batch(dataset, split,
+                                                                                           config.batch_size))
     layer, head = build_model(config, dataset)
     rule = parse_threshold(config.threshold)
     opt = make_optimizer(config.optimizer, config.lr, config.momentum)
@@ -195,7 +197,6 @@ def _train_loop(config, dataset, layer, head, rule, opt, rng, params, progress):
             "val_loss": val_loss,
             "val_metric": val_metric,
             "seconds": time.perf_counter() - t0,
-            "steps": ep_stats.passes,
         } | ep_stats.to_dict(ep_head_macs)
         epochs.append(record)
         progress({"kind": "epoch"} | record)

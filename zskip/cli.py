@@ -92,16 +92,13 @@ def build_parser():
     return parser
 
 
-def _name(s):
-    return Path(str(s)).stem.replace(":", "-").replace(",", "_").replace("=", "")
-
-
 def cmd_train(args):
-    from golden_model.runs import write_run
+    from golden_model.runs import prepare_dir, slug, write_run
     from golden_model.train import train
 
     cfg = _config(args)
-    out = args.out or Path("runs") / f"{_name(cfg.dataset)}-{cfg.cell}-h{cfg.hidden}-{_name(parse_threshold(cfg.threshold).spec)}"
+    spec = parse_threshold(cfg.threshold).spec
+    out = prepare_dir(args.out or Path("runs") / f"{slug(Path(cfg.dataset).stem)}-{cfg.cell}-h{cfg.hidden}-{slug(spec)}")
     with TrainingProgress() as progress:
         result = train(cfg, progress=progress)
     write_run(result, out)
@@ -113,12 +110,12 @@ def cmd_train(args):
 
 def cmd_compare(args):
     from golden_model.datasets import load_dataset
-    from golden_model.runs import compare, markdown_table
+    from golden_model.runs import compare, markdown_table, prepare_dir, slug
 
     cfg = _config(args)
     for t in args.thresholds:
         parse_threshold(t)
-    out = args.out or Path("runs") / f"compare-{_name(cfg.dataset)}-{cfg.cell}-h{cfg.hidden}"
+    out = prepare_dir(args.out or Path("runs") / f"compare-{slug(Path(cfg.dataset).stem)}-{cfg.cell}-h{cfg.hidden}")
     dataset = load_dataset(cfg.dataset, seq_len=cfg.seq_len, limit=cfg.limit, eval_limit=cfg.eval_limit,
                            seed=cfg.seed)
     with TrainingProgress() as progress:
@@ -135,6 +132,13 @@ def main(argv=None):
         return args.func(args)
     except ZskipError as e:
         print(f"zskip {args.verb}: error: {e}", file=sys.stderr)
+        return 2
+    except MemoryError:
+        print(f"zskip {args.verb}: error: out of memory; use a smaller --hidden, --batch-size or --limit",
+              file=sys.stderr)
+        return 2
+    except OSError as e:
+        print(f"zskip {args.verb}: error: {e.strerror or e}: {e.filename or ''}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"zskip {args.verb}: interrupted", file=sys.stderr)

@@ -86,7 +86,7 @@ def test_errors_are_zskip_errors_and_value_errors():
 
 
 @pytest.mark.parametrize("changes, words", [
-    (dict(cell="rnn"), "unknown cell 'rnn'"), (dict(hidden=0), "hidden must be a positive integer"),
+    (dict(cell="rnn"), "unknown cell 'rnn'"), (dict(hidden=0), "hidden must be an integer >= 1, not 0"),
     (dict(epochs=-1), "epochs must be"), (dict(batch_size=0), "batch_size must be"),
     (dict(threshold="static:-1"), ">= 0"), (dict(optimizer="rmsprop"), "unknown optimizer"),
     (dict(lr=-1.0), "learning rate must be a positive number"), (dict(lr=float("nan")), "learning rate"),

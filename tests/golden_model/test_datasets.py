@@ -140,7 +140,7 @@ def test_text_file(tmp_path):
     assert ds.n_samples("train") == int(4500 * 0.9)
     x, y = next(ds.batches("val", 2))
     assert x.shape == (20, 2, len(ds.vocab))
-    with pytest.raises(DataError, match="too few for 500 streams"):
+    with pytest.raises(DataError, match=r"too few for 500 stream\(s\) of at least 2"):
         next(ds.batches("val", 500))
 
 

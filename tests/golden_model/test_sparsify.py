@@ -48,6 +48,26 @@ def test_sparsified_dz_feeds_dW_db_and_da_lstm():
     np.testing.assert_allclose(grads["h0"], st.dz[0] @ m.W[:, I:], rtol=1e-12, atol=1e-14)
 
 
+def test_raw_dz_is_the_elementwise_backward_of_the_sparsified_recurrence():
+    """dz_raw[t] follows DESIGN.md's elementwise backward from dh[t] + (sparsified dz[t+1]) @ W_h."""
+    rng = np.random.default_rng(9)
+    m = LSTM(I, H, seed=9)
+    h, cache = m.forward(rng.normal(size=(T, B, I)))
+    dh = rng.normal(size=h.shape)
+    _, st = m.backward(dh, cache, threshold=0.05, record=True)
+    dc_next = np.zeros((B, H))
+    for t in range(T - 1, -1, -1):
+        dht = dh[t] + (st.dz[t + 1] @ m.W[:, I:] if t + 1 < T else 0)
+        i, f, g, o = np.split(cache.gates[t], 4, axis=1)
+        tc = cache.tanh_c[t]
+        do = dht * tc
+        dc = dht * o * (1 - tc ** 2) + dc_next
+        di, dg, df = dc * g, dc * i, dc * cache.c_prev[t]
+        dc_next = dc * f
+        want = np.concatenate([di * i * (1 - i), df * f * (1 - f), dg * (1 - g ** 2), do * o * (1 - o)], 1)
+        np.testing.assert_allclose(st.dz_raw[t], want, rtol=1e-12, atol=1e-15)
+
+
 def test_sparsified_dz_feeds_dW_db_and_da_gru():
     m, cache, grads, st = run(GRU, 0.05)
     flat = st.dz.reshape(T * B, 3 * H)
@@ -58,6 +78,7 @@ def test_sparsified_dz_feeds_dW_db_and_da_gru():
     # the hidden half of W sees [dz_r, dz_z, r * dz_n]: zero wherever dz is
     g_hidden_rows = np.abs(grads["W"][:, I:]).sum(1)
     never_nonzero = (st.dz.reshape(-1, 3 * H) == 0).all(0)
+    assert never_nonzero.any()
     np.testing.assert_array_equal(g_hidden_rows[never_nonzero], 0)
 
 

@@ -2,6 +2,7 @@
 
 import json
 import math
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -9,7 +10,8 @@ import pytest
 from golden_model.heads import Head
 from golden_model.optim import SGD, Adam, clip_grad_norm
 from golden_model.runs import compare, write_run
-from golden_model.train import TrainConfig, TrainingDiverged, train
+from golden_model.datasets import load_dataset
+from golden_model.train import TrainConfig, TrainingDiverged, build_model, evaluate, train
 
 from .test_gradcheck import numeric_grad, rel_error
 
@@ -61,8 +63,17 @@ def test_optimisers_and_clipping():
         m.step(p, {"w": np.ones(1)})
     np.testing.assert_allclose(p["w"], [-(1 + 1.5)])
     p = {"w": np.zeros(2)}
-    Adam(0.1).step(p, {"w": np.array([1e-3, -5.0])})
+    adam = Adam(0.1)
+    adam.step(p, {"w": np.array([1e-3, -5.0])})
     np.testing.assert_allclose(p["w"], [-0.1, 0.1], rtol=1e-4)  # Adam's first step is lr * sign(g)
+    adam.step(p, {"w": np.array([3e-3, 5.0])})
+    # by hand: m = 0.9 m + 0.1 g, v = 0.999 v + 0.001 g^2, step lr * (m / 0.19) / (sqrt(v / 0.001999) + eps)
+    m1 = 0.9 * 0.1 * 1e-3 + 0.1 * 3e-3
+    v1 = 0.999 * 0.001 * 1e-6 + 0.001 * 9e-6
+    w0 = -0.1 / (1 + 1e-8 / 1e-3) - 0.1 * (m1 / 0.19) / (np.sqrt(v1 / (1 - 0.999 ** 2)) + 1e-8)
+    m2 = 0.9 * 0.1 * -5.0 + 0.1 * 5.0
+    w1 = 0.1 / (1 + 1e-8 / 5.0) - 0.1 * (m2 / 0.19) / (np.sqrt((0.999 * 0.001 * 25 + 0.001 * 25) / (1 - 0.999 ** 2)) + 1e-8)
+    np.testing.assert_allclose(p["w"], [w0, w1], rtol=1e-9)
 
 
 def tiny_npz(tmp_path, n=240, T=6, I=3, seed=0):
@@ -83,9 +94,12 @@ def test_training_learns_and_is_deterministic(tmp_path, cell):
                       optimizer="adam", lr=0.02, threshold="sparsity:0.5", seed=3)
     r1 = train(cfg)
     r2 = train(cfg)
+    assert r1["history"] == r2["history"]  # bit-identical reruns, step by step
+    assert len(r1["epochs"]) == len(r2["epochs"]) == 6
     for a, b in zip(r1["epochs"], r2["epochs"]):
         for key in ("train_loss", "val_loss", "val_metric", "dz_sparsity", "tau_mean"):
-            assert a[key] == b[key]  # bit-identical reruns
+            assert a[key] == b[key]
+    assert train(replace(cfg, seed=4))["history"] != r1["history"]  # and the seed matters
     assert r1["epochs"][-1]["train_loss"] < 0.6 * r1["epochs"][0]["train_loss"]
     assert r1["final"]["test_metric"] > 0.8
     # the target-sparsity rule reaches its target (after the dense first step)
@@ -124,6 +138,24 @@ def test_text_training_carries_state(tmp_path):
     assert r["dataset"]["input_size"] == 4
 
 
+def test_evaluation_carries_state_across_chunks(tmp_path):
+    p = tmp_path / "t.txt"
+    p.write_text("".join(np.random.default_rng(0).choice(list("abcd"), 3000)))
+    ds = load_dataset(str(p), seq_len=5)
+    layer, head = build_model(TrainConfig(dataset=str(p), hidden=6), ds)
+    loss, _ = evaluate(layer, head, ds, "val", batch_size=3)
+    carried = reset = 0.0
+    state, count = {}, 0
+    for x, y in ds.batches("val", 3):
+        h, cache = layer.forward(x, **state)
+        state = {"h0": h[-1], "c0": cache.c_last}
+        carried += head.evaluate(h, y)[0]
+        reset += head.evaluate(layer.forward(x)[0], y)[0]
+        count += y.size
+    assert loss == pytest.approx(carried / count, rel=1e-12)
+    assert abs(loss - reset / count) > 1e-6
+
+
 def test_divergence_is_reported(tmp_path):
     p = tmp_path / "huge.npz"
     np.savez(p, x=np.zeros((40, 3, 2)), y=np.full((40, 1), 1e200))  # squared error overflows
@@ -140,7 +172,7 @@ def test_write_run_and_compare(tmp_path):
     assert m["config"]["seed"] == 0 and len(m["epochs"]) == 2
     assert set(m["epochs"][0]["sparsity_after"]) == {"i", "f", "g", "o"}
     s = compare(cfg, ["static:1e9", "sparsity:0.5"], tmp_path / "cmp")
-    assert [r["label"] for r in s["rows"]] == ["dense", "static:1e+09", "sparsity:0.5"]
+    assert [r["label"] for r in s["rows"]] == ["dense", "static:1000000000.0", "sparsity:0.5"]
     assert s["rows"][1]["dz_sparsity"] == 1.0
     md = (tmp_path / "cmp" / "compare.md").read_text()
     assert "| dense |" in md and "sparsity:0.5" in md

@@ -40,7 +40,7 @@ def test_train_on_fashion_mnist(tmp_path):
                            "--hidden", 8, "--threshold", "static:1e-4", "--out", tmp_path / "fm")
     assert code == 0, err
     m = json.loads((tmp_path / "fm" / "metrics.json").read_text())
-    assert m["dataset"]["seq_len"] == 28 and m["epochs"][0]["steps"] == 2
+    assert m["dataset"]["seq_len"] == 28 and m["epochs"][0]["passes"] == 2
 
 
 def test_compare_writes_table_and_plot(tmp_path):
@@ -48,10 +48,10 @@ def test_compare_writes_table_and_plot(tmp_path):
     code, _, err = run_cli("compare", "--dataset", tiny_npz(tmp_path), "--hidden", 6, "--epochs", 1,
                            "--batch-size", 32, "--thresholds", "static:1e-3", "rms:1", "--out", out)
     assert code == 0, err
-    assert {"compare.md", "compare.json", "sparsity_vs_metric.png", "static-0", "static-0.001"} <= \
+    assert {"compare.md", "compare.json", "sparsity_vs_metric.png", "static-0.0", "static-0.001"} <= \
         {p.name for p in out.iterdir()}
     s = json.loads((out / "compare.json").read_text())
-    assert [r["threshold"] for r in s["rows"]] == ["static:0", "static:0.001", "rms:1,decay=0.9"]
+    assert [r["threshold"] for r in s["rows"]] == ["static:0.0", "static:0.001", "rms:1.0,decay=0.9"]
     assert "| threshold | mean tau | dz sparsity |" in (out / "compare.md").read_text()
 
 
@@ -66,15 +66,18 @@ def test_help_shows_defaults(capsys, monkeypatch):
 
 @pytest.mark.parametrize("args, words", [
     (["train", "--dataset", "mnist"], "unknown dataset 'mnist'"),
-    (["train", "--dataset", "tiny", "--hidden", "0"], "hidden must be a positive integer, not 0"),
+    (["train", "--dataset", "tiny", "--hidden", "0"], "hidden must be an integer >= 1, not 0"),
     (["train", "--dataset", "tiny", "--threshold", "static:-1"], "static threshold TAU must be >= 0"),
     (["train", "--dataset", "tiny", "--threshold", "bogus:3"], "unknown threshold rule 'bogus'"),
     (["train", "--dataset", "tiny", "--lr", "nan"], "learning rate must be a positive number"),
-    (["train", "--dataset", "tiny", "--epochs", "-2"], "epochs must be a positive integer"),
+    (["train", "--dataset", "tiny", "--epochs", "-2"], "epochs must be an integer >= 1, not -2"),
     (["train", "--dataset", "bad.npz"], "has no array 'y'"),
     (["train", "--dataset", "nan.npz"], "x holds a non-finite value (nan)"),
     (["train", "--dataset", "missing.npz"], "does not exist"),
     (["compare", "--dataset", "tiny", "--thresholds", "dense"], "the dense run is always made"),
+    (["compare", "--dataset", "tiny", "--thresholds", "rms:1", "--tolerance", "nan"], "tolerance must be"),
+    (["train", "--dataset", "negtest.npz"], "class labels in y_test must be >= 0"),
+    (["train", "--dataset", "huge.npz"], "more than 100000 classes"),
 ])
 def test_bad_input_gives_a_message_not_a_traceback(tmp_path, args, words):
     tiny = tiny_npz(tmp_path)
@@ -82,6 +85,9 @@ def test_bad_input_gives_a_message_not_a_traceback(tmp_path, args, words):
     x = np.zeros((6, 2, 2))
     x[1, 1, 1] = np.nan
     np.savez(tmp_path / "nan.npz", x=x, y=np.zeros(6, int))
+    np.savez(tmp_path / "negtest.npz", x=np.zeros((6, 2, 2)), y=np.zeros(6, int), x_test=np.zeros((2, 2, 2)),
+             y_test=np.array([0, -1]))
+    np.savez(tmp_path / "huge.npz", x=np.zeros((6, 2, 2)), y=np.array([0, 1, 2, 3, 4, 2 ** 40]))
     args = [tiny if a == "tiny" else str(tmp_path / a) if a.endswith(".npz") else a for a in args]
     code, out, err = run_cli(*args, "--out", tmp_path / "o")
     assert code == 2
@@ -99,6 +105,20 @@ def test_missing_dataset_package_names_the_install_command(tmp_path):
     assert p.returncode == 2
     assert "needs the Debian package r-cran-janeaustenr" in p.stderr and "make deps" in p.stderr
     assert "Traceback" not in p.stderr
+
+
+def test_unwritable_output_is_refused_before_training(tmp_path):
+    (tmp_path / "afile").write_text("")
+    code, _, err = run_cli("train", "--dataset", tiny_npz(tmp_path), "--out", tmp_path / "afile" / "run")
+    assert code == 2 and "cannot create the output directory" in err and "Traceback" not in err
+    code, _, err = run_cli("train", "--dataset", tiny_npz(tmp_path), "--out", tmp_path / "afile")
+    assert code == 2 and "exists and is not a directory" in err
+
+
+def test_bool_labels_are_classes(tmp_path):
+    np.savez(tmp_path / "b.npz", x=np.random.default_rng(0).normal(size=(30, 3, 2)), y=np.arange(30) % 2 == 0)
+    code, _, err = run_cli("train", "--dataset", tmp_path / "b.npz", "--hidden", 3, "--out", tmp_path / "o")
+    assert code == 0, err
 
 
 def test_argparse_errors_are_usage_errors():
