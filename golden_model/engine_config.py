@@ -1,0 +1,218 @@
+"""EngineConfig: the one description of an engine instance, shared by the model and the hardware.
+
+Build-time parameters (validated here, before any elaboration):
+
+- ``input_size`` I, ``hidden_size`` H (N = I + H columns of W, 4H rows);
+- ``lanes`` P: MAC lanes, a power of two no larger than N; lane p owns the
+  columns j = p, p + P, ... (``cols_per_lane`` = ceil(N / P));
+- ``max_batch`` and ``max_seq``: the largest B and T the memories hold;
+- fixed-point formats of the engine's operands (see golden_model.fixedpoint):
+  ``act`` (cached gate activations i, f, g, o and tanh(c); must hold -1 and
+  1 exactly, since the unit computes 1 - x and 1 - x**2), ``state`` (c_{t-1}),
+  ``inp`` (a_t = [x_t ; h_{t-1}]), ``weight`` (W) and ``grad`` (dh, dc, dz
+  and every intermediate gradient; a ``frac`` beyond ``width`` is a
+  power-of-two gradient scale);
+- accumulator widths of dW, da and db: by default the width that holds the
+  worst-case sum exactly (``accumulator_width``); a smaller width saturates
+  and raises the sticky overflow flag;
+- the rounding rule of every product that loses bits, and the overflow rule.
+
+Run-time registers (tau, skip/dense, T <= max_seq, B <= max_batch) are not
+part of the configuration.
+"""
+
+import math
+import tomllib
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+
+from .errors import ConfigError
+from .fixedpoint import Overflow, QFormat, Rounding, accumulator_width
+
+__all__ = ["EngineConfig", "DEFAULT_FORMATS", "MAX_MEMORY_WORDS"]
+
+#: Provisional default formats (16-bit operands). The gradient format's
+#: frac > width is a 2**-8 gradient scale: |grad| < 2**-9, steps of 2**-24.
+DEFAULT_FORMATS = {
+    "act": QFormat(16, 14),
+    "state": QFormat(16, 12),
+    "inp": QFormat(16, 14),
+    "weight": QFormat(16, 12),
+    "grad": QFormat(16, 24),
+}
+
+#: Largest W (and dW) memory, in words, a configuration may ask for: 2**20
+#: words of 16 bits is 2 MiB, beyond every board zskip targets.
+MAX_MEMORY_WORDS = 1 << 20
+#: Widest operand or accumulator the hardware datapath supports.
+MAX_WIDTH = 64
+
+
+def _fmt(name, value):
+    if isinstance(value, QFormat):
+        return value
+    if isinstance(value, str):
+        return QFormat.parse(value)
+    if isinstance(value, dict):
+        try:
+            return QFormat(**value)
+        except TypeError:
+            raise ConfigError(f"format {name} must have keys width, frac and signed, got {sorted(value)}") from None
+    raise ConfigError(f"format {name} must be a QFormat or text like 'Q2.14', not {value!r}")
+
+
+def _size(name, value, minimum=1):
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ConfigError(f"{name} must be an integer >= {minimum}, not {value!r}")
+    return value
+
+
+@dataclass(frozen=True)
+class EngineConfig:
+    """Build-time parameters of one engine (see the module docstring)."""
+
+    input_size: int = 28
+    hidden_size: int = 32
+    lanes: int = 4
+    max_batch: int = 4
+    max_seq: int = 32
+    act: QFormat = DEFAULT_FORMATS["act"]
+    state: QFormat = DEFAULT_FORMATS["state"]
+    inp: QFormat = DEFAULT_FORMATS["inp"]
+    weight: QFormat = DEFAULT_FORMATS["weight"]
+    grad: QFormat = DEFAULT_FORMATS["grad"]
+    dw_acc_width: int = None
+    da_acc_width: int = None
+    db_acc_width: int = None
+    rounding: str = "half-even"
+    overflow: str = "saturate"
+
+    def __post_init__(self):
+        set_ = object.__setattr__
+        for name in ("input_size", "hidden_size", "lanes", "max_batch", "max_seq"):
+            _size(name, getattr(self, name))
+        if self.lanes & (self.lanes - 1):
+            raise ConfigError(f"lanes must be a positive power of two, not {self.lanes!r}")
+        if self.lanes > self.n_inputs:
+            raise ConfigError(f"lanes ({self.lanes}) must not exceed the N = I + H = {self.n_inputs} columns "
+                              "they split: the extra lanes would never work")
+        for name in ("act", "state", "inp", "weight", "grad"):
+            f = _fmt(name, getattr(self, name))
+            if not f.signed:
+                raise ConfigError(f"format {name} must be signed (gradients and weights change sign), not {f}")
+            if f.width > MAX_WIDTH:
+                raise ConfigError(f"format {name} is {f.width} bits wide; the datapath supports at most {MAX_WIDTH}")
+            set_(self, name, f)
+        if not (self.act.min <= -1.0 and self.act.max >= 1.0):
+            raise ConfigError(f"format act ({self.act}) must hold -1 and 1 exactly (the unit computes 1 - i and "
+                              f"1 - g**2); it holds [{self.act.min}, {self.act.max}]")
+        try:
+            set_(self, "rounding", Rounding(self.rounding).value)
+        except ValueError:
+            raise ConfigError(f"rounding must be one of {', '.join(r.value for r in Rounding)}, "
+                              f"not {self.rounding!r}") from None
+        try:
+            set_(self, "overflow", Overflow(self.overflow).value)
+        except ValueError:
+            raise ConfigError(f"overflow must be one of {', '.join(o.value for o in Overflow)}, "
+                              f"not {self.overflow!r}") from None
+        if self.rounding == Rounding.STOCHASTIC.value:
+            raise ConfigError("stochastic rounding is not supported by the engine model yet; use truncate, "
+                              "half-up or half-even")
+        for name, need in (("dw_acc_width", self.exact_dw_width), ("da_acc_width", self.exact_da_width),
+                           ("db_acc_width", self.exact_db_width)):
+            v = getattr(self, name)
+            if v is None:
+                set_(self, name, need)
+                continue
+            _size(name, v, 2)
+            minimum = {"dw_acc_width": self.grad.width + self.inp.width,
+                       "da_acc_width": self.grad.width + self.weight.width,
+                       "db_acc_width": self.grad.width}[name]
+            if v < minimum:
+                raise ConfigError(f"{name} = {v} cannot hold even one term ({minimum} bits)")
+            if v > MAX_WIDTH:
+                raise ConfigError(f"{name} = {v} exceeds the datapath's {MAX_WIDTH} bits (exact needs {need})")
+        if self.weight_words > MAX_MEMORY_WORDS:
+            raise ConfigError(f"W needs 4H x N = {4 * self.hidden_size} x {self.n_inputs} = {self.weight_words} words, "
+                              f"more than the {MAX_MEMORY_WORDS} the design allows; use a smaller H or I")
+        if self.max_batch * self.max_seq * self.n_inputs > MAX_MEMORY_WORDS:
+            raise ConfigError(f"the per-sequence input memory (max_batch x max_seq x N = {self.max_batch} x "
+                              f"{self.max_seq} x {self.n_inputs}) exceeds {MAX_MEMORY_WORDS} words")
+
+    # -- derived -------------------------------------------------------------
+
+    @property
+    def n_inputs(self):
+        """N = I + H."""
+        return self.input_size + self.hidden_size
+
+    @property
+    def n_rows(self):
+        """4H rows of W (gates i, f, g, o)."""
+        return 4 * self.hidden_size
+
+    @property
+    def cols_per_lane(self):
+        """ceil(N / P): the cycles one nonzero dz keeps the lanes busy."""
+        return -(-self.n_inputs // self.lanes)
+
+    @property
+    def weight_words(self):
+        return self.n_rows * self.n_inputs
+
+    @property
+    def exact_dw_width(self):
+        return accumulator_width(self.grad, self.inp, self.max_batch * self.max_seq)
+
+    @property
+    def exact_da_width(self):
+        return accumulator_width(self.grad, self.weight, self.n_rows)
+
+    @property
+    def exact_db_width(self):
+        return accumulator_width(self.grad, QFormat(2, 0), self.max_batch * self.max_seq)
+
+    @property
+    def dw_acc(self):
+        """Format of the dW accumulators (exact products: grad.frac + inp.frac fractional bits)."""
+        return QFormat(self.dw_acc_width, self.grad.frac + self.inp.frac)
+
+    @property
+    def da_acc(self):
+        return QFormat(self.da_acc_width, self.grad.frac + self.weight.frac)
+
+    @property
+    def db_acc(self):
+        return QFormat(self.db_acc_width, self.grad.frac)
+
+    # -- (de)serialisation ---------------------------------------------------
+
+    def to_dict(self):
+        """Plain values (formats as 'Q2.14' text), loadable by ``from_dict``."""
+        d = asdict(self)
+        for name in ("act", "state", "inp", "weight", "grad"):
+            d[name] = str(getattr(self, name))
+        return d
+
+    @classmethod
+    def from_dict(cls, d):
+        names = {f.name for f in fields(cls)}
+        unknown = set(d) - names
+        if unknown:
+            raise ConfigError(f"unknown engine option(s): {', '.join(sorted(unknown))}; "
+                              f"known: {', '.join(sorted(names))}")
+        return cls(**d)
+
+    @classmethod
+    def from_toml(cls, path):
+        """Read a configuration from a TOML file (keys as ``to_dict``, optionally under [engine])."""
+        p = Path(path)
+        try:
+            with p.open("rb") as f:
+                data = tomllib.load(f)
+        except FileNotFoundError:
+            raise ConfigError(f"engine configuration {p} does not exist") from None
+        except tomllib.TOMLDecodeError as e:
+            raise ConfigError(f"engine configuration {p} is not valid TOML: {e}") from None
+        return cls.from_dict(data.get("engine", data))

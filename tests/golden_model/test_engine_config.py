@@ -1,0 +1,59 @@
+"""EngineConfig: derived sizes, serialisation, and a clear error for every kind of invalid configuration."""
+
+import pytest
+
+from golden_model import ConfigError
+from golden_model.engine_config import EngineConfig
+from golden_model.fixedpoint import QFormat, accumulator_width
+
+
+def test_defaults_and_derived_sizes():
+    c = EngineConfig()
+    assert c.n_inputs == 60 and c.n_rows == 128 and c.cols_per_lane == 15
+    assert c.dw_acc_width == accumulator_width(c.grad, c.inp, c.max_batch * c.max_seq)
+    assert c.dw_acc.frac == c.grad.frac + c.inp.frac
+    assert EngineConfig(input_size=3, hidden_size=2, lanes=4).cols_per_lane == 2
+
+
+def test_round_trip(tmp_path):
+    c = EngineConfig(input_size=5, hidden_size=7, lanes=8, grad=QFormat(16, 20), dw_acc_width=40)
+    assert EngineConfig.from_dict(c.to_dict()) == c
+    p = tmp_path / "e.toml"
+    p.write_text("[engine]\ninput_size = 5\nhidden_size = 7\nlanes = 8\ngrad = 'Q-4.20'\ndw_acc_width = 40\n")
+    assert EngineConfig.from_toml(p) == c
+
+
+@pytest.mark.parametrize("kwargs, words", [
+    (dict(lanes=0), "lanes must be an integer >= 1, not 0"),
+    (dict(lanes=6), "lanes must be a positive power of two, not 6"),
+    (dict(input_size=1, hidden_size=2, lanes=4), "lanes (4) must not exceed the N = I + H = 3 columns"),
+    (dict(hidden_size=-1), "hidden_size must be an integer >= 1"),
+    (dict(max_batch=0), "max_batch must be"),
+    (dict(max_seq=2.5), "max_seq must be"),
+    (dict(act=QFormat(16, 15)), "format act (Q1.15) must hold -1 and 1 exactly"),
+    (dict(grad=QFormat(16, 20, signed=False)), "format grad must be signed"),
+    (dict(weight=QFormat(80, 40)), "format weight is 80 bits wide"),
+    (dict(inp="16.14"), "must look like Q2.14"),
+    (dict(dw_acc_width=20), "dw_acc_width = 20 cannot hold even one term"),
+    (dict(da_acc_width=100), "da_acc_width = 100 exceeds the datapath's 64 bits"),
+    (dict(rounding="nearest"), "rounding must be one of"),
+    (dict(rounding="stochastic"), "stochastic rounding is not supported"),
+    (dict(overflow="clamp"), "overflow must be one of wrap, saturate"),
+    (dict(input_size=1000, hidden_size=1000), "more than the 1048576 the design allows"),
+    (dict(max_batch=512, max_seq=512), "per-sequence input memory"),
+])
+def test_invalid(kwargs, words):
+    with pytest.raises(ConfigError) as e:
+        EngineConfig(**kwargs)
+    assert words in str(e.value)
+
+
+def test_file_errors(tmp_path):
+    with pytest.raises(ConfigError, match="does not exist"):
+        EngineConfig.from_toml(tmp_path / "nope.toml")
+    (tmp_path / "bad.toml").write_text("lanes = [")
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        EngineConfig.from_toml(tmp_path / "bad.toml")
+    (tmp_path / "typo.toml").write_text("lane = 4")
+    with pytest.raises(ConfigError, match="unknown engine option.*lane"):
+        EngineConfig.from_toml(tmp_path / "typo.toml")
