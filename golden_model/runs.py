@@ -1,7 +1,8 @@
 """Run directories: a training run's metrics.json and plots, and dense-vs-sparsified comparisons.
 
 A run directory holds ``metrics.json`` (the dict ``train`` returns),
-``learning_curves.png`` and ``dz_histogram.png``. A comparison directory
+``learning_curves.png``, ``dz_histogram.png`` and ``model.npz`` (the trained
+parameters). A comparison directory
 holds one run directory per threshold rule plus ``compare.json``,
 ``compare.md`` and ``sparsity_vs_metric.png``.
 """
@@ -10,6 +11,8 @@ import json
 import math
 from dataclasses import replace
 from pathlib import Path
+
+import numpy as np
 
 from .errors import ConfigError
 from .plots import plot_dz_histogram, plot_learning_curves, plot_sparsity_vs_metric
@@ -36,8 +39,15 @@ def prepare_dir(out_dir):
 
 
 def write_run(result, out_dir):
-    """Write ``metrics.json`` and the plots of one run; return the directory."""
+    """Write ``metrics.json``, the plots and (if the result holds it) model.npz; return the directory.
+
+    model.npz holds the trained parameters as ``layer.W``, ``layer.b``, ... and ``head.V``, ``head.c``.
+    """
     out = prepare_dir(out_dir)
+    result = dict(result)
+    model = result.pop("model", None)
+    if model is not None:
+        np.savez(out / "model.npz", **{f"{part}.{k}": v for part, obj in model.items() for k, v in obj.params.items()})
     (out / "metrics.json").write_text(json.dumps(result, indent=1))
     plot_learning_curves(result, out / "learning_curves.png")
     plot_dz_histogram(result, out / "dz_histogram.png")
@@ -78,7 +88,7 @@ def compare(config, thresholds, out_dir, progress=None, tolerance=None, dataset=
         cfg = replace(config, threshold=spec)
         if progress:
             progress({"kind": "run", "index": k, "runs": len(runs), "threshold": spec})
-        result = train(cfg, progress=progress, dataset=dataset)
+        result = train(cfg, progress=progress, dataset=dataset, keep_model=True)
         write_run(result, out / slug(spec))
         f = result["final"]
         rows.append({"label": "dense" if kind == "dense" else spec, "kind": kind, "threshold": spec,

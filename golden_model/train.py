@@ -133,8 +133,11 @@ def _metric(name, loss, correct, count):
     return loss  # mse
 
 
-def train(config, progress=None, dataset=None):
+def train(config, progress=None, dataset=None, keep_model=False):
     """Train per ``config``; return the JSON-ready result dict (see the module docstring).
+
+    With ``keep_model`` the dict also holds ``"model"``: ``{"layer": .., "head": ..}``
+    (not JSON; ``write_run`` saves it as model.npz).
 
     ``progress(event)`` is called with ``{"kind": "start", "steps": n}`` once per
     epoch, ``{"kind": "step", "loss": .., "tau": .., "sparsity": ..}`` after every
@@ -154,7 +157,10 @@ def train(config, progress=None, dataset=None):
     rng = np.random.default_rng([config.seed, 2])
     params = {f"layer.{k}": v for k, v in layer.params.items()} | {f"head.{k}": v for k, v in head.params.items()}
     with np.errstate(over="ignore", invalid="ignore"):  # divergence is detected and reported below
-        return _train_loop(config, dataset, layer, head, rule, opt, rng, params, progress)
+        result = _train_loop(config, dataset, layer, head, rule, opt, rng, params, progress)
+    if keep_model:
+        result["model"] = {"layer": layer, "head": head}
+    return result
 
 
 def _train_loop(config, dataset, layer, head, rule, opt, rng, params, progress):

@@ -100,7 +100,7 @@ def cmd_train(args):
     spec = parse_threshold(cfg.threshold).spec
     out = prepare_dir(args.out or Path("runs") / f"{slug(Path(cfg.dataset).stem)}-{cfg.cell}-h{cfg.hidden}-{slug(spec)}")
     with TrainingProgress() as progress:
-        result = train(cfg, progress=progress)
+        result = train(cfg, progress=progress, keep_model=True)
     write_run(result, out)
     f = result["final"]
     console.print(f"test {result['metric']} {f['test_metric']:.4f}, dz sparsity {f['dz_sparsity']:.1%}, "

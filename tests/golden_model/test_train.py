@@ -166,8 +166,12 @@ def test_divergence_is_reported(tmp_path):
 
 def test_write_run_and_compare(tmp_path):
     cfg = TrainConfig(dataset=tiny_npz(tmp_path), hidden=6, epochs=2, batch_size=16, optimizer="adam", lr=0.02)
-    out = write_run(train(cfg), tmp_path / "run")
-    assert {p.name for p in out.iterdir()} == {"metrics.json", "learning_curves.png", "dz_histogram.png"}
+    result = train(cfg, keep_model=True)
+    out = write_run(result, tmp_path / "run")
+    assert {p.name for p in out.iterdir()} == {"metrics.json", "learning_curves.png", "dz_histogram.png", "model.npz"}
+    with np.load(out / "model.npz") as saved:
+        np.testing.assert_array_equal(saved["layer.W"], result["model"]["layer"].W)
+        assert set(saved.files) == {"layer.W", "layer.b", "head.V", "head.c"}
     m = json.loads((out / "metrics.json").read_text())
     assert m["config"]["seed"] == 0 and len(m["epochs"]) == 2
     assert set(m["epochs"][0]["sparsity_after"]) == {"i", "f", "g", "o"}
