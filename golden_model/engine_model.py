@@ -1,0 +1,241 @@
+"""Bit-exact model of what the engine computes (values; the cycle model is not here yet).
+
+For a whole sequence (T steps, batch B) :func:`run_engine` computes, on
+integers, exactly what the hardware will: per step the thresholded dz, the
+order in which nonzeros are issued, the dW/db accumulators, dx per step, the
+final dh0/dc0, and the sticky overflow flags. Everything is vectorised NumPy
+over the batch and the hidden units; only the T steps are a loop.
+
+The arithmetic (EngineConfig formats: ``act``, ``state``, ``inp``,
+``weight``, ``grad``; every product is exact and then rounded to the grad
+format by ``config.rounding``; every sum saturates or wraps per
+``config.overflow``):
+
+Gate-gradient unit, per element (b, j), with ONE = 1.0 in the act format::
+
+    dh     = dh_out[t] + dh_rec                      (grad; dh_rec from step t+1, 0 at t = T-1)
+    do     = dh * tanh_c                             (grad)
+    dc     = (dh * o) * (ONE - tanh_c * tanh_c) + dc_next
+    di     = dc * g ;  dg = dc * i ;  df = dc * c_prev ;  dc_prev = dc * f
+    dz_i   = di * (i * (ONE - i))                    i(1-i), 1-g*g, ... rounded to the act format
+    dz_f   = df * (f * (ONE - f))
+    dz_g   = dg * (ONE - g * g)
+    dz_o   = do * (o * (ONE - o))
+    dz     = 0 where |dz| < tau                      (tau: a grad-format integer)
+
+MAC lanes, for every nonzero dz[k, b] = v in issue order (rows k = gate*H + j
+ascending, batch b ascending within a row)::
+
+    dW[k, :] += v * a_b            exact products, dw_acc format (accumulates over all T steps)
+    da_b     += v * W[k, :]        exact products, da_acc format (cleared every step)
+    db[k]    += v                  db_acc format
+
+then ``dx_t = da[:, :I]`` and ``dh_rec = da[:, I:]`` rounded to the grad
+format. After step 0: ``dh0 = dh_rec`` and ``dc0 = dc_prev``. In dense mode
+every entry is issued, zeros included (the values are the same; only the
+issue count, and hence the cycles, differ).
+
+With the default accumulator widths (exact for max_batch x max_seq terms) no
+accumulator can overflow and the issue order does not change any value; with
+narrower accumulators the model applies saturation term by term in issue
+order, as the hardware does.
+"""
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .engine_config import EngineConfig
+from .errors import ShapeError
+from .fixedpoint import QFormat, fit, mul, round_shift
+
+__all__ = ["EngineInputs", "EngineResult", "run_engine", "quantize_inputs", "FLAGS"]
+
+#: Sticky overflow flags, one per place where a value can leave its format.
+FLAGS = ("gate", "dw", "da", "db", "out")
+
+
+@dataclass
+class EngineInputs:
+    """Integer inputs of one sequence, in the config's formats, time-major.
+
+    ``gates`` (T, B, 4H) i, f, g, o and ``tanh_c`` (T, B, H) in ``act``;
+    ``c_prev`` (T, B, H) in ``state``; ``a`` (T, B, N) in ``inp``; ``dh`` (T, B, H)
+    in ``grad``; ``W`` (4H, N) in ``weight``; ``tau`` a grad-format integer >= 0.
+    """
+
+    gates: np.ndarray
+    tanh_c: np.ndarray
+    c_prev: np.ndarray
+    a: np.ndarray
+    dh: np.ndarray
+    W: np.ndarray
+    tau: int
+
+    def check(self, config):
+        T, B = self.dh.shape[:2]
+        H, N = config.hidden_size, config.n_inputs
+        if not 1 <= T <= config.max_seq:
+            raise ShapeError(f"sequence length T = {T} must be in [1, max_seq = {config.max_seq}]")
+        if not 1 <= B <= config.max_batch:
+            raise ShapeError(f"batch B = {B} must be in [1, max_batch = {config.max_batch}]")
+        shapes = {"gates": (T, B, 4 * H), "tanh_c": (T, B, H), "c_prev": (T, B, H), "a": (T, B, N),
+                  "dh": (T, B, H), "W": (4 * H, N)}
+        fmts = {"gates": config.act, "tanh_c": config.act, "c_prev": config.state, "a": config.inp,
+                "dh": config.grad, "W": config.weight}
+        for name, shape in shapes.items():
+            v = np.asarray(getattr(self, name))
+            if v.shape != shape:
+                raise ShapeError(f"engine input {name} must have shape {shape}, got {v.shape}")
+            if v.dtype.kind not in "iu":
+                raise ShapeError(f"engine input {name} must hold integers, not dtype {v.dtype}")
+            if not fmts[name].contains(v):
+                raise ShapeError(f"engine input {name} holds values outside its format {fmts[name]}")
+        if not (isinstance(self.tau, (int, np.integer)) and 0 <= int(self.tau) <= config.grad.max_int):
+            raise ShapeError(f"tau must be an integer in [0, {config.grad.max_int}] (grad format), not {self.tau!r}")
+
+
+@dataclass
+class EngineResult:
+    """What the engine returns for one sequence (integers in the stated formats)."""
+
+    dz: np.ndarray          # (T, B, 4H) thresholded dz, grad format
+    dx: np.ndarray          # (T, B, I) grad format
+    dh0: np.ndarray         # (B, H) grad format
+    dc0: np.ndarray         # (B, H) grad format
+    dW: np.ndarray          # (4H, N) dw_acc format
+    db: np.ndarray          # (4H,) db_acc format
+    flags: dict             # name -> bool, sticky over the sequence
+    issued: list = field(repr=False, default=None)   # per step: (k, b) int arrays in issue order
+    nonzeros: int = 0
+    zeros_skipped: int = 0
+
+
+def _issue_order(dz_t, dense):
+    """(k, b) of the issued entries of one step's dz (B, 4H): rows ascending, batch ascending in a row."""
+    mask = np.ones(dz_t.shape, bool) if dense else dz_t != 0
+    kk, bb = np.nonzero(mask.T)  # row-major over (k, b)
+    return kk, bb
+
+
+def run_engine(config, inputs, *, dense=False):
+    """Run the engine model over one sequence; return an EngineResult."""
+    if not isinstance(config, EngineConfig):
+        raise ShapeError(f"config must be an EngineConfig, not {type(config).__name__}")
+    inputs.check(config)
+    c = config
+    g, act = c.grad, c.act
+    T, B, H = inputs.dh.shape
+    I = c.input_size
+    rnd, ovf = c.rounding, c.overflow
+    one = 1 << act.frac
+    flags = dict.fromkeys(FLAGS, False)
+
+    def gm(x, fx, y, fy, out=g):  # product rounded to a format, overflow noted
+        v, o = mul(x, fx, y, fy, out, rnd, ovf)
+        flags["gate"] |= o
+        return v
+
+    def gadd(x, y):
+        v, o = fit(np.asarray(x) + np.asarray(y), g, ovf)
+        flags["gate"] |= o
+        return v
+
+    def act_sub(x):  # ONE - x, in the act format (x in [-1, 1]: exact and in range)
+        v, o = fit(one - np.asarray(x), act, ovf)
+        flags["gate"] |= o
+        return v
+
+    A, S, G = act.frac, c.state.frac, g.frac
+    W = np.asarray(inputs.W, dtype=np.int64)
+    tau = int(inputs.tau)
+    dW = np.zeros((4 * H, c.n_inputs), dtype=object if c.dw_acc.width > 62 else np.int64)
+    db = np.zeros(4 * H, dtype=object if c.db_acc.width > 62 else np.int64)
+    dz_all = np.zeros((T, B, 4 * H), np.int64)
+    dx = np.zeros((T, B, I), np.int64)
+    dh_rec = np.zeros((B, H), np.int64)
+    dc_next = np.zeros((B, H), np.int64)
+    issued = []
+    exact_dw = c.dw_acc_width >= c.exact_dw_width
+    exact_da = c.da_acc_width >= c.exact_da_width
+    exact_db = c.db_acc_width >= c.exact_db_width
+    nonzeros = zeros_skipped = 0
+    for t in range(T - 1, -1, -1):
+        gates = np.asarray(inputs.gates[t], np.int64)
+        i, f, gg, o = gates[:, :H], gates[:, H:2 * H], gates[:, 2 * H:3 * H], gates[:, 3 * H:]
+        tc = np.asarray(inputs.tanh_c[t], np.int64)
+        cp = np.asarray(inputs.c_prev[t], np.int64)
+        dh = gadd(inputs.dh[t], dh_rec)
+        do = gm(dh, G, tc, A)
+        one_m_tc2 = act_sub(gm(tc, A, tc, A, act))
+        dc = gadd(gm(gm(dh, G, o, A), G, one_m_tc2, A), dc_next)
+        di, dg, df = gm(dc, G, gg, A), gm(dc, G, i, A), gm(dc, G, cp, S)
+        dc_next = gm(dc, G, f, A)
+        si = gm(i, A, act_sub(i), A, act)
+        sf = gm(f, A, act_sub(f), A, act)
+        sg = act_sub(gm(gg, A, gg, A, act))
+        so = gm(o, A, act_sub(o), A, act)
+        dz = np.concatenate([gm(di, G, si, A), gm(df, G, sf, A), gm(dg, G, sg, A), gm(do, G, so, A)], axis=1)
+        dz[np.abs(dz) < tau] = 0
+        dz_all[t] = dz
+        kk, bb = _issue_order(dz, dense)
+        issued.append((kk, bb))
+        nnz = int(np.count_nonzero(dz))
+        nonzeros += nnz
+        zeros_skipped += 0 if dense else dz.size - nnz
+        a_t = np.asarray(inputs.a[t], np.int64)
+        v = dz[bb, kk]
+        # dW and db: exact sums in any order when the accumulators are wide enough
+        if exact_dw:
+            np.add.at(dW, kk, v[:, None] * a_t[bb])
+        else:
+            dW = _saturating_accumulate(dW, kk, v[:, None] * a_t[bb], c.dw_acc, ovf, flags, "dw")
+        if exact_db:
+            np.add.at(db, kk, v)
+        else:
+            db = _saturating_accumulate(db[:, None], kk, v[:, None], c.db_acc, ovf, flags, "db")[:, 0]
+        # da for this step
+        da = np.zeros((B, c.n_inputs), dtype=object if c.da_acc.width > 62 else np.int64)
+        if exact_da:
+            np.add.at(da, bb, v[:, None] * W[kk])
+        else:
+            da = _saturating_accumulate(da, bb, v[:, None] * W[kk], c.da_acc, ovf, flags, "da")
+        out, o1 = fit(round_shift(da, c.da_acc.frac - G, rnd), g, ovf)
+        flags["out"] |= o1
+        dx[t] = out[:, :I]
+        dh_rec = out[:, I:]
+    return EngineResult(dz=dz_all, dx=dx, dh0=dh_rec, dc0=dc_next, dW=dW, db=db, flags=flags, issued=issued[::-1],
+                        nonzeros=nonzeros, zeros_skipped=zeros_skipped)
+
+
+def _saturating_accumulate(acc, rows, terms, fmt, ovf, flags, name):
+    """acc[rows[n]] += terms[n] one term at a time, in order, each sum put through the overflow rule."""
+    acc = acc.astype(object) if fmt.width > 62 else acc.copy()
+    for r, term in zip(rows, terms):
+        acc[r], o = fit(acc[r] + term, fmt, ovf)
+        flags[name] |= o
+    return acc
+
+
+def quantize_inputs(config, layer, cache, dh, tau):
+    """Engine inputs for an LSTM ``layer``'s forward ``cache`` and float ``dh`` (T, B, H), float ``tau``.
+
+    Uses the config's rounding and saturates (the inputs are data: a value
+    beyond its format is clamped and reported in the returned ``clipped`` dict).
+    """
+    H = config.hidden_size
+    clipped = {}
+
+    def q(name, fmt, x):
+        v, over = fmt.quantize(x, config.rounding, "saturate")
+        clipped[name] = over
+        return v
+
+    tc = cache.tanh_c
+    inputs = EngineInputs(
+        gates=q("gates", config.act, cache.gates), tanh_c=q("tanh_c", config.act, tc),
+        c_prev=q("c_prev", config.state, cache.c_prev), a=q("a", config.inp, cache.a), dh=q("dh", config.grad, dh),
+        W=q("W", config.weight, layer.W), tau=int(q("tau", config.grad, np.array([tau]))[0]))
+    if inputs.gates.shape[2] != 4 * H:
+        raise ShapeError(f"the layer's hidden size {inputs.gates.shape[2] // 4} does not match the config's {H}")
+    return inputs, clipped
