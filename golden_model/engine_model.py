@@ -23,8 +23,9 @@ Gate-gradient unit, per element (b, j), with ONE = 1.0 in the act format::
     dz_o   = do * (o * (ONE - o))
     dz     = 0 where |dz| < tau                      (tau: a grad-format integer)
 
-MAC lanes, for every nonzero dz[k, b] = v in issue order (rows k = gate*H + j
-ascending, batch b ascending within a row)::
+MAC lanes, for every nonzero dz[k, b] = v in issue order (rows k = q*H + j
+unit by unit -- j ascending, then gates q = i, f, g, o -- and batch b ascending
+within a row; see ``row_order``)::
 
     dW[k, :] += v * a_b            exact products, dw_acc format (accumulates over all T steps)
     da_b     += v * W[k, :]        exact products, da_acc format (cleared every step)
@@ -49,7 +50,7 @@ from .engine_config import EngineConfig
 from .errors import ShapeError
 from .fixedpoint import QFormat, fit, mul, round_shift
 
-__all__ = ["EngineInputs", "EngineResult", "run_engine", "quantize_inputs", "FLAGS"]
+__all__ = ["EngineInputs", "EngineResult", "run_engine", "quantize_inputs", "row_order", "FLAGS"]
 
 #: Sticky overflow flags, one per place where a value can leave its format.
 FLAGS = ("gate", "dw", "da", "db", "out")
@@ -111,11 +112,21 @@ class EngineResult:
     zeros_skipped: int = 0
 
 
+def row_order(hidden_size):
+    """The order in which the encoder visits the rows of W: unit by unit (the order in which the
+    gate-gradient unit finishes them), gates i, f, g, o within a unit: k = q*H + j for j, then q."""
+    H = hidden_size
+    return (np.arange(4)[None, :] * H + np.arange(H)[:, None]).ravel()
+
+
 def _issue_order(dz_t, dense):
-    """(k, b) of the issued entries of one step's dz (B, 4H): rows ascending, batch ascending in a row."""
+    """(k, b) of the issued entries of one step's dz (B, 4H), in issue order: rows as ``row_order``,
+    batch ascending within a row."""
+    B, G = dz_t.shape
+    H = G // 4
     mask = np.ones(dz_t.shape, bool) if dense else dz_t != 0
-    kk, bb = np.nonzero(mask.T)  # row-major over (k, b)
-    return kk, bb
+    jj, qq, bb = np.nonzero(mask.reshape(B, 4, H).transpose(2, 1, 0))  # lexicographic in (j, q, b)
+    return qq * H + jj, bb
 
 
 def run_engine(config, inputs, *, dense=False):
