@@ -29,7 +29,7 @@ from pathlib import Path
 from .errors import ConfigError
 from .fixedpoint import Overflow, QFormat, Rounding, accumulator_width
 
-__all__ = ["EngineConfig", "DEFAULT_FORMATS", "MAX_MEMORY_WORDS"]
+__all__ = ["EngineConfig", "DEFAULT_FORMATS", "MAX_MEMORY_WORDS", "read_toml"]
 
 #: Provisional default formats (16-bit operands). The gradient format's
 #: frac > width is a 2**-8 gradient scale: |grad| < 2**-9, steps of 2**-24.
@@ -207,12 +207,22 @@ class EngineConfig:
     @classmethod
     def from_toml(cls, path):
         """Read a configuration from a TOML file (keys as ``to_dict``, optionally under [engine])."""
-        p = Path(path)
-        try:
-            with p.open("rb") as f:
-                data = tomllib.load(f)
-        except FileNotFoundError:
-            raise ConfigError(f"engine configuration {p} does not exist") from None
-        except tomllib.TOMLDecodeError as e:
-            raise ConfigError(f"engine configuration {p} is not valid TOML: {e}") from None
-        return cls.from_dict(data.get("engine", data))
+        return cls.from_dict(read_toml(path))
+
+
+def read_toml(path):
+    """The engine options of a TOML file (the [engine] table, or the top level) as a dict."""
+    p = Path(path)
+    try:
+        with p.open("rb") as f:
+            data = tomllib.load(f)
+    except FileNotFoundError:
+        raise ConfigError(f"engine configuration {p} does not exist") from None
+    except IsADirectoryError:
+        raise ConfigError(f"engine configuration {p} is a directory, not a TOML file") from None
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"engine configuration {p} is not valid TOML: {e}") from None
+    data = data.get("engine", data)
+    if not isinstance(data, dict):
+        raise ConfigError(f"engine configuration {p}: [engine] must be a table")
+    return data

@@ -50,7 +50,7 @@ from .engine_config import EngineConfig
 from .errors import ShapeError
 from .fixedpoint import QFormat, fit, mul, round_shift
 
-__all__ = ["EngineInputs", "EngineResult", "run_engine", "quantize_inputs", "row_order", "FLAGS"]
+__all__ = ["EngineInputs", "EngineResult", "run_engine", "quantize_inputs", "fixed_backward", "row_order", "FLAGS"]
 
 #: Sticky overflow flags, one per place where a value can leave its format.
 FLAGS = ("gate", "dw", "da", "db", "out")
@@ -101,6 +101,7 @@ class EngineResult:
     """What the engine returns for one sequence (integers in the stated formats)."""
 
     dz: np.ndarray          # (T, B, 4H) thresholded dz, grad format
+    dz_raw: np.ndarray      # (T, B, 4H) dz before thresholding
     dx: np.ndarray          # (T, B, I) grad format
     dh0: np.ndarray         # (B, H) grad format
     dc0: np.ndarray         # (B, H) grad format
@@ -163,6 +164,7 @@ def run_engine(config, inputs, *, dense=False):
     dW = np.zeros((4 * H, c.n_inputs), dtype=object if c.dw_acc.width > 62 else np.int64)
     db = np.zeros(4 * H, dtype=object if c.db_acc.width > 62 else np.int64)
     dz_all = np.zeros((T, B, 4 * H), np.int64)
+    dz_raw = np.zeros((T, B, 4 * H), np.int64)
     dx = np.zeros((T, B, I), np.int64)
     dh_rec = np.zeros((B, H), np.int64)
     dc_next = np.zeros((B, H), np.int64)
@@ -187,6 +189,7 @@ def run_engine(config, inputs, *, dense=False):
         sg = act_sub(gm(gg, A, gg, A, act))
         so = gm(o, A, act_sub(o), A, act)
         dz = np.concatenate([gm(di, G, si, A), gm(df, G, sf, A), gm(dg, G, sg, A), gm(do, G, so, A)], axis=1)
+        dz_raw[t] = dz
         dz[np.abs(dz) < tau] = 0
         dz_all[t] = dz
         kk, bb = _issue_order(dz, dense)
@@ -196,27 +199,37 @@ def run_engine(config, inputs, *, dense=False):
         zeros_skipped += 0 if dense else dz.size - nnz
         a_t = np.asarray(inputs.a[t], np.int64)
         v = dz[bb, kk]
-        # dW and db: exact sums in any order when the accumulators are wide enough
+        # Wide enough accumulators never overflow, so the sums are order-free matrix products;
+        # narrower ones saturate term by term in issue order, as the hardware does.
         if exact_dw:
-            np.add.at(dW, kk, v[:, None] * a_t[bb])
+            dW += _exact_matmul(dz.T, a_t, c.exact_dw_width)
         else:
             dW = _saturating_accumulate(dW, kk, v[:, None] * a_t[bb], c.dw_acc, ovf, flags, "dw")
         if exact_db:
-            np.add.at(db, kk, v)
+            db += dz.sum(axis=0)
         else:
             db = _saturating_accumulate(db[:, None], kk, v[:, None], c.db_acc, ovf, flags, "db")[:, 0]
-        # da for this step
-        da = np.zeros((B, c.n_inputs), dtype=object if c.da_acc.width > 62 else np.int64)
         if exact_da:
-            np.add.at(da, bb, v[:, None] * W[kk])
+            da = _exact_matmul(dz, W, c.exact_da_width)
         else:
+            da = np.zeros((B, c.n_inputs), dtype=object if c.da_acc.width > 62 else np.int64)
             da = _saturating_accumulate(da, bb, v[:, None] * W[kk], c.da_acc, ovf, flags, "da")
         out, o1 = fit(round_shift(da, c.da_acc.frac - G, rnd), g, ovf)
         flags["out"] |= o1
         dx[t] = out[:, :I]
         dh_rec = out[:, I:]
-    return EngineResult(dz=dz_all, dx=dx, dh0=dh_rec, dc0=dc_next, dW=dW, db=db, flags=flags, issued=issued[::-1],
+    return EngineResult(dz=dz_all, dz_raw=dz_raw, dx=dx, dh0=dh_rec, dc0=dc_next, dW=dW, db=db, flags=flags, issued=issued[::-1],
                         nonzeros=nonzeros, zeros_skipped=zeros_skipped)
+
+
+def _exact_matmul(x, y, bits):
+    """x @ y on integers, exactly: float64 BLAS when every partial sum fits in 53 bits
+    (``bits``, the accumulator's worst-case width), int64 or Python ints beyond."""
+    if bits <= 53:
+        return (x.astype(np.float64) @ y.astype(np.float64)).astype(np.int64)
+    if bits <= 62:
+        return x.astype(np.int64) @ y.astype(np.int64)
+    return x.astype(object) @ y.astype(object)
 
 
 def _saturating_accumulate(acc, rows, terms, fmt, ovf, flags, name):
@@ -250,3 +263,41 @@ def quantize_inputs(config, layer, cache, dh, tau):
     if inputs.gates.shape[2] != 4 * H:
         raise ShapeError(f"the layer's hidden size {inputs.gates.shape[2] // 4} does not match the config's {H}")
     return inputs, clipped
+
+
+def gradient_scale(config, dh, headroom_bits=3):
+    """The power-of-two scale 2**s the host applies to dh (and tau) before the engine.
+
+    s puts max |dh| ``headroom_bits`` below the top of the grad format, leaving
+    room for dh + dh_rec and dc to grow within a step; the engine's outputs are
+    divided by 2**s again. This is dynamic loss scaling in powers of two: exact,
+    and free in hardware (the host shifts).
+    """
+    m = float(np.max(np.abs(dh))) if np.size(dh) else 0.0
+    if m == 0.0:
+        return 0
+    return int(np.floor(np.log2(config.grad.max / m))) - headroom_bits
+
+
+def fixed_backward(config, layer, cache, dh, tau, *, dense=False, record=False, headroom_bits=3):
+    """An LSTM layer's sparsified backward pass through the engine model, as the host sees it.
+
+    Float in (the forward cache, dh, tau), float out: ``grads`` with ``W``,
+    ``b``, ``x``, ``h0``, ``c0`` like :meth:`LSTM.backward`, the statistics of
+    the engine's dz, and ``info`` (the EngineResult, the scale, which inputs
+    were clipped to their formats).
+    """
+    from .stats import BackwardStats
+
+    s = gradient_scale(config, dh, headroom_bits)
+    k = np.ldexp(1.0, s)
+    inputs, clipped = quantize_inputs(config, layer, cache, dh * k, tau * k)
+    r = run_engine(config, inputs, dense=dense)
+    un = np.ldexp(1.0, -s)
+    grads = {"W": config.dw_acc.dequantize(r.dW) * un, "b": config.db_acc.dequantize(r.db) * un,
+             "x": config.grad.dequantize(r.dx) * un, "h0": config.grad.dequantize(r.dh0) * un,
+             "c0": config.grad.dequantize(r.dc0) * un}
+    dz_raw = config.grad.dequantize(r.dz_raw) * un
+    dz = config.grad.dequantize(r.dz) * un
+    stats = BackwardStats.from_pass(("i", "f", "g", "o"), config.n_inputs, dz_raw, dz, tau, record=record)
+    return grads, stats, {"result": r, "scale": s, "clipped": clipped, "tau_int": inputs.tau}

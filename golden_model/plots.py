@@ -67,12 +67,13 @@ def plot_sparsity_vs_metric(rows, metric, path, title=""):
     """Test metric against dz sparsity, one point per run; rows from ``compare``."""
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(7, 4.5))
-    for kind, marker in (("dense", "s"), ("sparse", "o")):
+    for kind, marker in (("dense", "s"), ("sparse", "o"), ("fixed", "^")):
         pts = [(r["dz_sparsity"], r["test_metric"], r["label"]) for r in rows if r["kind"] == kind]
         if not pts:
             continue
         xs, ys, labels = zip(*pts)
-        ax.plot(xs, ys, marker, label=kind, ms=7)
+        ax.plot(xs, ys, marker, label={"dense": "float dense", "sparse": "float sparsified",
+                                       "fixed": "fixed-point sparsified"}[kind], ms=7)
         for x, y, lab in pts:
             ax.annotate(lab, (x, y), fontsize=7, xytext=(3, 3), textcoords="offset points")
     dense = [r for r in rows if r["kind"] == "dense"]

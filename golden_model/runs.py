@@ -67,10 +67,12 @@ def slug(text):
     return str(text).replace(":", "-").replace(",", "_").replace("=", "").replace("/", "_")
 
 
-def compare(config, thresholds, out_dir, progress=None, tolerance=None, dataset=None):
+def compare(config, thresholds, out_dir, progress=None, tolerance=None, dataset=None, fixed=False):
     """Train dense and with each threshold rule, same seed and data; write the comparison.
 
-    Returns the comparison dict (also written to ``compare.json``).
+    With ``fixed`` each rule also runs with the fixed-point backward pass (the
+    engine's arithmetic): float dense vs float sparsified vs fixed-point
+    sparsified. Returns the comparison dict (also written to ``compare.json``).
     """
     if not thresholds:
         raise ConfigError("compare needs at least one threshold rule besides dense")
@@ -83,29 +85,36 @@ def compare(config, thresholds, out_dir, progress=None, tolerance=None, dataset=
         raise ConfigError("the dense run is always made; do not list 'dense' or static:0 among the thresholds")
     out = prepare_dir(out_dir)
     runs = [("dense", dense.spec)] + [("sparse", r.spec) for r in rules]
+    if fixed:
+        runs += [("fixed", r.spec) for r in rules]
+    base = replace(config, backward="float", engine=None)
     rows = []
     for k, (kind, spec) in enumerate(runs, 1):
-        cfg = replace(config, threshold=spec)
+        cfg = replace(config if kind == "fixed" else base, threshold=spec,
+                      backward="fixed" if kind == "fixed" else "float")
+        label = {"dense": "dense", "sparse": spec, "fixed": f"fixed {spec}"}[kind]
         if progress:
-            progress({"kind": "run", "index": k, "runs": len(runs), "threshold": spec})
+            progress({"kind": "run", "index": k, "runs": len(runs), "threshold": label})
         result = train(cfg, progress=progress, dataset=dataset, keep_model=True)
-        write_run(result, out / slug(spec))
+        run_dir = slug(spec) if kind != "fixed" else "fixed-" + slug(spec)
+        write_run(result, out / run_dir)
         f = result["final"]
-        rows.append({"label": "dense" if kind == "dense" else spec, "kind": kind, "threshold": spec,
+        rows.append({"label": label, "kind": kind, "threshold": spec,
                      "tau_mean": f["tau_mean"], "dz_sparsity": f["dz_sparsity"],
                      "test_metric": f["test_metric"], "val_metric": f["val_metric"],
                      "redundant_fraction_all": f["macs"]["redundant_fraction_all"],
                      "redundant_fraction_layer": f["macs"]["redundant_fraction_layer"],
-                     "seconds": f["seconds"], "dir": slug(spec)})
+                     "seconds": f["seconds"], "dir": run_dir})
     metric = result["metric"]
     dense = rows[0]["test_metric"]
     for r in rows:
         r["delta"] = r["test_metric"] - dense
         r["within_tolerance"] = within_tolerance(metric, r["test_metric"], dense, tolerance)
-    ok = [r for r in rows[1:] if r["within_tolerance"]]
+    ok = [r for r in rows[1:] if r["within_tolerance"] and r["kind"] == "sparse"]
     best = max(ok, key=lambda r: r["dz_sparsity"]) if ok else None
     summary = {
-        "config": {k: v for k, v in vars(config).items() if k != "threshold"},
+        "config": {k: v for k, v in vars(config).items() if k not in ("threshold", "backward")},
+        "fixed": fixed,
         "dataset": result["dataset"],
         "metric": metric,
         "tolerance": DEFAULT_TOLERANCE[metric] if tolerance is None else tolerance,
@@ -145,6 +154,9 @@ def markdown_table(summary):
                      f"| {r['redundant_fraction_all']:.1%} | {r['seconds']:.0f} |")
     b = summary["best"]
     lines.append("")
+    if summary.get("fixed"):
+        lines.append("'fixed' rows use the engine's fixed-point backward pass (float master weights and "
+                     "optimiser); the others the float golden model.")
     if b:
         lines.append(f"Highest dz sparsity within tolerance: **{b['dz_sparsity']:.1%}** ({b['label']}), "
                      f"which makes **{b['redundant_fraction_all']:.1%}** of all training MACs redundant "

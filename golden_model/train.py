@@ -20,6 +20,7 @@ import numpy as np
 
 from ._checks import check_dtype, check_size
 from .datasets import load_dataset
+from .engine_model import fixed_backward
 from .errors import ConfigError, ZskipError
 from .gru import GRU
 from .heads import Head
@@ -58,6 +59,12 @@ class TrainConfig:
     limit: int = None
     eval_limit: int = None
     dtype: str = "float64"
+    backward: str = "float"
+    engine: dict = None
+
+    #: ``backward`` is "float" (the float golden model) or "fixed" (the engine model's
+    #: fixed-point arithmetic, LSTM only; float master weights and optimiser). ``engine``
+    #: overrides EngineConfig fields (formats, accumulator widths, rounding) for "fixed".
 
     def validate(self):
         """Raise ConfigError naming the first invalid field; return self."""
@@ -72,7 +79,26 @@ class TrainConfig:
         make_optimizer(self.optimizer, self.lr, self.momentum)
         parse_threshold(self.threshold)
         check_dtype(self.dtype)
+        if self.backward not in ("float", "fixed"):
+            raise ConfigError(f"backward must be 'float' or 'fixed', not {self.backward!r}")
+        if self.backward == "fixed":
+            if self.cell != "lstm":
+                raise ConfigError(f"the fixed-point backward pass models the LSTM engine; cell {self.cell!r} "
+                                  "has no engine (use --backward float)")
+            self.engine_config(input_size=1, seq_len=1)  # validates the overrides
+        elif self.engine:
+            raise ConfigError("engine options only apply with backward = 'fixed'")
         return self
+
+    def engine_config(self, input_size, seq_len):
+        """The EngineConfig of a fixed-point backward pass for this run."""
+        from .engine_config import EngineConfig
+        overrides = dict(self.engine or {})
+        for key in ("input_size", "hidden_size", "max_batch", "max_seq"):
+            if key in overrides:
+                raise ConfigError(f"engine option {key} follows from the training run; do not set it")
+        return EngineConfig.from_dict({"input_size": input_size, "hidden_size": self.hidden, "lanes": 1,
+                                       "max_batch": self.batch_size, "max_seq": seq_len, **overrides})
 
     @classmethod
     def from_dict(cls, d):
@@ -133,6 +159,29 @@ def _metric(name, loss, correct, count):
     return loss  # mse
 
 
+class _FixedLog:
+    """What the fixed-point backward passes of a run did: scales, clipped inputs, overflow flags."""
+
+    def __init__(self):
+        self.passes = 0
+        self.scales = []
+        self.clipped = {}
+        self.overflow = {}
+
+    def add(self, info):
+        self.passes += 1
+        self.scales.append(info["scale"])
+        for k, v in info["clipped"].items():
+            self.clipped[k] = self.clipped.get(k, 0) + int(v)
+        for k, v in info["result"].flags.items():
+            self.overflow[k] = self.overflow.get(k, 0) + int(v)
+
+    def summary(self, engine):
+        return {"engine": engine.to_dict(), "passes": self.passes,
+                "gradient_scale_log2": {"min": min(self.scales), "max": max(self.scales)} if self.scales else None,
+                "passes_with_clipped_inputs": self.clipped, "passes_with_overflow": self.overflow}
+
+
 def train(config, progress=None, dataset=None, keep_model=False):
     """Train per ``config``; return the JSON-ready result dict (see the module docstring).
 
@@ -155,18 +204,20 @@ def train(config, progress=None, dataset=None, keep_model=False):
     rule = parse_threshold(config.threshold)
     opt = make_optimizer(config.optimizer, config.lr, config.momentum)
     rng = np.random.default_rng([config.seed, 2])
+    engine = config.engine_config(dataset.input_size, dataset.seq_len) if config.backward == "fixed" else None
     params = {f"layer.{k}": v for k, v in layer.params.items()} | {f"head.{k}": v for k, v in head.params.items()}
     with np.errstate(over="ignore", invalid="ignore"):  # divergence is detected and reported below
-        result = _train_loop(config, dataset, layer, head, rule, opt, rng, params, progress)
+        result = _train_loop(config, dataset, layer, head, rule, opt, rng, params, progress, engine)
     if keep_model:
         result["model"] = {"layer": layer, "head": head}
     return result
 
 
-def _train_loop(config, dataset, layer, head, rule, opt, rng, params, progress):
+def _train_loop(config, dataset, layer, head, rule, opt, rng, params, progress, engine):
     run_stats = BackwardStats(layer.GATES, layer.n_inputs)
     run_head_macs = 0
     epochs, history = [], []
+    fixed_log = _FixedLog()
     step = 0
     t_start = time.perf_counter()
     for epoch in range(1, config.epochs + 1):
@@ -180,7 +231,11 @@ def _train_loop(config, dataset, layer, head, rule, opt, rng, params, progress):
             state = _fit_state(state, x.shape[1]) if dataset.stateful else {}
             h, cache, state = _run_layer(layer, x, state)
             loss, head_grads, dh, (ls, _, n) = head.loss_and_grad(h, y)
-            grads, st = layer.backward(dh, cache, threshold=rule.tau, record=rule.needs_dz)
+            if engine is None:
+                grads, st = layer.backward(dh, cache, threshold=rule.tau, record=rule.needs_dz)
+            else:
+                grads, st, info = fixed_backward(engine, layer, cache, dh, rule.tau, record=rule.needs_dz)
+                fixed_log.add(info)
             rule.observe(st)
             st.dz_raw = st.dz = None
             all_grads = {f"layer.{k}": grads[k] for k in layer.params} | {f"head.{k}": v for k, v in head_grads.items()}
@@ -225,4 +280,4 @@ def _train_loop(config, dataset, layer, head, rule, opt, rng, params, progress):
         } | run_stats.to_dict(run_head_macs),
         "histogram": run_stats.histogram_dict(),
         "history": history,
-    }
+    } | ({"fixed_point": fixed_log.summary(engine)} if engine is not None else {})

@@ -36,9 +36,14 @@ def _add_training_options(p, *, with_threshold):
     g.add_argument("--cell", choices=list(CELLS), default=d.cell, help="recurrent cell")
     g.add_argument("--hidden", type=int, default=d.hidden, help="hidden size H")
     g.add_argument("--dtype", choices=["float64", "float32"], default=d.dtype, help="precision")
+    g.add_argument("--engine-config", type=Path, default=None, metavar="TOML",
+                   help="engine formats and widths for the fixed-point backward pass (EngineConfig fields; "
+                        "sizes follow from the run)")
     g = p.add_argument_group("training")
     if with_threshold:
         g.add_argument("--threshold", default=d.threshold, help=f"threshold rule: {THRESHOLD_HELP}")
+        g.add_argument("--backward", choices=["float", "fixed"], default=d.backward,
+                       help="backward pass: the float golden model, or the engine's fixed-point arithmetic (LSTM)")
     g.add_argument("--epochs", type=int, default=d.epochs, help="training epochs")
     g.add_argument("--batch-size", type=int, default=d.batch_size, help="sequences per step (streams for text)")
     g.add_argument("--optimizer", choices=list(OPTIMIZERS), default=d.optimizer,
@@ -50,9 +55,13 @@ def _add_training_options(p, *, with_threshold):
     g.add_argument("--seed", type=int, default=d.seed, help="seed of initialisation and shuffling")
 
 
-def _config(args):
+def _config(args, **extra):
     names = {f.name for f in fields(TrainConfig)}
-    return TrainConfig(**{k: v for k, v in vars(args).items() if k in names}).validate()
+    kwargs = {k: v for k, v in vars(args).items() if k in names} | extra
+    if args.engine_config is not None:
+        from golden_model.engine_config import read_toml
+        kwargs["engine"] = read_toml(args.engine_config)
+    return TrainConfig(**kwargs).validate()
 
 
 class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
@@ -85,6 +94,8 @@ def build_parser():
     _add_training_options(p, with_threshold=False)
     p.add_argument("--thresholds", nargs="+", required=True, metavar="RULE",
                    help=f"threshold rules to compare with dense; each {THRESHOLD_HELP}")
+    p.add_argument("--fixed", action="store_true", help="also run every rule with the fixed-point backward pass "
+                   "(float dense vs float sparsified vs fixed-point sparsified; LSTM)")
     p.add_argument("--tolerance", type=float, default=None, help="'as good as dense' margin (default: "
                    "1 percentage point of accuracy, 2 %% of bits per character or MSE)")
     p.add_argument("--out", type=Path, default=None, help="output directory (default: runs/compare-<dataset>-<cell>)")
@@ -112,14 +123,15 @@ def cmd_compare(args):
     from golden_model.datasets import load_dataset
     from golden_model.runs import compare, markdown_table, prepare_dir, slug
 
-    cfg = _config(args)
+    cfg = _config(args, backward="fixed" if args.fixed else "float")
     for t in args.thresholds:
         parse_threshold(t)
     out = prepare_dir(args.out or Path("runs") / f"compare-{slug(Path(cfg.dataset).stem)}-{cfg.cell}-h{cfg.hidden}")
     dataset = load_dataset(cfg.dataset, seq_len=cfg.seq_len, limit=cfg.limit, eval_limit=cfg.eval_limit,
                            seed=cfg.seed)
     with TrainingProgress() as progress:
-        summary = compare(cfg, args.thresholds, out, progress=progress, tolerance=args.tolerance, dataset=dataset)
+        summary = compare(cfg, args.thresholds, out, progress=progress, tolerance=args.tolerance, dataset=dataset,
+                          fixed=args.fixed)
     console.print(markdown_table(summary))
     console.print(f"-> {out}/compare.md, compare.json, sparsity_vs_metric.png")
     return 0

@@ -9,6 +9,7 @@ import pytest
 
 from golden_model.heads import Head
 from golden_model.optim import SGD, Adam, clip_grad_norm
+from golden_model import ConfigError
 from golden_model.runs import compare, write_run
 from golden_model.datasets import load_dataset
 from golden_model.train import TrainConfig, TrainingDiverged, build_model, evaluate, train
@@ -183,3 +184,45 @@ def test_write_run_and_compare(tmp_path):
     assert (tmp_path / "cmp" / "sparsity_vs_metric.png").stat().st_size > 1000
     dense = train(cfg)
     assert s["rows"][0]["test_metric"] == dense["final"]["test_metric"]  # same seed, same data
+
+
+WIDE_ENGINE = {"act": "Q2.50", "state": "Q6.50", "inp": "Q6.50", "weight": "Q6.50", "grad": "Q4.60"}
+
+
+def test_fixed_point_backward_with_float_equivalent_formats_follows_float_training(tmp_path):
+    base = TrainConfig(dataset=tiny_npz(tmp_path), hidden=6, epochs=1, batch_size=24, optimizer="adam", lr=0.01,
+                       threshold="static:1e-4")
+    f = train(base)
+    x = train(replace(base, backward="fixed", engine=WIDE_ENGINE))
+    fl, xl = [h["loss"] for h in f["history"]], [h["loss"] for h in x["history"]]
+    np.testing.assert_allclose(xl, fl, rtol=1e-9)
+    assert x["fixed_point"]["passes"] == len(xl)
+    assert not any(x["fixed_point"]["passes_with_overflow"].values())
+
+
+def test_fixed_point_backward_with_default_formats_trains(tmp_path):
+    cfg = TrainConfig(dataset=tiny_npz(tmp_path), hidden=8, epochs=6, batch_size=16, optimizer="adam", lr=0.02,
+                      threshold="sparsity:0.5", backward="fixed", seed=3)
+    r = train(cfg)
+    assert r["final"]["test_metric"] > 0.8
+    assert r["fixed_point"]["engine"]["grad"] == "Q-8.24"
+
+
+def test_fixed_point_backward_configuration_errors(tmp_path):
+    with pytest.raises(ConfigError, match="models the LSTM engine"):
+        TrainConfig(cell="gru", backward="fixed").validate()
+    with pytest.raises(ConfigError, match="only apply with backward = 'fixed'"):
+        TrainConfig(engine={"grad": "Q-8.24"}).validate()
+    with pytest.raises(ConfigError, match="engine option hidden_size follows from the training run"):
+        TrainConfig(backward="fixed", engine={"hidden_size": 3}).validate()
+    with pytest.raises(ConfigError, match="format act .* must hold -1 and 1"):
+        TrainConfig(backward="fixed", engine={"act": "Q1.15"}).validate()
+
+
+def test_compare_with_the_fixed_point_column(tmp_path):
+    cfg = TrainConfig(dataset=tiny_npz(tmp_path), hidden=6, epochs=1, batch_size=32, optimizer="adam", lr=0.02)
+    s = compare(cfg, ["sparsity:0.5"], tmp_path / "cmp", fixed=True)
+    assert [r["kind"] for r in s["rows"]] == ["dense", "sparse", "fixed"]
+    assert s["rows"][2]["label"] == "fixed sparsity:0.5" and s["best"]["kind"] == "sparse"
+    assert (tmp_path / "cmp" / "fixed-sparsity-0.5" / "metrics.json").exists()
+    assert "fixed sparsity:0.5" in (tmp_path / "cmp" / "compare.md").read_text()

@@ -126,3 +126,21 @@ def test_argparse_errors_are_usage_errors():
     assert code == 2 and "invalid choice: 'rnn'" in err
     code, _, err = run_cli("frobnicate")
     assert code == 2 and "invalid choice" in err
+
+
+def test_fixed_point_backward_from_the_command_line(tmp_path):
+    toml = tmp_path / "engine.toml"
+    toml.write_text('[engine]\ngrad = "Q-6.22"\nrounding = "half-up"\n')
+    out = tmp_path / "fx"
+    code, _, err = run_cli("train", "--dataset", tiny_npz(tmp_path), "--hidden", 6, "--batch-size", 16,
+                           "--backward", "fixed", "--engine-config", toml, "--threshold", "sparsity:0.5", "--out", out)
+    assert code == 0, err
+    m = json.loads((out / "metrics.json").read_text())
+    assert m["fixed_point"]["engine"]["grad"] == "Q-6.22" and m["fixed_point"]["engine"]["rounding"] == "half-up"
+    toml.write_text('grad = "16.22"\n')
+    code, _, err = run_cli("train", "--dataset", tiny_npz(tmp_path), "--backward", "fixed", "--engine-config", toml,
+                           "--out", out)
+    assert code == 2 and "must look like Q2.14" in err and "Traceback" not in err
+    code, _, err = run_cli("train", "--dataset", tiny_npz(tmp_path), "--cell", "gru", "--backward", "fixed",
+                           "--out", out)
+    assert code == 2 and "models the LSTM engine" in err
