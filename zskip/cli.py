@@ -2,6 +2,7 @@
 
     zskip train    train a layer with (sparsified) SGD, write metrics.json and plots
     zskip compare  dense vs sparsified with the same seed and data, a table and a plot
+    zskip trace    real, quantised engine inputs from a trained LSTM, for co-simulation
 """
 
 import argparse
@@ -11,7 +12,7 @@ from dataclasses import fields
 from pathlib import Path
 
 from golden_model.datasets import DATASETS
-from golden_model.errors import ZskipError
+from golden_model.errors import ConfigError, ZskipError
 from golden_model.optim import OPTIMIZERS
 from golden_model.sparsify import THRESHOLD_HELP, parse_threshold
 from golden_model.train import CELLS, TrainConfig
@@ -100,6 +101,21 @@ def build_parser():
                    "1 percentage point of accuracy, 2 %% of bits per character or MSE)")
     p.add_argument("--out", type=Path, default=None, help="output directory (default: runs/compare-<dataset>-<cell>)")
     p.set_defaults(func=cmd_compare)
+
+    p = sub.add_parser("trace", help="capture real, quantised engine inputs from a trained LSTM run",
+                       formatter_class=fmt, description="Run backward passes of real data through the model "
+                       "trained in --run and write the engine's quantised inputs (weights, per-step caches, dh, "
+                       "tau, configuration) to a versioned .npz trace for co-simulation.")
+    p.add_argument("--run", type=Path, required=True, help="a 'zskip train' output directory (LSTM)")
+    p.add_argument("--steps", type=int, default=3, help="backward passes (whole sequences) to capture")
+    p.add_argument("--batch", type=int, default=4, help="sequences per pass (the engine's B)")
+    p.add_argument("--lanes", type=int, default=4, help="MAC lanes P of the engine configuration")
+    p.add_argument("--threshold", default=None, help=f"threshold rule (default: the run's); {THRESHOLD_HELP}")
+    p.add_argument("--engine-config", type=Path, default=None, metavar="TOML",
+                   help="engine formats and widths (EngineConfig fields; sizes follow from the run)")
+    p.add_argument("--split", choices=["train", "val", "test"], default="train", help="data to draw the passes from")
+    p.add_argument("--out", type=Path, required=True, help="the trace file to write (.npz)")
+    p.set_defaults(func=cmd_trace)
     return parser
 
 
@@ -134,6 +150,33 @@ def cmd_compare(args):
                           fixed=args.fixed)
     console.print(markdown_table(summary))
     console.print(f"-> {out}/compare.md, compare.json, sparsity_vs_metric.png")
+    return 0
+
+
+def cmd_trace(args):
+    from golden_model.engine_config import read_toml
+    from golden_model.engine_model import run_engine
+    from golden_model.trace import capture_trace, load_trace, save_trace
+
+    for name in ("steps", "batch", "lanes"):
+        v = getattr(args, name)
+        if v < 1:
+            raise ConfigError(f"--{name} must be a positive integer, not {v}")
+    engine = read_toml(args.engine_config) if args.engine_config else None
+    if engine:
+        for key in ("input_size", "hidden_size", "max_batch", "max_seq", "lanes"):
+            if key in engine:
+                raise ConfigError(f"engine option {key} follows from the run and the command line; do not set it")
+    trace = capture_trace(args.run, passes=args.steps, batch=args.batch, lanes=args.lanes,
+                          threshold=args.threshold, engine=engine, split=args.split)
+    path = save_trace(trace, args.out)
+    back = load_trace(path)  # what a later reader will see
+    results = [run_engine(back.config, p) for p in back.passes]
+    sparsity = 1 - sum(r.nonzeros for r in results) / sum(r.dz.size for r in results)
+    flags = sorted({k for r in results for k, v in r.flags.items() if v})
+    console.print(f"{len(back.passes)} pass(es) of T={back.config.max_seq}, B={args.batch}, H={back.config.hidden_size}; "
+                  f"dz sparsity {sparsity:.1%} at {back.meta['threshold_rule']}; overflow flags: "
+                  f"{', '.join(flags) or 'none'}  ->  {path}")
     return 0
 
 
