@@ -83,7 +83,7 @@ class LSTM(RecurrentLayer):
             h = hs[t] = o * tanh_c[t]
         return hs, LSTMCache(x, h_prev, c_prev, gates, tanh_c, c)
 
-    def backward(self, dh, cache, threshold=0.0, *, record=False):
+    def backward(self, dh, cache, threshold=0.0, *, record=False, observe=None):
         """Backpropagate ``dh`` = dL/dh (T, B, H) through time.
 
         Uses the layer's current weights: call it before updating them.
@@ -98,6 +98,10 @@ class LSTM(RecurrentLayer):
             tau: dz entries with ``|dz| < tau`` become zero (0 keeps all).
         record : bool
             Keep dz before and after thresholding in ``stats.dz_raw``/``stats.dz``.
+        observe : callable, optional
+            Called as ``observe(t, values)`` after each step with the step's
+            intermediate gradients (``dh`` = dh_t + dh_rec, ``dc``, ``dz_raw``,
+            ``dc_prev``), e.g. to measure their ranges.
 
         Returns
         -------
@@ -130,6 +134,8 @@ class LSTM(RecurrentLayer):
             dzs[...] = dz
             sparsify(dzs, tau)
             dh_rec = dzs @ Wh
+            if observe is not None:
+                observe(t, {"dh": dht, "dc": dc, "dz_raw": dz, "dc_prev": dc_next, "dh_rec": dh_rec})
         flat = dz_all.reshape(T * B, 4 * H)
         grads = {
             "W": flat.T @ cache.a.reshape(T * B, I + H),
