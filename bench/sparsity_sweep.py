@@ -28,14 +28,18 @@ FASHION_RULES = ["static:3e-6", "static:1e-5", "static:3e-5", "static:1e-4",
 AUSTEN_RULES = ["static:3e-7", "static:1e-6", "static:3e-6", "static:1e-5",
                 "sparsity:0.8", "sparsity:0.9", "sparsity:0.95", "rms:1"]
 
+#: name -> (config, threshold rules, also run the fixed-point backward pass)
 PRESETS = {
-    "fashion-mnist-lstm": (TrainConfig(cell="lstm", **FASHION), FASHION_RULES),
-    "fashion-mnist-gru": (TrainConfig(cell="gru", **FASHION), FASHION_RULES),
-    "jane-austen-lstm": (TrainConfig(cell="lstm", **AUSTEN), AUSTEN_RULES),
-    "jane-austen-gru": (TrainConfig(cell="gru", **AUSTEN), AUSTEN_RULES),
+    "fashion-mnist-lstm": (TrainConfig(cell="lstm", **FASHION), FASHION_RULES, False),
+    "fashion-mnist-gru": (TrainConfig(cell="gru", **FASHION), FASHION_RULES, False),
+    "jane-austen-lstm": (TrainConfig(cell="lstm", **AUSTEN), AUSTEN_RULES, False),
+    "jane-austen-gru": (TrainConfig(cell="gru", **AUSTEN), AUSTEN_RULES, False),
+    # float dense vs float sparsified vs fixed-point sparsified (the engine's arithmetic)
+    "fashion-mnist-lstm-fixed": (TrainConfig(cell="lstm", **FASHION), ["static:1e-5", "sparsity:0.9"], True),
+    "jane-austen-lstm-fixed": (TrainConfig(cell="lstm", **AUSTEN), ["static:1e-6", "sparsity:0.9"], True),
     # a two-minute smoke version of the pipeline, for checking the script itself
     "smoke": (TrainConfig(cell="lstm", dataset="fashion-mnist", hidden=32, epochs=1, limit=2000,
-                          eval_limit=500, optimizer="adam"), ["static:1e-4", "sparsity:0.9"]),
+                          eval_limit=500, optimizer="adam"), ["static:1e-4", "sparsity:0.9"], True),
 }
 
 
@@ -46,10 +50,10 @@ def main(argv=None):
     ap.add_argument("--results", type=Path, default=Path(__file__).parent / "results")
     args = ap.parse_args(argv)
     if args.list or not args.preset:
-        for name, (cfg, rules) in PRESETS.items():
-            print(f"{name}: {cfg}\n    thresholds: {' '.join(rules)}")
+        for name, (cfg, rules, fixed) in PRESETS.items():
+            print(f"{name}: {cfg}\n    thresholds: {' '.join(rules)}{'  (+ fixed-point)' if fixed else ''}")
         return 0
-    cfg, rules = PRESETS[args.preset]
+    cfg, rules, fixed = PRESETS[args.preset]
     runs = Path("runs") / "bench" / args.preset
     ds = load_dataset(cfg.dataset, seq_len=cfg.seq_len, limit=cfg.limit, eval_limit=cfg.eval_limit, seed=cfg.seed)
 
@@ -60,7 +64,7 @@ def main(argv=None):
             print(f"    epoch {e['epoch']}: val {e['val_metric']:.4f}, dz sparsity {e['dz_sparsity']:.1%}, "
                   f"{e['seconds']:.0f} s", flush=True)
 
-    summary = compare(cfg, rules, runs, progress=progress, dataset=ds)
+    summary = compare(cfg, rules, runs, progress=progress, dataset=ds, fixed=fixed)
     out = args.results / args.preset
     out.mkdir(parents=True, exist_ok=True)
     for f in ("compare.md", "compare.json", "sparsity_vs_metric.png"):
