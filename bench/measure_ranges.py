@@ -7,8 +7,9 @@ o, tanh c), the cell state c_{t-1}, the inputs a_t = [x_t ; h_{t-1}], the
 weights, and -- after the host's power-of-two gradient scale that puts
 max |dh_out| three bits below the top of the grad format -- dh (with the
 recurrent part), dc, dz, dc_prev, and the dW, db and da accumulators. Prints
-per operand the largest magnitude, the 99.99th percentile and the integer
-bits a signed format needs to hold the largest value; writes
+per operand the largest magnitude, the 99.99th percentile, and the headroom
+(in bits) of the default engine format that holds it (negative: it
+saturates); writes
 ``ranges.json`` and ``ranges.png`` (log2 histograms) to
 bench/results/formats/<run name>/.
 """
@@ -84,11 +85,17 @@ def main(argv=None):
         add("acc dx", grads["x"] * k)
     add("weight W", layer.W)
     rows = []
+    fmt_of = {"act": engine.act, "state": engine.state, "inp": engine.inp, "grad": engine.grad,
+              "weight": engine.weight, "acc": engine.grad}
     for name, parts in values.items():
         a = np.concatenate(parts)
         mx = float(a.max())
+        fmt = fmt_of[name.split()[0]]
+        if name.startswith("acc"):  # accumulators are exact; their outputs (dx, dh_rec) take the grad format
+            fmt = {"acc dW": engine.dw_acc, "acc db": engine.db_acc}.get(name, engine.grad)
         rows.append({"operand": name, "max": mx, "p99.99": float(np.quantile(a, 0.9999)),
-                     "int_bits_signed": max(1, math.ceil(math.log2(mx)) + 1 + (mx == 2 ** math.ceil(math.log2(mx)))),
+                     "log2_max": math.log2(mx), "format": str(fmt), "format_max": fmt.max,
+                     "headroom_bits": math.log2(fmt.max / mx),
                      "hist_log2": np.histogram(np.log2(a), BINS)[0].tolist()})
     out = args.results / Path(args.run).name
     out.mkdir(parents=True, exist_ok=True)
@@ -108,9 +115,10 @@ def main(argv=None):
     fig.suptitle(f"Engine operand ranges, {args.run}")
     fig.tight_layout()
     fig.savefig(out / "ranges.png", dpi=90)
-    print(f"| operand | max | 99.99th pct | signed int bits |\n|---|---:|---:|---:|")
+    print("| operand | max | 99.99th pct | log2 max | default format | headroom (bits) |\n|---|---:|---:|---:|---|---:|")
     for r in rows:
-        print(f"| {r['operand']} | {r['max']:.4g} | {r['p99.99']:.4g} | {r['int_bits_signed']} |")
+        print(f"| {r['operand']} | {r['max']:.4g} | {r['p99.99']:.4g} | {r['log2_max']:.2f} | {r['format']} "
+              f"| {r['headroom_bits']:.2f} |")
     print(f"-> {out}/ranges.json, ranges.png")
     return 0
 

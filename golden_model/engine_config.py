@@ -19,6 +19,30 @@ Build-time parameters (validated here, before any elaboration):
 
 Run-time registers (tau, skip/dense, T <= max_seq, B <= max_batch) are not
 part of the configuration.
+
+Default formats, from measurements (``bench/measure_ranges.py`` on trained
+H = 128 LSTMs: one epoch of row-wise Fashion-MNIST, 1.5 M characters of the
+Jane Austen corpus; histograms in bench/results/formats/). All operands are
+16 bits, the width of the iCE40 and ECP5 multipliers:
+
+- ``act`` Q2.14: i, f, g, o and tanh(c) lie in (-1, 1) but reach 0.9999, and
+  the unit forms 1 - i and 1 - g**2, so 1.0 itself must be representable;
+- ``state`` Q5.11: |c| reached 13.0 on Fashion-MNIST and 4.8 on the corpus;
+  Q4.12 saturated (-0.7 bits of headroom), Q5.11 keeps 1.3 bits;
+- ``inp`` Q2.14: x is in [0, 1] on both datasets (pixels, one-hot), h in (-1, 1);
+- ``weight`` Q3.13: |W| reached 2.06 on the corpus (0.48 on Fashion-MNIST):
+  one bit of headroom, one more fraction bit than Q4.12;
+- ``grad`` Q-8.24 with the host's power-of-two gradient scale 2**s that puts
+  max |dh_out| three bits below the top of the format
+  (``engine_model.gradient_scale``): the largest intermediate gradient (dc
+  on Fashion-MNIST, dh + dh_rec on the corpus) then used 1.4 to 2.5 of those
+  3 bits, and the dz values that survive a 90 % threshold keep about 9
+  significant bits. The format's own scale is arbitrary under dynamic
+  scaling; its 16 bits are what matter.
+
+Measured on more data or longer training the ranges may grow; fixed-point
+runs report every saturation (``fixed_point`` in metrics.json), so a format
+that is too small shows itself.
 """
 
 import math
@@ -31,13 +55,13 @@ from .fixedpoint import Overflow, QFormat, Rounding, accumulator_width
 
 __all__ = ["EngineConfig", "DEFAULT_FORMATS", "MAX_MEMORY_WORDS", "read_toml"]
 
-#: Provisional default formats (16-bit operands). The gradient format's
-#: frac > width is a 2**-8 gradient scale: |grad| < 2**-9, steps of 2**-24.
+#: Default formats (16-bit operands), chosen from measured ranges (module docstring).
+#: The gradient format's frac > width is a 2**-8 scale: |grad| < 2**-9, steps of 2**-24.
 DEFAULT_FORMATS = {
     "act": QFormat(16, 14),
-    "state": QFormat(16, 12),
+    "state": QFormat(16, 11),
     "inp": QFormat(16, 14),
-    "weight": QFormat(16, 12),
+    "weight": QFormat(16, 13),
     "grad": QFormat(16, 24),
 }
 
