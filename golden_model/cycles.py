@@ -44,7 +44,15 @@ __all__ = ["MicroArch", "CycleCounts", "cycle_counts"]
 
 @dataclass(frozen=True)
 class MicroArch:
-    """The timing parameters of the engine's micro-architecture (cycles)."""
+    """The timing parameters of the engine's micro-architecture (cycles).
+
+    ``ggu_latency``: from an element entering the gate-gradient unit to its
+    dz being readable by the encoder. ``rmw_depth``: from an accumulator read
+    to the cycle its new value can be read again. ``mac_latency``: from the
+    last column's issue to the end of its write (at least ``rmw_depth - 1``).
+    ``readout_latency``: from the last da read to dh_rec being usable.
+    ``step_overhead``: controller cycles between steps.
+    """
 
     ggu_latency: int = 12
     rmw_depth: int = 3
@@ -52,13 +60,22 @@ class MicroArch:
     readout_latency: int = 2
     step_overhead: int = 2
 
+    def __post_init__(self):
+        for name in ("ggu_latency", "rmw_depth", "mac_latency", "readout_latency", "step_overhead"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int) or v < (1 if name == "rmw_depth" else 0):
+                raise ValueError(f"MicroArch.{name} must be a non-negative integer (rmw_depth >= 1), not {v!r}")
+        if self.mac_latency < self.rmw_depth - 1:
+            raise ValueError(f"mac_latency ({self.mac_latency}) must be at least rmw_depth - 1 ({self.rmw_depth - 1})")
+
 
 @dataclass
 class CycleCounts:
     """Counters of one sequence, as the engine reports them."""
 
-    total: int            # from start to the end of step 0
-    mac_phase: int        # per step, from the first row being visible to the last accumulate; summed
+    total: int            # cycles from the start command (cycle 0) to the end of step 0, exclusive
+    mac_phase: int        # summed over steps: from the cycle the first row is visible to the cycle after
+                          # the last accumulate write (or after the last row visit)
     mac_busy: int         # cycles the lanes work: issued entries x C
     hazard: int           # bubbles inserted for read-modify-write hazards
     issued: int           # entries issued (nonzeros, or every entry in dense mode)
@@ -70,14 +87,17 @@ class CycleCounts:
         return asdict(self)
 
 
-def cycle_counts(config, result, dense=False, arch=MicroArch()):
-    """Cycle counts of the sequence whose engine-model ``result`` (run_engine) is given."""
+def cycle_counts(config, result, arch=MicroArch()):
+    """Cycle counts of the sequence whose engine-model ``result`` (run_engine) is given.
+
+    Skip or dense mode and the issue order come from the result itself.
+    """
     T, B, G = result.dz.shape
     H = G // 4
     C = config.cols_per_lane
+    D = arch.rmw_depth
     load = B * (H + C)
     order = row_order(H)
-    spacing_hazard = max(C, arch.rmw_depth)
     mac_phase = hazard = issued = 0
     load_end = load           # the first step's inputs, loaded from cycle 0
     step_done = 0
@@ -86,28 +106,26 @@ def cycle_counts(config, result, dense=False, arch=MicroArch()):
         if t > 0:
             load_end = max(load_end, g0) + load   # the next step's inputs stream in meanwhile
         ready0 = g0 + B + arch.ggu_latency
-        dz = result.dz[t]
-        counts = np.full(G, B) if dense else np.count_nonzero(dz, axis=0)
-        enc_free = ready0
-        lanes_free = None      # the earliest cycle the lanes may take the next entry
-        last = None            # (k, b, cycle) of the previous issued entry
+        kk, bb = result.issued[t]
+        per_row = np.bincount(kk, minlength=G)
+        n = 0                  # next issued entry of this step
+        enc_free = ready0      # the earliest cycle the encoder can visit the next row
+        lanes_free = 0         # the earliest cycle the lanes can take the next entry
+        recent = []            # (k, b, start) of entries whose read-modify-write may still be in flight
         last_write = None
         for pos, k in enumerate(order):
-            j = pos // 4
-            visit = max(g0 + (j + 1) * B + arch.ggu_latency, enc_free)
-            m = int(counts[k])
+            visit = max(g0 + (pos // 4 + 1) * B + arch.ggu_latency, enc_free)
+            m = int(per_row[k])
             if m == 0:
                 enc_free = visit + 1
                 continue
-            bs = range(B) if dense else np.flatnonzero(dz[:, k])
-            for n, b in enumerate(bs):
-                start = visit if lanes_free is None else max(visit, lanes_free)
-                if last is not None and (last[0] == k or last[1] == b):
-                    earliest = last[2] + spacing_hazard
-                    if earliest > start:
-                        hazard += earliest - max(start, last[2] + C)
-                        start = earliest
-                last = (k, b, start)
+            for _ in range(m):
+                k_, b = int(kk[n]), int(bb[n])
+                n += 1
+                free = max(visit, lanes_free)
+                start = max([free] + [s + D for (rk, rb, s) in recent if rk == k_ or rb == b])
+                hazard += start - free
+                recent = [e for e in recent if e[2] + D > start + C] + [(k_, b, start)]
                 lanes_free = start + C
                 last_write = start + C - 1 + arch.mac_latency
                 issued += 1
@@ -117,4 +135,4 @@ def cycle_counts(config, result, dense=False, arch=MicroArch()):
         step_done = mac_done + B * C + arch.readout_latency + arch.step_overhead
     nnz = int(np.count_nonzero(result.dz))
     return CycleCounts(total=step_done, mac_phase=mac_phase, mac_busy=issued * C, hazard=hazard, issued=issued,
-                       nonzeros=nnz, zeros_skipped=0 if dense else result.dz.size - nnz)
+                       nonzeros=nnz, zeros_skipped=0 if result.dense else result.dz.size - nnz)

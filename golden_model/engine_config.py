@@ -51,7 +51,7 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 from .errors import ConfigError
-from .fixedpoint import Overflow, QFormat, Rounding, accumulator_width
+from .fixedpoint import Overflow, QFormat, Rounding, _enum, accumulator_width
 
 __all__ = ["EngineConfig", "DEFAULT_FORMATS", "MAX_MEMORY_WORDS", "read_toml"]
 
@@ -68,8 +68,8 @@ DEFAULT_FORMATS = {
 #: Largest W (and dW) memory, in words, a configuration may ask for: 2**20
 #: words of 16 bits is 2 MiB, beyond every board zskip targets.
 MAX_MEMORY_WORDS = 1 << 20
-#: Widest operand or accumulator the hardware datapath supports.
-MAX_WIDTH = 64
+#: Widest operand the model's int64 paths support, and widest accumulator the hardware builds.
+MAX_WIDTH = 62
 
 
 def _fmt(name, value):
@@ -127,19 +127,11 @@ class EngineConfig:
             if f.width > MAX_WIDTH:
                 raise ConfigError(f"format {name} is {f.width} bits wide; the datapath supports at most {MAX_WIDTH}")
             set_(self, name, f)
-        if not (self.act.min <= -1.0 and self.act.max >= 1.0):
+        if self.act.frac < 0 or not (self.act.min <= -1.0 and self.act.max >= 1.0):
             raise ConfigError(f"format act ({self.act}) must hold -1 and 1 exactly (the unit computes 1 - i and "
                               f"1 - g**2); it holds [{self.act.min}, {self.act.max}]")
-        try:
-            set_(self, "rounding", Rounding(self.rounding).value)
-        except ValueError:
-            raise ConfigError(f"rounding must be one of {', '.join(r.value for r in Rounding)}, "
-                              f"not {self.rounding!r}") from None
-        try:
-            set_(self, "overflow", Overflow(self.overflow).value)
-        except ValueError:
-            raise ConfigError(f"overflow must be one of {', '.join(o.value for o in Overflow)}, "
-                              f"not {self.overflow!r}") from None
+        set_(self, "rounding", _enum(Rounding, self.rounding, "rounding").value)
+        set_(self, "overflow", _enum(Overflow, self.overflow, "overflow").value)
         if self.rounding == Rounding.STOCHASTIC.value:
             raise ConfigError("stochastic rounding is not supported by the engine model yet; use truncate, "
                               "half-up or half-even")
@@ -147,7 +139,7 @@ class EngineConfig:
                            ("db_acc_width", self.exact_db_width)):
             v = getattr(self, name)
             if v is None:
-                set_(self, name, need)
+                set_(self, name, need)  # may exceed MAX_WIDTH: fine for the model, refused by check_buildable
                 continue
             _size(name, v, 2)
             minimum = {"dw_acc_width": self.grad.width + self.inp.width,
@@ -163,6 +155,19 @@ class EngineConfig:
         if self.max_batch * self.max_seq * self.n_inputs > MAX_MEMORY_WORDS:
             raise ConfigError(f"the per-sequence input memory (max_batch x max_seq x N = {self.max_batch} x "
                               f"{self.max_seq} x {self.n_inputs}) exceeds {MAX_MEMORY_WORDS} words")
+
+    def check_buildable(self):
+        """Raise ConfigError unless the hardware can be built: every accumulator at most MAX_WIDTH bits.
+
+        The model itself computes exactly at any accumulator width (Python ints), which the
+        float-equivalence checks use; hardware cannot.
+        """
+        for name in ("dw_acc_width", "da_acc_width", "db_acc_width"):
+            v = getattr(self, name)
+            if v > MAX_WIDTH:
+                raise ConfigError(f"{name} is {v} bits, more than the {MAX_WIDTH} the hardware builds; use narrower "
+                                  f"formats or a smaller max_batch/max_seq, or set {name} (it then saturates)")
+        return self
 
     # -- derived -------------------------------------------------------------
 
@@ -195,7 +200,14 @@ class EngineConfig:
 
     @property
     def exact_db_width(self):
-        return accumulator_width(self.grad, QFormat(2, 0), self.max_batch * self.max_seq)
+        n = self.max_batch * self.max_seq
+        return accumulator_width(self.grad, QFormat(1, 0, signed=False), n)  # n terms of the grad format
+
+    @property
+    def input_formats(self):
+        """The format of each per-step engine input (and of W)."""
+        return {"gates": self.act, "tanh_c": self.act, "c_prev": self.state, "a": self.inp, "dh": self.grad,
+                "W": self.weight}
 
     @property
     def dw_acc(self):

@@ -1,4 +1,4 @@
-"""Bit-exact model of what the engine computes (values; the cycle model is not here yet).
+"""Bit-exact model of what the engine computes (values; the cycles are in ``cycles.py``).
 
 For a whole sequence (T steps, batch B) :func:`run_engine` computes, on
 integers, exactly what the hardware will: per step the thresholded dz, the
@@ -11,17 +11,21 @@ The arithmetic (EngineConfig formats: ``act``, ``state``, ``inp``,
 format by ``config.rounding``; every sum saturates or wraps per
 ``config.overflow``):
 
-Gate-gradient unit, per element (b, j), with ONE = 1.0 in the act format::
+Gate-gradient unit, per element (b, j). ONE = 1.0 in the act format; ``G(p)``
+rounds an exact product p to the grad format and ``A(p)`` to the act format
+(both by ``config.rounding``, then the overflow rule); ``sat`` applies the
+overflow rule to an exact sum. Every rounding point is written out::
 
-    dh     = dh_out[t] + dh_rec                      (grad; dh_rec from step t+1, 0 at t = T-1)
-    do     = dh * tanh_c                             (grad)
-    dc     = (dh * o) * (ONE - tanh_c * tanh_c) + dc_next
-    di     = dc * g ;  dg = dc * i ;  df = dc * c_prev ;  dc_prev = dc * f
-    dz_i   = di * (i * (ONE - i))                    i(1-i), 1-g*g, ... rounded to the act format
-    dz_f   = df * (f * (ONE - f))
-    dz_g   = dg * (ONE - g * g)
-    dz_o   = do * (o * (ONE - o))
-    dz     = 0 where |dz| < tau                      (tau: a grad-format integer)
+    dh      = sat(dh_out[t] + dh_rec)                grad; dh_rec from step t+1, 0 at t = T-1
+    do      = G(dh * tanh_c)
+    u       = ONE - A(tanh_c * tanh_c)               the square is rounded, then subtracted
+    dc      = sat(G(G(dh * o) * u) + dc_next)
+    di      = G(dc * g);  dg = G(dc * i);  df = G(dc * c_prev);  dc_prev = G(dc * f)
+    dz_i    = G(di * A(i * (ONE - i)))
+    dz_f    = G(df * A(f * (ONE - f)))
+    dz_g    = G(dg * (ONE - A(g * g)))
+    dz_o    = G(do * A(o * (ONE - o)))
+    dz      = 0 where |dz| < tau                     tau: a grad-format integer
 
 MAC lanes, for every nonzero dz[k, b] = v in issue order (rows k = q*H + j
 unit by unit -- j ascending, then gates q = i, f, g, o -- and batch b ascending
@@ -48,7 +52,7 @@ import numpy as np
 
 from .engine_config import EngineConfig
 from .errors import ShapeError
-from .fixedpoint import QFormat, fit, mul, round_shift
+from .fixedpoint import _SAFE_BITS, fit, mul, round_shift
 
 __all__ = ["EngineInputs", "EngineResult", "run_engine", "quantize_inputs", "fixed_backward", "row_order", "FLAGS"]
 
@@ -82,8 +86,7 @@ class EngineInputs:
             raise ShapeError(f"batch B = {B} must be in [1, max_batch = {config.max_batch}]")
         shapes = {"gates": (T, B, 4 * H), "tanh_c": (T, B, H), "c_prev": (T, B, H), "a": (T, B, N),
                   "dh": (T, B, H), "W": (4 * H, N)}
-        fmts = {"gates": config.act, "tanh_c": config.act, "c_prev": config.state, "a": config.inp,
-                "dh": config.grad, "W": config.weight}
+        fmts = config.input_formats
         for name, shape in shapes.items():
             v = np.asarray(getattr(self, name))
             if v.shape != shape:
@@ -109,6 +112,7 @@ class EngineResult:
     db: np.ndarray          # (4H,) db_acc format
     flags: dict             # name -> bool, sticky over the sequence
     issued: list = field(repr=False, default=None)   # per step: (k, b) int arrays in issue order
+    dense: bool = False
     nonzeros: int = 0
     zeros_skipped: int = 0
 
@@ -153,7 +157,7 @@ def run_engine(config, inputs, *, dense=False):
         flags["gate"] |= o
         return v
 
-    def act_sub(x):  # ONE - x, in the act format (x in [-1, 1]: exact and in range)
+    def act_sub(x):  # ONE - x in the act format (x in [0, 1] here: exact and in range)
         v, o = fit(one - np.asarray(x), act, ovf)
         flags["gate"] |= o
         return v
@@ -161,8 +165,8 @@ def run_engine(config, inputs, *, dense=False):
     A, S, G = act.frac, c.state.frac, g.frac
     W = np.asarray(inputs.W, dtype=np.int64)
     tau = int(inputs.tau)
-    dW = np.zeros((4 * H, c.n_inputs), dtype=object if c.dw_acc.width > 62 else np.int64)
-    db = np.zeros(4 * H, dtype=object if c.db_acc.width > 62 else np.int64)
+    dW = np.zeros((4 * H, c.n_inputs), dtype=object if c.dw_acc.width > _SAFE_BITS else np.int64)
+    db = np.zeros(4 * H, dtype=object if c.db_acc.width > _SAFE_BITS else np.int64)
     dz_all = np.zeros((T, B, 4 * H), np.int64)
     dz_raw = np.zeros((T, B, 4 * H), np.int64)
     dx = np.zeros((T, B, I), np.int64)
@@ -204,22 +208,22 @@ def run_engine(config, inputs, *, dense=False):
         if exact_dw:
             dW += _exact_matmul(dz.T, a_t, c.exact_dw_width)
         else:
-            dW = _saturating_accumulate(dW, kk, v[:, None] * a_t[bb], c.dw_acc, ovf, flags, "dw")
+            dW = _accumulate_in_order(dW, kk, v[:, None] * a_t[bb], c.dw_acc, ovf, flags, "dw")
         if exact_db:
             db += dz.sum(axis=0)
         else:
-            db = _saturating_accumulate(db[:, None], kk, v[:, None], c.db_acc, ovf, flags, "db")[:, 0]
+            db = _accumulate_in_order(db[:, None], kk, v[:, None], c.db_acc, ovf, flags, "db")[:, 0]
         if exact_da:
             da = _exact_matmul(dz, W, c.exact_da_width)
         else:
-            da = np.zeros((B, c.n_inputs), dtype=object if c.da_acc.width > 62 else np.int64)
-            da = _saturating_accumulate(da, bb, v[:, None] * W[kk], c.da_acc, ovf, flags, "da")
+            da = np.zeros((B, c.n_inputs), dtype=object if c.da_acc.width > _SAFE_BITS else np.int64)
+            da = _accumulate_in_order(da, bb, v[:, None] * W[kk], c.da_acc, ovf, flags, "da")
         out, o1 = fit(round_shift(da, c.da_acc.frac - G, rnd), g, ovf)
         flags["out"] |= o1
         dx[t] = out[:, :I]
         dh_rec = out[:, I:]
     return EngineResult(dz=dz_all, dz_raw=dz_raw, dx=dx, dh0=dh_rec, dc0=dc_next, dW=dW, db=db, flags=flags, issued=issued[::-1],
-                        nonzeros=nonzeros, zeros_skipped=zeros_skipped)
+                        nonzeros=nonzeros, zeros_skipped=zeros_skipped, dense=dense)
 
 
 def _exact_matmul(x, y, bits):
@@ -232,9 +236,10 @@ def _exact_matmul(x, y, bits):
     return x.astype(object) @ y.astype(object)
 
 
-def _saturating_accumulate(acc, rows, terms, fmt, ovf, flags, name):
-    """acc[rows[n]] += terms[n] one term at a time, in order, each sum put through the overflow rule."""
-    acc = acc.astype(object) if fmt.width > 62 else acc.copy()
+def _accumulate_in_order(acc, rows, terms, fmt, ovf, flags, name):
+    """acc[rows[n]] += terms[n] one term at a time, in issue order, each sum put through the overflow
+    rule (saturate or wrap) of ``fmt``; ``flags[name]`` is raised when any sum overflowed."""
+    acc = acc.astype(object) if fmt.width > _SAFE_BITS else acc.copy()
     for r, term in zip(rows, terms):
         acc[r], o = fit(acc[r] + term, fmt, ovf)
         flags[name] |= o
@@ -274,6 +279,8 @@ def gradient_scale(config, dh, headroom_bits=3):
     and free in hardware (the host shifts).
     """
     m = float(np.max(np.abs(dh))) if np.size(dh) else 0.0
+    if not np.isfinite(m):
+        raise ShapeError(f"dh holds a non-finite value ({m}); the engine cannot scale it")
     if m == 0.0:
         return 0
     return int(np.floor(np.log2(config.grad.max / m))) - headroom_bits

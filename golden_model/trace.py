@@ -50,7 +50,13 @@ def _storage_dtype(fmt):
 def save_trace(trace, path):
     """Write ``trace`` to ``path`` (compressed .npz)."""
     c = trace.config
-    fmts = {"gates": c.act, "tanh_c": c.act, "c_prev": c.state, "a": c.inp, "dh": c.grad}
+    if not trace.passes:
+        raise TraceError("a trace needs at least one backward pass")
+    for k, p in enumerate(trace.passes):
+        p.check(c)  # values in their formats, so the narrow storage types below cannot wrap
+        if not np.array_equal(p.W, trace.passes[0].W):
+            raise TraceError(f"pass {k} has other weights than pass 0; a trace holds one W")
+    fmts = c.input_formats
     arrays = {name: np.stack([getattr(p, name) for p in trace.passes]).astype(_storage_dtype(fmts[name]))
               for name in _PER_PASS}
     arrays["tau"] = np.array([int(p.tau) for p in trace.passes], np.int64)
@@ -100,6 +106,12 @@ def load_trace(path, config=None):
     for name in _PER_PASS:
         if data[name].shape[0] != K:
             raise TraceError(f"trace {p}: {name} holds {data[name].shape[0]} passes, tau {K}")
+    for name in ("W", "tau", *_PER_PASS):
+        if data[name].dtype.kind not in "iu":
+            raise TraceError(f"trace {p}: {name} must hold integers, not dtype {data[name].dtype}")
+    for name in ("tau", "gradient_scale_log2"):
+        if name in meta and len(meta[name]) != K:
+            raise TraceError(f"trace {p}: meta {name} has {len(meta[name])} entries for {K} passes")
     passes = []
     for k in range(K):
         inputs = EngineInputs(**{name: data[name][k].astype(np.int64) for name in _PER_PASS},
@@ -128,26 +140,28 @@ def capture_trace(run_dir, *, passes=3, batch=4, lanes=4, threshold=None, engine
     run = Path(run_dir)
     try:
         metrics = json.loads((run / "metrics.json").read_text())
-        saved = np.load(run / "model.npz")
+        with np.load(run / "model.npz") as f:
+            saved = {k: f[k] for k in f.files}
     except FileNotFoundError as e:
         raise ConfigError(f"{run} is not a training run directory with metrics.json and model.npz "
                           f"(missing {Path(e.filename).name}); make one with 'zskip train --out {run}'") from None
     except (json.JSONDecodeError, ValueError, zipfile.BadZipFile) as e:
         raise ConfigError(f"cannot read the run in {run}: {e}") from None
-    cfg = TrainConfig.from_dict({k: v for k, v in metrics["config"].items()})
+    cfg = TrainConfig.from_dict(metrics["config"])
     if cfg.cell != "lstm":
         raise ConfigError(f"the run in {run} trained a {cfg.cell.upper()}; the engine is an LSTM engine")
     ds = load_dataset(cfg.dataset, seq_len=cfg.seq_len, seed=cfg.seed)
     layer, head = build_model(cfg, ds)
-    with saved:
-        for name, arr in saved.items():
-            part, attr = name.split(".", 1)
-            target = getattr(layer if part == "layer" else head, attr)
-            if target.shape != arr.shape:
-                raise ConfigError(f"{run}/model.npz: {name} has shape {arr.shape}, the run's model {target.shape}")
-            target[...] = arr
+    for name, arr in saved.items():
+        part, attr = name.split(".", 1)
+        target = getattr(layer if part == "layer" else head, attr, None)
+        if target is None or target.shape != arr.shape:
+            raise ConfigError(f"{run}/model.npz: {name} {arr.shape} does not fit the run's model")
+        target[...] = arr
+    if engine is None:
+        engine = cfg.engine or {}  # a fixed-point run's own formats
     engine_cfg = EngineConfig.from_dict({"input_size": ds.input_size, "hidden_size": cfg.hidden, "lanes": lanes,
-                                         "max_batch": batch, "max_seq": ds.seq_len, **(engine or {})})
+                                         "max_batch": batch, "max_seq": ds.seq_len, **engine})
     rule = parse_threshold(threshold if threshold is not None else metrics.get("threshold_rule", cfg.threshold))
     batches = ds.batches(split, batch, np.random.default_rng([cfg.seed, 3]) if not ds.stateful else None)
 
@@ -164,12 +178,13 @@ def capture_trace(run_dir, *, passes=3, batch=4, lanes=4, threshold=None, engine
     if not isinstance(rule, StaticThreshold):  # calibrate an adaptive rule on one float pass
         cache, dh = next_batch()
         rule.observe(layer.backward(dh, cache, 0.0, record=True)[1])
-    captured, taus, scales = [], [], []
+    captured, taus, scales, clipped = [], [], [], []
     for _ in range(passes):
         cache, dh = next_batch()
         s = gradient_scale(engine_cfg, dh)
         k = np.ldexp(1.0, s)
-        inputs, _ = quantize_inputs(engine_cfg, layer, cache, dh * k, rule.tau * k)
+        inputs, clip = quantize_inputs(engine_cfg, layer, cache, dh * k, rule.tau * k)
+        clipped.append(sorted(name for name, v in clip.items() if v))
         captured.append(inputs)
         taus.append(rule.tau)
         scales.append(s)
@@ -177,6 +192,6 @@ def capture_trace(run_dir, *, passes=3, batch=4, lanes=4, threshold=None, engine
         if progress:
             progress(len(captured), passes)
     meta = {"run": str(run), "dataset": cfg.dataset, "threshold_rule": rule.spec, "split": split,
-            "tau": taus, "gradient_scale_log2": scales,
+            "tau": taus, "gradient_scale_log2": scales, "clipped_inputs": clipped,
             "note": "dh and tau are multiplied by 2**gradient_scale_log2 before quantisation"}
     return Trace(engine_cfg, captured, meta)

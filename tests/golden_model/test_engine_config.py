@@ -33,9 +33,10 @@ def test_round_trip(tmp_path):
     (dict(act=QFormat(16, 15)), "format act (Q1.15) must hold -1 and 1 exactly"),
     (dict(grad=QFormat(16, 20, signed=False)), "format grad must be signed"),
     (dict(weight=QFormat(80, 40)), "format weight is 80 bits wide"),
+    (dict(act=QFormat(8, -1)), "format act (Q9.-1) must hold -1 and 1 exactly"),
     (dict(inp="16.14"), "must look like Q2.14"),
     (dict(dw_acc_width=20), "dw_acc_width = 20 cannot hold even one term"),
-    (dict(da_acc_width=100), "da_acc_width = 100 exceeds the datapath's 64 bits"),
+    (dict(da_acc_width=100), "da_acc_width = 100 exceeds the datapath's 62 bits"),
     (dict(rounding="nearest"), "rounding must be one of"),
     (dict(rounding="stochastic"), "stochastic rounding is not supported"),
     (dict(overflow="clamp"), "overflow must be one of wrap, saturate"),
@@ -46,6 +47,19 @@ def test_invalid(kwargs, words):
     with pytest.raises(ConfigError) as e:
         EngineConfig(**kwargs)
     assert words in str(e.value)
+
+
+def test_wide_exact_accumulators_are_modelled_but_not_built():
+    c = EngineConfig(grad=QFormat(40, 50), inp=QFormat(40, 38), max_batch=64, max_seq=256)
+    assert c.dw_acc_width > 62
+    with pytest.raises(ConfigError, match="dw_acc_width is .* bits, more than the 62 the hardware builds"):
+        c.check_buildable()
+    assert EngineConfig().check_buildable() == EngineConfig()
+
+
+def test_db_accumulator_is_tight():
+    c = EngineConfig(max_batch=2, max_seq=2)  # 4 terms of a 16-bit value: 18 bits
+    assert c.exact_db_width == 18
 
 
 def test_file_errors(tmp_path):

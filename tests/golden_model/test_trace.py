@@ -120,7 +120,7 @@ def test_committed_trace_runs_in_skip_and_dense_mode():
         assert not any(s.flags.values())
         sparsity = 1 - s.nonzeros / s.dz.size
         assert 0.75 < sparsity < 0.99
-        cs, cd = cycle_counts(t.config, s), cycle_counts(t.config, d, dense=True)
+        cs, cd = cycle_counts(t.config, s), cycle_counts(t.config, d)
         assert cs.mac_busy == s.nonzeros * t.config.cols_per_lane
         assert cd.mac_busy == s.dz.size * t.config.cols_per_lane
         efficiency = cd.total / cs.total * (1 - sparsity)  # measured / ideal speedup

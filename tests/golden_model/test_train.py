@@ -186,7 +186,7 @@ def test_write_run_and_compare(tmp_path):
     assert s["rows"][0]["test_metric"] == dense["final"]["test_metric"]  # same seed, same data
 
 
-WIDE_ENGINE = {"act": "Q2.50", "state": "Q6.50", "inp": "Q6.50", "weight": "Q6.50", "grad": "Q4.60"}
+WIDE_ENGINE = {"act": "Q2.50", "state": "Q6.50", "inp": "Q6.50", "weight": "Q6.50", "grad": "Q4.58"}
 
 
 def test_fixed_point_backward_with_float_equivalent_formats_follows_float_training(tmp_path):
