@@ -175,6 +175,18 @@ def test_narrow_accumulators_saturate_in_issue_order_and_raise_flags():
     assert r.flags["gate"] and r.flags["dw"] and r.flags["db"] and r.flags["out"]
 
 
+def test_saturating_accumulation_depends_on_the_issue_order():
+    """Why the order is part of the contract: with a saturating accumulator, +max, +max, -max differs
+    from -max, +max, +max."""
+    from golden_model.engine_model import _accumulate_in_order
+    fmt = QFormat(8, 0)
+    terms = np.array([[100], [100], [-100]])
+    flags = {"dw": False}
+    a = _accumulate_in_order(np.zeros((1, 1), np.int64), [0, 0, 0], terms, fmt, "saturate", flags, "dw")
+    b = _accumulate_in_order(np.zeros((1, 1), np.int64), [0, 0, 0], terms[::-1], fmt, "saturate", flags, "dw")
+    assert (int(a[0, 0]), int(b[0, 0])) == (27, 100) and flags["dw"]
+
+
 def test_dense_and_skip_give_the_same_values():
     m, cache, dh = lstm_case(seed=4)
     cfg = EngineConfig(input_size=4, hidden_size=6, lanes=2, max_batch=4, max_seq=8)

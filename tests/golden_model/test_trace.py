@@ -28,15 +28,21 @@ def trace_file(run_dir, tmp_path_factory):
     return save_trace(capture_trace(run_dir, passes=3, batch=4, lanes=2), tmp_path_factory.mktemp("t") / "t.npz")
 
 
-def test_capture_and_round_trip(trace_file):
-    t = load_trace(trace_file)
+def test_capture_and_round_trip(run_dir, tmp_path):
+    captured = capture_trace(run_dir, passes=3, batch=4, lanes=2)
+    t = load_trace(save_trace(captured, tmp_path / "rt.npz"))
+    for a, b in zip(captured.passes, t.passes):
+        for name in ("gates", "tanh_c", "c_prev", "a", "dh", "W"):
+            np.testing.assert_array_equal(getattr(a, name), getattr(b, name))
+        assert a.tau == b.tau
+    assert t.meta == captured.meta
     assert len(t.passes) == 3 and t.config.max_batch == 4 and t.config.hidden_size == 6 and t.config.lanes == 2
     assert t.meta["threshold_rule"] == "sparsity:0.6" and len(t.meta["tau"]) == 3
     for p in t.passes:
         assert p.dh.shape == (6, 4, 6) and p.tau > 0
         r = run_engine(t.config, p)
         assert 0.3 < 1 - r.nonzeros / r.dz.size < 0.9  # the calibrated rule bites on real gradients
-    assert load_trace(trace_file, config=t.config).config == t.config
+    assert load_trace(tmp_path / "rt.npz", config=t.config).config == t.config
 
 
 def test_mismatched_configuration_is_named(trace_file):
