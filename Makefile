@@ -1,5 +1,5 @@
 # zskip: two commands for a new user.
-#   make demo   set up everything, then train dense vs sparsified on real data
+#   make demo   set up everything, then train dense vs sparsified vs fixed-point on real data
 #   make test   set up everything, then run the test suite
 #
 # Setting up: a virtual environment in .venv with the pinned dependencies
@@ -31,10 +31,13 @@ $(STAMP): pyproject.toml constraints.txt
 deps:
 	@scripts/debian-packages.sh
 
+# Float dense vs float sparsified vs the engine's fixed-point arithmetic, on real
+# data, then a gradient trace of the trained model for co-simulation (~3 min).
 demo: setup
 	$(BIN)/zskip compare --dataset fashion-mnist --cell lstm --hidden 64 --epochs 1 \
 	  --limit 20000 --eval-limit 5000 --optimizer adam \
-	  --thresholds static:1e-5 sparsity:0.9 --out runs/demo
+	  --thresholds static:1e-5 sparsity:0.9 --fixed --out runs/demo
+	$(BIN)/zskip trace --run runs/demo/sparsity-0.9 --steps 2 --batch 4 --out runs/demo/trace.npz
 
 test: setup
 	$(BIN)/python -m pytest -n auto $(PYTEST_ARGS)
