@@ -187,7 +187,9 @@ class Xorshift32:
     Hardware gets the same numbers from one 32-bit register and three XORs per
     element generator: state ``s`` steps to ``s ^= s << 13; s ^= s >> 17;
     s ^= s << 5`` (32-bit). Element ``k`` (row-major) starts from
-    ``seed + k`` mixed by 16 warm-up steps, never zero.
+    ``(seed + k) mod 2**32``, replaced by 0x9E3779B9 if that is zero, then 16
+    warm-up steps. Neighbouring elements' streams are correlated (xorshift is
+    linear); good enough for rounding, not for statistics.
     """
 
     def __init__(self, shape, seed=1):

@@ -85,7 +85,9 @@ class TrainConfig:
             if self.cell != "lstm":
                 raise ConfigError(f"the fixed-point backward pass models the LSTM engine; cell {self.cell!r} "
                                   "has no engine (use --backward float)")
-            self.engine_config(input_size=1, seq_len=1)  # validates the overrides
+            lanes = (self.engine or {}).get("lanes", 1)
+            self.engine_config(input_size=lanes if isinstance(lanes, int) and lanes > 0 else 1,
+                               seq_len=1)  # validates the overrides; the sizes are checked again at the start
         elif self.engine:
             raise ConfigError("engine options only apply with backward = 'fixed'")
         return self
