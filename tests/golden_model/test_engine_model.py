@@ -225,3 +225,12 @@ def test_bad_inputs():
     bad = EngineInputs(**{**inputs.__dict__, "a": inputs.a.astype(float)})
     with pytest.raises(ShapeError, match="must hold integers"):
         run_engine(cfg, bad)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("dense", [False, True])
+def test_model_equals_elementwise_reference_on_the_committed_trace(dense):
+    from golden_model.trace import load_trace
+    from pathlib import Path
+    t = load_trace(Path(__file__).parents[1] / "data" / "austen_lstm_h32.npz")
+    check_against_reference(t.config, t.passes[0], dense)
