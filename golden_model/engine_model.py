@@ -52,9 +52,10 @@ import numpy as np
 
 from .engine_config import EngineConfig
 from .errors import ShapeError
-from .fixedpoint import _SAFE_BITS, fit, mul, round_shift
+from .fixedpoint import _SAFE_BITS, fit, product, round_shift
 
-__all__ = ["EngineInputs", "EngineResult", "run_engine", "quantize_inputs", "fixed_backward", "row_order", "FLAGS"]
+__all__ = ["EngineInputs", "EngineResult", "run_engine", "gate_gradients", "quantize_inputs", "fixed_backward",
+           "row_order", "FLAGS"]
 
 #: Sticky overflow flags, one per place where a value can leave its format.
 FLAGS = ("gate", "dw", "da", "db", "out")
@@ -144,25 +145,8 @@ def run_engine(config, inputs, *, dense=False):
     T, B, H = inputs.dh.shape
     I = c.input_size
     rnd, ovf = c.rounding, c.overflow
-    one = 1 << act.frac
     flags = dict.fromkeys(FLAGS, False)
-
-    def gm(x, fx, y, fy, out=g):  # product rounded to a format, overflow noted
-        v, o = mul(x, fx, y, fy, out, rnd, ovf)
-        flags["gate"] |= o
-        return v
-
-    def gadd(x, y):
-        v, o = fit(np.asarray(x) + np.asarray(y), g, ovf)
-        flags["gate"] |= o
-        return v
-
-    def act_sub(x):  # ONE - x in the act format (x in [0, 1] here: exact and in range)
-        v, o = fit(one - np.asarray(x), act, ovf)
-        flags["gate"] |= o
-        return v
-
-    A, S, G = act.frac, c.state.frac, g.frac
+    G = g.frac
     W = np.asarray(inputs.W, dtype=np.int64)
     tau = int(inputs.tau)
     dW = np.zeros((4 * H, c.n_inputs), dtype=object if c.dw_acc.width > _SAFE_BITS else np.int64)
@@ -178,23 +162,9 @@ def run_engine(config, inputs, *, dense=False):
     exact_db = c.db_acc_width >= c.exact_db_width
     nonzeros = zeros_skipped = 0
     for t in range(T - 1, -1, -1):
-        gates = np.asarray(inputs.gates[t], np.int64)
-        i, f, gg, o = gates[:, :H], gates[:, H:2 * H], gates[:, 2 * H:3 * H], gates[:, 3 * H:]
-        tc = np.asarray(inputs.tanh_c[t], np.int64)
-        cp = np.asarray(inputs.c_prev[t], np.int64)
-        dh = gadd(inputs.dh[t], dh_rec)
-        do = gm(dh, G, tc, A)
-        one_m_tc2 = act_sub(gm(tc, A, tc, A, act))
-        dc = gadd(gm(gm(dh, G, o, A), G, one_m_tc2, A), dc_next)
-        di, dg, df = gm(dc, G, gg, A), gm(dc, G, i, A), gm(dc, G, cp, S)
-        dc_next = gm(dc, G, f, A)
-        si = gm(i, A, act_sub(i), A, act)
-        sf = gm(f, A, act_sub(f), A, act)
-        sg = act_sub(gm(gg, A, gg, A, act))
-        so = gm(o, A, act_sub(o), A, act)
-        dz = np.concatenate([gm(di, G, si, A), gm(df, G, sf, A), gm(dg, G, sg, A), gm(do, G, so, A)], axis=1)
-        dz_raw[t] = dz
-        dz[np.abs(dz) < tau] = 0
+        dz_raw[t], dz, dc_next, over = gate_gradients(c, inputs.gates[t], inputs.tanh_c[t], inputs.c_prev[t],
+                                                      inputs.dh[t], dh_rec, dc_next, tau)
+        flags["gate"] |= bool(over.any())
         dz_all[t] = dz
         kk, bb = _issue_order(dz, dense)
         issued.append((kk, bb))
@@ -224,6 +194,50 @@ def run_engine(config, inputs, *, dense=False):
         dh_rec = out[:, I:]
     return EngineResult(dz=dz_all, dz_raw=dz_raw, dx=dx, dh0=dh_rec, dc0=dc_next, dW=dW, db=db, flags=flags, issued=issued[::-1],
                         nonzeros=nonzeros, zeros_skipped=zeros_skipped, dense=dense)
+
+
+def gate_gradients(config, gates, tanh_c, c_prev, dh_out, dh_rec, dc_next, tau):
+    """The gate-gradient unit on integer arrays of shape (..., H) (``gates`` (..., 4H)).
+
+    Returns ``dz_raw`` and ``dz`` (..., 4H) before and after the threshold,
+    ``dc_prev`` (..., H), and a per-element overflow mask (..., H): whether any
+    operation of that element left its format. The arithmetic is the module
+    docstring's, operation for operation.
+    """
+    c, g, act = config, config.grad, config.act
+    rnd, ovf = c.rounding, c.overflow
+    A, S, G = act.frac, c.state.frac, g.frac
+    one = 1 << A
+    H = c.hidden_size
+    gates = np.asarray(gates, np.int64)
+    i, f, gg, o = gates[..., :H], gates[..., H:2 * H], gates[..., 2 * H:3 * H], gates[..., 3 * H:]
+    tc, cp = np.asarray(tanh_c, np.int64), np.asarray(c_prev, np.int64)
+    over = np.zeros(i.shape, bool)
+
+    def gm(x, fx, y, fy, out=g):  # an exact product rounded to a format; overflow noted per element
+        v = round_shift(product(x, y), fx + fy - out.frac, rnd)
+        over[...] |= ((v < out.min_int) | (v > out.max_int)).astype(bool)
+        return fit(v, out, ovf)[0]
+
+    def sat(x, fmt=g):  # an exact sum put through the overflow rule
+        x = np.asarray(x)
+        over[...] |= ((x < fmt.min_int) | (x > fmt.max_int)).astype(bool)
+        return fit(x, fmt, ovf)[0]
+
+    dh = sat(np.asarray(dh_out, np.int64) + dh_rec)
+    do = gm(dh, G, tc, A)
+    u = sat(one - gm(tc, A, tc, A, act), act)
+    dc = sat(gm(gm(dh, G, o, A), G, u, A) + np.asarray(dc_next, np.int64))
+    di, dg, df = gm(dc, G, gg, A), gm(dc, G, i, A), gm(dc, G, cp, S)
+    dc_prev = gm(dc, G, f, A)
+    si = gm(i, A, sat(one - i, act), A, act)
+    sf = gm(f, A, sat(one - f, act), A, act)
+    sg = sat(one - gm(gg, A, gg, A, act), act)
+    so = gm(o, A, sat(one - o, act), A, act)
+    dz_raw = np.concatenate([gm(di, G, si, A), gm(df, G, sf, A), gm(dg, G, sg, A), gm(do, G, so, A)], axis=-1)
+    dz = dz_raw.copy()
+    dz[np.abs(dz) < tau] = 0
+    return dz_raw, dz, dc_prev, over
 
 
 def _exact_matmul(x, y, bits):

@@ -42,7 +42,7 @@ import numpy as np
 
 from .errors import ConfigError
 
-__all__ = ["Rounding", "Overflow", "QFormat", "Xorshift32", "round_shift", "fit", "mul", "mac",
+__all__ = ["Rounding", "Overflow", "QFormat", "Xorshift32", "round_shift", "fit", "product", "mul", "mac",
            "accumulator_width", "add"]
 
 #: Largest magnitude (bits, excluding sign) kept in int64 arrays; beyond it, Python ints.
@@ -289,16 +289,20 @@ def fit(v, fmt, overflow=Overflow.SATURATE):
     return out, over
 
 
+def product(a, b):
+    """The exact elementwise product of integer arrays (Python ints where int64 could overflow)."""
+    a, b = _ints(a), _ints(b)
+    if a.dtype != object and b.dtype != object and _bits_needed(a) + _bits_needed(b) > _SAFE_BITS:
+        a = a.astype(object)
+    return a * b
+
+
 def mul(a, fa, b, fb, out, rounding=Rounding.HALF_EVEN, overflow=Overflow.SATURATE, rng=None):
     """Exact product of ``a`` (``fa`` fractional bits) and ``b`` (``fb``), rounded to ``out``.
 
     Returns (values, overflowed).
     """
-    a, b = _ints(a), _ints(b)
-    if a.dtype != object and b.dtype != object and _bits_needed(a) + _bits_needed(b) > _SAFE_BITS:
-        a = a.astype(object)
-    p = a * b
-    return fit(round_shift(p, fa + fb - out.frac, rounding, rng), out, overflow)
+    return fit(round_shift(product(a, b), fa + fb - out.frac, rounding, rng), out, overflow)
 
 
 def add(a, fa, b, fb, out, rounding=Rounding.HALF_EVEN, overflow=Overflow.SATURATE, rng=None):
@@ -313,8 +317,7 @@ def mac(acc, acc_fmt, a, fa, b, fb, rounding=Rounding.HALF_EVEN, overflow=Overfl
 
     Exact when ``acc_fmt.frac >= fa + fb`` and the sum fits. Returns (values, overflowed).
     """
-    p = round_shift(_ints(a) * _ints(b) if _bits_needed(_ints(a)) + _bits_needed(_ints(b)) <= _SAFE_BITS
-                    else _ints(a).astype(object) * _ints(b), fa + fb - acc_fmt.frac, rounding, rng)
+    p = round_shift(product(a, b), fa + fb - acc_fmt.frac, rounding, rng)
     acc = _ints(acc)
     if acc.dtype != object and p.dtype != object and max(_bits_needed(acc), _bits_needed(p)) + 1 > _SAFE_BITS:
         acc = acc.astype(object)
