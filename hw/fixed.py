@@ -48,11 +48,12 @@ def fit(v, fmt, overflow=Overflow.SATURATE):
     lo, hi = fmt.min_int, fmt.max_int
     over = (v < lo) | (v > hi)
     shape = shape_of(fmt)
+    body = v[:fmt.width].as_signed() if fmt.signed else v[:fmt.width]  # the low bits, read in the format's sign
     if overflow == Overflow.SATURATE:
-        value = Mux(v > hi, Const(hi, shape), Mux(v < lo, Const(lo, shape), v[:fmt.width]))
+        value = Mux(v > hi, Const(hi, shape), Mux(v < lo, Const(lo, shape), body))
     else:
-        value = v[:fmt.width]
-    return (value.as_signed() if fmt.signed else value.as_unsigned()), over
+        value = body
+    return value, over
 
 
 def mul(a, fa, b, fb, out, rounding=Rounding.HALF_EVEN, overflow=Overflow.SATURATE):

@@ -73,6 +73,17 @@ def test_add_matches_the_model(rounding, overflow):
         assert (value, flag) == (int(w[0]), f)
 
 
+@pytest.mark.parametrize("overflow", OVERFLOWS)
+@pytest.mark.parametrize("fmt", [QFormat(8, 4), QFormat(8, 4, signed=False)])
+def test_fit_result_keeps_its_value_inside_larger_expressions(fmt, overflow):
+    """fit's value must mean the same number when used unregistered, e.g. in a product."""
+    wide = QFormat(12, 4)
+    cases = [(v,) for v in range(wide.min_int, wide.max_int + 1, 7)]
+    got = evaluate(lambda x: (fixed.fit(x, fmt, overflow)[0] * 3, 0), (wide,), QFormat(14, 4), cases)
+    want, _ = gold.fit(np.array([c[0] for c in cases]), fmt, overflow)
+    assert [g[0] for g in got] == [3 * int(w) for w in want]
+
+
 def test_stochastic_rounding_is_refused():
     with pytest.raises(ValueError, match="stochastic"):
         fixed.round_shift(Signal(8), 2, "stochastic")
