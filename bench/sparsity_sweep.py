@@ -41,6 +41,9 @@ PRESETS = {
     # float dense vs float sparsified vs fixed-point sparsified (the engine's arithmetic)
     "fashion-mnist-lstm-fixed": (TrainConfig(cell="lstm", **FASHION), ["static:1e-5", "sparsity:0.9"], True),
     "jane-austen-lstm-fixed": (TrainConfig(cell="lstm", **AUSTEN), ["static:1e-6", "sparsity:0.9"], True),
+    # the seed-to-seed spread of the language model at this budget (dense and the chosen rule)
+    "jane-austen-lstm-seed1": (TrainConfig(cell="lstm", **(AUSTEN | {"seed": 1})), ["sparsity:0.9"], False),
+    "jane-austen-lstm-seed2": (TrainConfig(cell="lstm", **(AUSTEN | {"seed": 2})), ["sparsity:0.9"], False),
     # a two-minute smoke version of the pipeline, for checking the script itself
     "smoke": (TrainConfig(cell="lstm", dataset="fashion-mnist", hidden=32, epochs=1, limit=2000,
                           eval_limit=500, optimizer="adam"), ["static:1e-4", "sparsity:0.9"], True),
