@@ -34,12 +34,13 @@ def round_shift(v, shift, rounding=Rounding.HALF_EVEN):
     if rounding == Rounding.TRUNCATE:
         return v >> shift
     if rounding == Rounding.HALF_UP:
-        return (v + (1 << (shift - 1))) >> shift
+        return (v + Const(1 << (shift - 1), v.shape())) >> shift
     q = v >> shift
     rem = v.as_unsigned()[:shift]
-    half = 1 << (shift - 1)
+    half = Const(1 << (shift - 1), shift)
     up = (rem > half) | ((rem == half) & q[0])
-    return q + up
+    # operands of equal width keep the exported Verilog free of width warnings
+    return q + Mux(up, Const(1, q.shape()), Const(0, q.shape()))
 
 
 def fit(v, fmt, overflow=Overflow.SATURATE):
