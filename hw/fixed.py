@@ -12,7 +12,7 @@ bit for bit:
 Stochastic rounding needs a generator per rounding site and is not provided.
 """
 
-from amaranth.hdl import Const, Mux, signed, unsigned
+from amaranth.hdl import Const, Mux, Value, signed, unsigned
 
 from golden_model.fixedpoint import Overflow, QFormat, Rounding, _enum
 
@@ -33,12 +33,13 @@ def round_shift(v, shift, rounding=Rounding.HALF_EVEN):
         return v << -shift
     if rounding == Rounding.TRUNCATE:
         return v >> shift
-    if rounding == Rounding.HALF_UP:
-        return (v + Const(1 << (shift - 1), v.shape())) >> shift
     q = v >> shift
-    rem = v.as_unsigned()[:shift]
-    half = Const(1 << (shift - 1), shift)
-    up = (rem > half) | ((rem == half) & q[0])
+    if rounding == Rounding.HALF_UP:
+        up = v[shift - 1]  # (v + 2**(shift-1)) >> shift == q + the bit just below the cut
+    else:
+        rem = v.as_unsigned()[:shift]
+        half = Const(1 << (shift - 1), shift)
+        up = (rem > half) | ((rem == half) & q[0])
     # operands of equal width keep the exported Verilog free of width warnings
     return q + Mux(up, Const(1, q.shape()), Const(0, q.shape()))
 
@@ -47,14 +48,34 @@ def fit(v, fmt, overflow=Overflow.SATURATE):
     """(value in ``fmt``'s shape, overflowed) for the integer expression ``v``."""
     overflow = _enum(Overflow, overflow, "overflow")
     lo, hi = fmt.min_int, fmt.max_int
-    over = (v < lo) | (v > hi)
+    v = Value.cast(v)
+    over, negative = _out_of_range(v, fmt)
     shape = shape_of(fmt)
     body = v[:fmt.width].as_signed() if fmt.signed else v[:fmt.width]  # the low bits, read in the format's sign
     if overflow == Overflow.SATURATE:
-        value = Mux(v > hi, Const(hi, shape), Mux(v < lo, Const(lo, shape), body))
+        value = Mux(over, Mux(negative, Const(lo, shape), Const(hi, shape)), body)
     else:
         value = body
     return value, over
+
+
+def _out_of_range(v, fmt):
+    """(whether ``v`` lies outside ``fmt``, whether ``v`` is negative), from its bits alone.
+
+    A value fits a signed w-bit format when its bits from w-1 up are all equal (a sign
+    extension), an unsigned one when it is not negative and its bits from w up are zero.
+    Bit tests instead of comparisons with constants: cheaper, and the exported Verilog
+    has no operands of unequal width.
+    """
+    n, w, signed_v = len(v), fmt.width, v.shape().signed
+    negative = v[n - 1] if signed_v else Const(0, 1)
+    if fmt.signed:
+        if n <= w - (0 if signed_v else 1):
+            return Const(0, 1), negative
+        top = v[w - 1:]
+        return ~(top.all() | ~top.any()), negative
+    high = v[w:n - 1] if signed_v else v[w:]
+    return negative | (high.any() if len(high) else Const(0, 1)), negative
 
 
 def mul(a, fa, b, fb, out, rounding=Rounding.HALF_EVEN, overflow=Overflow.SATURATE):

@@ -130,8 +130,12 @@ class GateGradUnit(wiring.Component):
         # 7: the threshold, |dz| < tau -> 0
         res = {}
         for q in ("dz_i", "dz_f", "dz_g", "dz_o"):
-            small = (p[q] < self.tau) & (p[q] > -self.tau)
-            res[q] = (Mux(small, 0, p[q]), 0, g)
+            v = p[q]
+            below = (v - self.tau)[-1]                  # v < tau (v >= 0 here)
+            sum_ = v + self.tau
+            above = ~sum_[-1] & sum_.any()              # v > -tau (v < 0 here)
+            small = Mux(v[-1], above, below)            # |v| < tau, by sign and zero tests only
+            res[q] = (Mux(small, 0, v), 0, g)
         last = stage(res, keep=("dc_prev",))
         assert len(pipeline) - 1 == self.latency
 
