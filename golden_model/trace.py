@@ -147,7 +147,10 @@ def capture_trace(run_dir, *, passes=3, batch=4, lanes=4, threshold=None, engine
                           f"(missing {Path(e.filename).name}); make one with 'zskip train --out {run}'") from None
     except (json.JSONDecodeError, ValueError, zipfile.BadZipFile) as e:
         raise ConfigError(f"cannot read the run in {run}: {e}") from None
-    cfg = TrainConfig.from_dict(metrics["config"])
+    if not isinstance(metrics, dict) or not isinstance(metrics.get("config"), dict):
+        raise ConfigError(f"{run}/metrics.json has no training configuration ('config'); "
+                          "was it written by 'zskip train'?")
+    cfg = TrainConfig.from_dict(metrics["config"]).validate()
     if cfg.cell != "lstm":
         raise ConfigError(f"the run in {run} trained a {cfg.cell.upper()}; the engine is an LSTM engine")
     ds = load_dataset(cfg.dataset, seq_len=cfg.seq_len, seed=cfg.seed)

@@ -25,6 +25,17 @@ def round_rational(q, rounding):
     return fl + (rem > Fraction(1, 2) or (rem == Fraction(1, 2) and fl % 2 == 1))
 
 
+def expected(exact, fmt, rounding, overflow):
+    """The reference for one value: the exact rational ``exact`` in ``fmt``'s units, rounded, then overflowed."""
+    return overflow_rational(round_rational(exact * Fraction(2) ** fmt.frac, rounding), fmt, overflow)
+
+
+def operands(data, fa, fb):
+    """Two equally long lists of integers of ``fa`` and ``fb``, extremes included."""
+    a = data.draw(st.lists(ints_of(fa, 0), min_size=1, max_size=6))
+    return a, data.draw(st.lists(ints_of(fb, 0), min_size=len(a), max_size=len(a)))
+
+
 def overflow_rational(v, fmt, overflow):
     lo, hi = fmt.min_int, fmt.max_int
     if lo <= v <= hi:
@@ -76,24 +87,19 @@ def test_round_shift_is_exact(vs, shift, rounding):
 @given(st.data(), small_formats, small_formats, formats, st.sampled_from(DETERMINISTIC),
        st.sampled_from(list(Overflow)))
 def test_mul_is_exact(data, fa, fb, out, rounding, overflow):
-    a = data.draw(st.lists(ints_of(fa, 0), min_size=1, max_size=6))
-    b = data.draw(st.lists(ints_of(fb, 0), min_size=len(a), max_size=len(a)))
+    a, b = operands(data, fa, fb)
     got, flag = mul(np.array(a), fa.frac, np.array(b), fb.frac, out, rounding, overflow)
-    flags = []
-    for x, y, g in zip(a, b, got):
-        exact = Fraction(x * y) / Fraction(2) ** (fa.frac + fb.frac)
-        want, f = overflow_rational(round_rational(exact * Fraction(2) ** out.frac, rounding), out, overflow)
-        assert int(g) == want
-        flags.append(f)
-    assert flag == any(flags)
+    want = [expected(Fraction(x * y) / Fraction(2) ** (fa.frac + fb.frac), out, rounding, overflow)
+            for x, y in zip(a, b)]
+    assert [int(g) for g in got] == [w for w, _ in want]
+    assert flag == any(f for _, f in want)
 
 
 @settings(max_examples=300, deadline=None)
 @given(st.data(), small_formats, small_formats, formats, st.sampled_from(DETERMINISTIC),
        st.sampled_from(list(Overflow)))
 def test_mac_and_add_are_exact(data, fa, fb, acc_fmt, rounding, overflow):
-    a = data.draw(st.lists(ints_of(fa, 0), min_size=1, max_size=6))
-    b = data.draw(st.lists(ints_of(fb, 0), min_size=len(a), max_size=len(a)))
+    a, b = operands(data, fa, fb)
     acc = data.draw(st.lists(ints_of(acc_fmt, 0), min_size=len(a), max_size=len(a)))
     acc_arr = np.array(acc, dtype=object if acc_fmt.width > 62 else np.int64)
     got, flag = mac(acc_arr, acc_fmt, np.array(a), fa.frac, np.array(b), fb.frac, rounding, overflow)
@@ -105,13 +111,10 @@ def test_mac_and_add_are_exact(data, fa, fb, acc_fmt, rounding, overflow):
         flags.append(f)
     assert flag == any(flags)
     got, flag = add(np.array(a), fa.frac, np.array(b), fb.frac, acc_fmt, rounding, overflow)
-    flags = []
-    for x, y, g in zip(a, b, got):
-        exact = Fraction(x) / Fraction(2) ** fa.frac + Fraction(y) / Fraction(2) ** fb.frac
-        want, f = overflow_rational(round_rational(exact * Fraction(2) ** acc_fmt.frac, rounding), acc_fmt, overflow)
-        assert int(g) == want
-        flags.append(f)
-    assert flag == any(flags)
+    want = [expected(Fraction(x) / Fraction(2) ** fa.frac + Fraction(y) / Fraction(2) ** fb.frac, acc_fmt, rounding,
+                     overflow) for x, y in zip(a, b)]
+    assert [int(g) for g in got] == [w for w, _ in want]
+    assert flag == any(f for _, f in want)
 
 
 @settings(max_examples=200, deadline=None)

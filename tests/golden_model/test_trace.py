@@ -110,6 +110,13 @@ def test_capture_errors(tmp_path, run_dir):
         capture_trace(tmp_path)
     with pytest.raises(ConfigError, match="too few full batches"):
         capture_trace(run_dir, passes=1000, batch=4)
+    (tmp_path / "metrics.json").write_text('{"epochs": []}')
+    (tmp_path / "model.npz").write_bytes((run_dir / "model.npz").read_bytes())
+    with pytest.raises(ConfigError, match="metrics.json has no training configuration"):
+        capture_trace(tmp_path)
+    (tmp_path / "metrics.json").write_text("[1, 2]")
+    with pytest.raises(ConfigError, match="metrics.json has no training configuration"):
+        capture_trace(tmp_path)
 
 
 DATA = __import__("pathlib").Path(__file__).parents[1] / "data"
