@@ -8,6 +8,8 @@ with ``layout.from_bits(raw)``, so bit positions have one source of truth.
   i, f, g, o, tanh(c_t) (act format), c_{t-1} (state) and dh_out (grad);
 - :func:`chunk_layout` -- P values of one format: a_t columns, weights, dx,
   dW read-out, moving P lanes' worth per transfer;
+- :func:`dz_layout` -- what the gate-gradient unit hands the encoder: the
+  four thresholded dz (i, f, g, o) of one element and its unit j and batch b;
 - :func:`nonzero_layout` -- what the zero-skip encoder issues to the lanes:
   row k, batch index b and the value v of one dz entry;
 - :func:`state_layout` -- dh0 and dc0 of one element, after step 0.
@@ -18,10 +20,10 @@ from amaranth.lib import data
 
 from .fixed import shape_of
 
-__all__ = ["element_layout", "chunk_layout", "nonzero_layout", "state_layout"]
+__all__ = ["element_layout", "chunk_layout", "dz_layout", "nonzero_layout", "state_layout", "index_shape"]
 
 
-def _index(n):
+def index_shape(n):
     """Shape of an index in range(n)."""
     return unsigned(max(1, (n - 1).bit_length()))
 
@@ -40,10 +42,18 @@ def chunk_layout(config, fmt):
     return data.ArrayLayout(shape_of(fmt), config.lanes)
 
 
+def dz_layout(config):
+    return data.StructLayout({
+        "dz": data.ArrayLayout(shape_of(config.grad), 4),
+        "j": index_shape(config.hidden_size),
+        "b": index_shape(config.max_batch),
+    })
+
+
 def nonzero_layout(config):
     return data.StructLayout({
-        "k": _index(config.n_rows),
-        "b": _index(config.max_batch),
+        "k": index_shape(config.n_rows),
+        "b": index_shape(config.max_batch),
         "v": shape_of(config.grad),
     })
 

@@ -1,0 +1,44 @@
+"""Small bit-level helpers that keep the exported Verilog free of Verilator's width warnings.
+
+Amaranth and Yosys print constants at their smallest width, and Verilator
+warns when an operator widens a narrower operand. So comparisons with a
+constant are written as bit tests (:func:`equals`), and memory addresses are
+concatenations of indices (:func:`address`) instead of sums of products.
+"""
+
+from amaranth.hdl import Cat, Const, Value
+
+__all__ = ["equals", "address", "depth", "index_bits"]
+
+
+def index_bits(n):
+    """Bits of an index in range(n) (0 for n == 1)."""
+    return (n - 1).bit_length()
+
+
+def equals(value, const):
+    """``value == const`` from the bits of ``value`` alone."""
+    value = Value.cast(value)
+    if const < 0 or const >= 1 << len(value):
+        return Const(0, 1)
+    if len(value) == 0:
+        return Const(1, 1)
+    return Cat(value[i] if (const >> i) & 1 else ~value[i] for i in range(len(value))).all()
+
+
+def address(*fields):
+    """The concatenation of ``(value, n)`` fields, lowest first; each takes ``index_bits(n)`` bits.
+
+    Memories indexed this way hold ``2**index_bits(n)`` slots per field except the
+    last, which is what keeps every address free of multipliers and adders.
+    """
+    parts = [Value.cast(v)[:index_bits(n)] for v, n in fields if index_bits(n)]
+    return Cat(*parts) if parts else Const(0, 1)
+
+
+def depth(*sizes):
+    """Depth of a memory addressed by :func:`address` over fields of these sizes."""
+    d = sizes[-1]
+    for n in sizes[:-1]:
+        d <<= index_bits(n)
+    return max(d, 1)

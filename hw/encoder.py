@@ -1,0 +1,76 @@
+"""The zero-skip encoder: one element's four dz in, one (row, batch, value) per nonzero out.
+
+An element (unit j, batch b) carries the thresholded dz of the four gates
+i, f, g, o; gate q's value belongs to row k = q*H + j of W. The encoder
+issues the element's nonzeros in gate order, one per transfer, and skips the
+zeros at no cost: the next element is taken in the same cycle as the last
+nonzero of the current one. An element with no nonzero occupies the encoder
+for one cycle. In dense mode every entry is issued, zeros included.
+
+Timing (the cycle model, golden_model.cycles, relies on it): an element taken
+in cycle x offers its first entry in cycle x + 1; each following entry is
+offered the cycle after the previous one was taken.
+"""
+
+from amaranth.hdl import Cat, Const, Module, Signal
+from amaranth.lib import stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from golden_model.engine_config import EngineConfig
+
+from .layouts import dz_layout, nonzero_layout
+
+__all__ = ["ZeroSkipEncoder"]
+
+
+class ZeroSkipEncoder(wiring.Component):
+    """Zero-skip encoder for ``config`` (an EngineConfig).
+
+    Ports
+    -----
+    i_dz : stream of ``dz_layout``: the four dz of one element and its (j, b).
+    o_nz : stream of ``nonzero_layout``: (k, b, v) of each issued entry.
+    dense : issue every entry, zeros included (hold it steady while elements flow).
+    """
+
+    def __init__(self, config):
+        if not isinstance(config, EngineConfig):
+            raise TypeError(f"config must be an EngineConfig, not {type(config).__name__}")
+        self.config = config
+        super().__init__({
+            "i_dz": In(stream.Signature(dz_layout(config))),
+            "o_nz": Out(stream.Signature(nonzero_layout(config))),
+            "dense": In(1),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        H = self.config.hidden_size
+        cur = Signal(dz_layout(self.config))
+        j = Signal(self.o_nz.payload.k.shape())   # cur.j, as wide as the row index k = q*H + j
+        pending = Signal(4)                 # gates of ``cur`` still to issue; 0: the encoder is empty
+
+        lowest = Signal(4)                  # the lowest pending gate, one-hot
+        m.d.comb += lowest.eq(Cat(pending[q] & ~pending[:q].any() for q in range(4)))
+        m.d.comb += [
+            self.o_nz.valid.eq(pending.any()),
+            self.o_nz.payload.b.eq(cur.b),
+        ]
+        base = Signal.like(j)                     # q*H for the gate issued (a full-width operand for the add)
+        for q in range(4):
+            with m.If(lowest[q]):
+                m.d.comb += [base.eq(q * H), self.o_nz.payload.v.eq(cur.dz[q])]
+        m.d.comb += self.o_nz.payload.k.eq(j + base)
+
+        left = Signal(4)                    # pending after this cycle's transfer
+        m.d.comb += left.eq(pending)
+        with m.If(self.o_nz.valid & self.o_nz.ready):
+            m.d.comb += left.eq(pending & ~lowest)
+        m.d.comb += self.i_dz.ready.eq(~left.any())
+
+        m.d.sync += pending.eq(left)
+        with m.If(self.i_dz.valid & self.i_dz.ready):
+            dz = self.i_dz.payload.dz
+            m.d.sync += [cur.eq(self.i_dz.payload), j.eq(self.i_dz.payload.j),
+                         pending.eq(Cat(dz[q].any() | self.dense for q in range(4)))]
+        return m
