@@ -39,7 +39,7 @@ import numpy as np
 
 from .engine_model import row_order
 
-__all__ = ["MicroArch", "CycleCounts", "cycle_counts"]
+__all__ = ["MicroArch", "CycleCounts", "cycle_counts", "max_cycles", "counter_width"]
 
 
 @dataclass(frozen=True)
@@ -136,3 +136,18 @@ def cycle_counts(config, result, arch=MicroArch()):
     nnz = int(np.count_nonzero(result.dz))
     return CycleCounts(total=step_done, mac_phase=mac_phase, mac_busy=issued * C, hazard=hazard, issued=issued,
                        nonzeros=nnz, zeros_skipped=0 if result.dense else result.dz.size - nnz)
+
+
+def max_cycles(config, arch=MicroArch()):
+    """An upper bound of the cycles of any sequence the configuration allows (dense mode, a
+    hazard bubble on every entry, every step as long as it can be)."""
+    B, T, H, C = config.max_batch, config.max_seq, config.hidden_size, config.cols_per_lane
+    R = config.n_rows
+    step = B * (H + C) + arch.ggu_latency + R * B * (C + arch.rmw_depth) + B * C + 64
+    return T * step + B * H + R * (C + 1) + 64
+
+
+def counter_width(config):
+    """Width of the engine's performance counters: enough for :func:`max_cycles` (every counter
+    counts at most one per cycle)."""
+    return max_cycles(config).bit_length()

@@ -41,4 +41,4 @@ def depth(*sizes):
     d = sizes[-1]
     for n in sizes[:-1]:
         d <<= index_bits(n)
-    return max(d, 1)
+    return max(d, 2)   # (a one-word memory would have a zero-width address)

@@ -59,6 +59,7 @@ class MacLanes(wiring.Component):
     rd_dw, rd_da, rd_db, rd_addr : read-and-clear one accumulator word ((c, k), (c, b) or k).
     dw_data, da_data, db_data : the word read (valid the cycle after the request).
     idle : no entry in flight.
+    busy : a column is issued this cycle.
     hazard : an entry waits this cycle for a read-modify-write to finish.
     ovf_dw, ovf_da, ovf_db : an accumulator overflowed this cycle.
     """
@@ -82,7 +83,7 @@ class MacLanes(wiring.Component):
             "rd_dw": In(1), "rd_da": In(1), "rd_db": In(1), "rd_addr": In(range(max(self.depths.values()))),
             "dw_data": Out(chunk_layout(c, c.dw_acc)), "da_data": Out(chunk_layout(c, c.da_acc)),
             "db_data": Out(shape_of(c.db_acc)),
-            "idle": Out(1), "hazard": Out(1),
+            "idle": Out(1), "busy": Out(1), "hazard": Out(1),
             "ovf_dw": Out(1), "ovf_da": Out(1), "ovf_db": Out(1),
         })
 
@@ -133,7 +134,7 @@ class MacLanes(wiring.Component):
         ]
         with m.If(rd_any):
             m.d.sync += [s1.w_addr.eq(self.rd_addr), s1.d_addr.eq(self.rd_addr), s1.k.eq(self.rd_addr)]
-        m.d.comb += self.idle.eq(~busy & ~s1.mac & ~s2.mac)
+        m.d.comb += [self.idle.eq(~busy & ~s1.mac & ~s2.mac), self.busy.eq(busy)]
 
         ovf_dw, ovf_da = [], []
         for p in range(P):

@@ -1,0 +1,111 @@
+"""The engine top: the controller's core behind stream ports, frozen whenever the host is not there.
+
+Host-facing streams (payloads from hw.layouts):
+
+- ``i_weight`` (``chunk_layout(weight)``): W, 4H x C chunks (row k, chunk c within
+  k; chunk c of row k holds columns c*P .. c*P + P - 1, beyond N ignored),
+  accepted while ``idle``; the engine keeps W across sequences;
+- ``i_elem`` (``element_layout``): per step t = T-1 .. 0, the B x H elements
+  (unit j, batch b within j);
+- ``i_a`` (``chunk_layout(inp)``): per step t = T-1 .. 0, a_t as B x C chunks
+  (batch b, chunk c within b);
+- ``o_dx`` (``chunk_layout(grad)``): per step, dx_t as B x ceil(I/P) chunks
+  (batch b, chunk c within b; columns beyond I are 0);
+- ``o_state`` (``state_layout``): dh0 and dc0, B x H (unit j, batch b within j);
+- ``o_dw`` (``chunk_layout(dw_acc)``) then ``o_db`` (db_acc): dW as 4H x C chunks
+  and db as 4H words.
+
+Run-time registers: ``tau``, ``dense``, ``seq_len`` (T), ``batch`` (B), sampled
+when ``start`` is high while ``idle``. ``counters`` and ``flags`` hold the last
+sequence's performance counters and sticky overflow flags once ``idle`` again;
+``stall`` counts the cycles in which the core waited for the host.
+
+Every stream goes through a small FIFO; the core
+(:class:`hw.controller.EngineCore`) runs in every cycle in which each of its
+wants can be met and is frozen otherwise, so valid/ready patterns change
+when things happen, never what is computed or how many core cycles it takes.
+"""
+
+from amaranth.hdl import Cat, EnableInserter, Module, Signal, Value
+from amaranth.lib import fifo, stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from golden_model.engine_config import EngineConfig
+
+from .controller import EngineCore, counters_layout, flags_layout
+from .fixed import shape_of
+from .layouts import chunk_layout, element_layout, state_layout
+
+__all__ = ["Engine"]
+
+
+class Engine(wiring.Component):
+    """The zero-skipping LSTM backward engine for ``config`` (an EngineConfig); see the module docstring."""
+
+    #: Depth of the FIFO on each stream.
+    fifo_depth = 2
+    #: Width of the ``stall`` counter (it saturates).
+    stall_width = 32
+
+    def __init__(self, config):
+        if not isinstance(config, EngineConfig):
+            raise TypeError(f"config must be an EngineConfig, not {type(config).__name__}")
+        config.check_buildable()
+        c = self.config = config
+        super().__init__({
+            "i_weight": In(stream.Signature(chunk_layout(c, c.weight))),
+            "i_elem": In(stream.Signature(element_layout(c))),
+            "i_a": In(stream.Signature(chunk_layout(c, c.inp))),
+            "o_dx": Out(stream.Signature(chunk_layout(c, c.grad))),
+            "o_state": Out(stream.Signature(state_layout(c))),
+            "o_dw": Out(stream.Signature(chunk_layout(c, c.dw_acc))),
+            "o_db": Out(stream.Signature(shape_of(c.db_acc))),
+            "start": In(1), "tau": In(shape_of(c.grad)), "dense": In(1),
+            "seq_len": In(range(1, c.max_seq + 1)), "batch": In(range(1, c.max_batch + 1)),
+            "idle": Out(1),
+            "counters": Out(counters_layout(c)), "flags": Out(flags_layout()),
+            "stall": Out(self.stall_width),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        core = EngineCore(self.config)
+        run = Signal()
+        m.submodules.core = EnableInserter(run)(core)
+
+        def queue(name, port):
+            q = fifo.SyncFIFO(width=len(Value.cast(port.payload)), depth=self.fifo_depth)
+            m.submodules[name] = q
+            return q
+
+        stalls = []
+        for name, port, data, want in (("elem", self.i_elem, core.elem, core.elem_want),
+                                       ("a", self.i_a, core.a, core.a_want)):
+            q = queue(f"{name}_fifo", port)
+            m.d.comb += [q.w_data.eq(port.payload), q.w_en.eq(port.valid), port.ready.eq(q.w_rdy),
+                         data.eq(q.r_data), q.r_en.eq(want & run)]
+            stalls.append(want & ~q.r_rdy)
+        for name, port, data, want in (("dx", self.o_dx, core.dx, core.dx_want),
+                                       ("state", self.o_state, core.state, core.state_want),
+                                       ("dw", self.o_dw, core.dw, core.dw_want),
+                                       ("db", self.o_db, core.db, core.db_want)):
+            q = queue(f"{name}_fifo", port)
+            m.d.comb += [q.w_data.eq(data), q.w_en.eq(want & run),
+                         port.payload.eq(q.r_data), port.valid.eq(q.r_rdy), q.r_en.eq(port.ready)]
+            stalls.append(want & ~q.w_rdy)
+        stall = Signal()
+        m.d.comb += [stall.eq(Cat(*stalls).any()), run.eq(~stall)]
+
+        # W goes straight to the core, which takes it only while idle (and never stalls for it)
+        m.d.comb += [core.weight.eq(self.i_weight.payload), core.weight_valid.eq(self.i_weight.valid & run),
+                     self.i_weight.ready.eq(core.weight_take & run)]
+        m.d.comb += [core.start.eq(self.start), core.tau.eq(self.tau), core.dense.eq(self.dense),
+                     core.seq_len.eq(self.seq_len), core.batch.eq(self.batch),
+                     self.idle.eq(core.idle), self.counters.eq(core.counters), self.flags.eq(core.flags)]
+
+        with m.If(core.idle & self.start):
+            m.d.sync += self.stall.eq(0)
+        with m.Elif(stall & ~self.stall.all()):
+            m.d.sync += self.stall.eq(self.stall + 1)
+        return m
+

@@ -1,0 +1,111 @@
+"""The engine's host protocol as data: what goes into each stream and how its outputs are read back.
+
+One source for the order of every transfer (hw.engine's docstring states it),
+used by the Amaranth testbenches, the cocotb testbench and the board's host
+driver alike. Payloads are plain ints (a chunk is a list of P ints, an element
+a dict by field name) in the formats of the EngineConfig; the layouts in
+hw.layouts turn them into bits.
+"""
+
+import numpy as np
+
+__all__ = ["weight_transfers", "element_transfers", "a_transfers", "expected_transfers", "decode_outputs",
+           "Outputs", "dx_chunks"]
+
+
+def _chunks(config, row):
+    """A row of N values as C chunks of P ints (zero beyond N)."""
+    P, C = config.lanes, config.cols_per_lane
+    padded = np.zeros(C * P, dtype=object)
+    padded[:len(row)] = [int(x) for x in row]
+    return [list(padded[c * P:(c + 1) * P]) for c in range(C)]
+
+
+def dx_chunks(config):
+    """Chunks of a da row that hold dx columns: ceil(I / P)."""
+    return -(-config.input_size // config.lanes)
+
+
+def weight_transfers(config, W):
+    """W (4H, N) as 4H x C chunks: row k, chunk c within k."""
+    return [chunk for row in np.asarray(W) for chunk in _chunks(config, row)]
+
+
+def element_transfers(config, inputs, t):
+    """Step t's elements: unit j, batch b within j."""
+    H = config.hidden_size
+    g, tc, cp, dh = inputs.gates[t], inputs.tanh_c[t], inputs.c_prev[t], inputs.dh[t]
+    B = dh.shape[0]
+    return [{"i": int(g[b, j]), "f": int(g[b, H + j]), "g": int(g[b, 2 * H + j]), "o": int(g[b, 3 * H + j]),
+             "tanh_c": int(tc[b, j]), "c_prev": int(cp[b, j]), "dh": int(dh[b, j])}
+            for j in range(H) for b in range(B)]
+
+
+def a_transfers(config, inputs, t):
+    """Step t's a_t: batch b, chunk c within b."""
+    return [chunk for row in inputs.a[t] for chunk in _chunks(config, row)]
+
+
+def expected_transfers(config, result):
+    """What each output stream carries for an EngineResult, in order (steps T-1 .. 0 for dx)."""
+    T, B, _ = result.dx.shape
+    H = config.hidden_size
+    dx = [chunk for t in range(T - 1, -1, -1) for b in range(B)
+          for chunk in _chunks(config, result.dx[t, b])[:dx_chunks(config)]]
+    state = [{"dh0": int(result.dh0[b, j]), "dc0": int(result.dc0[b, j])} for j in range(H) for b in range(B)]
+    dw = [chunk for row in result.dW for chunk in _chunks(config, row)]
+    return {"dx": dx, "state": state, "dw": dw, "db": [int(x) for x in result.db]}
+
+
+class Outputs:
+    """Output streams decoded into arrays: dx (T, B, I), dh0 and dc0 (B, H), dW (4H, N), db (4H,)."""
+
+    def __init__(self, dx, dh0, dc0, dW, db):
+        self.dx, self.dh0, self.dc0, self.dW, self.db = dx, dh0, dc0, dW, db
+
+    def mismatches(self, result):
+        """(name, index, expected, actual) of the first differing value of each array against an
+        EngineResult; empty when everything is equal."""
+        out = []
+        for name, want in (("dx", result.dx), ("dh0", result.dh0), ("dc0", result.dc0), ("dW", result.dW),
+                           ("db", result.db)):
+            got = getattr(self, name)
+            want = np.asarray(want)
+            if got.shape != want.shape:
+                out.append((name, None, want.shape, got.shape))
+                continue
+            bad = np.argwhere(got != want)
+            if len(bad):
+                i = tuple(int(x) for x in bad[0])
+                out.append((name, i, int(want[i]), int(got[i])))
+        return out
+
+
+def decode_outputs(config, T, B, dx, state, dw, db):
+    """Arrays from the transfers received on o_dx, o_state, o_dw and o_db (lists in arrival order)."""
+    I, H, N, C, R = config.input_size, config.hidden_size, config.n_inputs, config.cols_per_lane, config.n_rows
+    CI = dx_chunks(config)
+
+    def need(name, got, n):
+        if len(got) != n:
+            raise ValueError(f"{name}: expected {n} transfers, got {len(got)}")
+
+    need("o_dx", dx, T * B * CI)
+    need("o_state", state, B * H)
+    need("o_dw", dw, R * C)
+    need("o_db", db, R)
+    dx_rows = np.array([sum((list(ch) for ch in dx[n * CI:(n + 1) * CI]), [])[:I] for n in range(T * B)],
+                       dtype=object).reshape(T, B, I)[::-1]
+    dW = np.array([sum((list(ch) for ch in dw[k * C:(k + 1) * C]), [])[:N] for k in range(R)], dtype=object)
+    dh0 = np.array([[state[j * B + b]["dh0"] for j in range(H)] for b in range(B)], dtype=object)
+    dc0 = np.array([[state[j * B + b]["dc0"] for j in range(H)] for b in range(B)], dtype=object)
+    return Outputs(dx=_ints(dx_rows), dh0=_ints(dh0), dc0=_ints(dc0), dW=_ints(dW), db=_ints(np.array(db, dtype=object)))
+
+
+def _ints(a):
+    """int64 when every value fits, Python ints otherwise (as EngineResult keeps them)."""
+    try:
+        return a.astype(np.int64)
+    except OverflowError:
+        return a
+

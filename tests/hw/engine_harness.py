@@ -1,0 +1,82 @@
+"""Run the Engine in Amaranth's simulator on EngineInputs, with seeded random handshakes, and
+return what came out of it: decoded arrays, counters, flags, stall cycles."""
+
+import random
+from types import SimpleNamespace
+
+from amaranth.sim import Simulator
+
+from hw.engine import Engine
+from hw.transfers import a_transfers, decode_outputs, element_transfers, weight_transfers
+
+from .streams import consumer, producer, stream_put
+
+__all__ = ["simulate"]
+
+
+def _plain(payload, kind):
+    if kind == "chunk":
+        return [int(payload[p]) for p in range(len(payload))]
+    if kind == "state":
+        return {"dh0": int(payload["dh0"]), "dc0": int(payload["dc0"])}
+    return int(payload)
+
+
+def simulate(config, inputs, *, dense=False, gap=0.0, stall=0.0, seed=0, vcd=None, runs=1):
+    """Simulate ``runs`` sequences of ``inputs`` back to back on one Engine; returns a list of
+    SimpleNamespace(outputs, counters, flags, stall) (``outputs`` from hw.transfers.decode_outputs)."""
+    dut = Engine(config)
+    T, B = inputs.dh.shape[:2]
+    rng = random.Random(seed)
+    elems = [e for t in range(T - 1, -1, -1) for e in element_transfers(config, inputs, t)] * runs
+    chunks = [a for t in range(T - 1, -1, -1) for a in a_transfers(config, inputs, t)] * runs
+    got = {"dx": [], "state": [], "dw": [], "db": []}
+    per_run = {"dx": T * B * -(-config.input_size // config.lanes), "state": B * config.hidden_size,
+               "dw": config.n_rows * config.cols_per_lane, "db": config.n_rows}
+    results = []
+
+    async def control(ctx):
+        await ctx.tick().until(dut.idle)
+        for chunk in weight_transfers(config, inputs.W):
+            while rng.random() < gap:
+                await ctx.tick()
+            await stream_put(ctx, dut.i_weight, chunk)
+        for _ in range(runs):
+            ctx.set(dut.tau, int(inputs.tau))
+            ctx.set(dut.dense, dense)
+            ctx.set(dut.seq_len, T)
+            ctx.set(dut.batch, B)
+            ctx.set(dut.start, 1)
+            await ctx.tick()
+            ctx.set(dut.start, 0)
+            await ctx.tick().until(dut.idle)
+            results.append(SimpleNamespace(counters={k: int(v) for k, v in _fields(ctx.get(dut.counters))},
+                                           flags={k: bool(v) for k, v in _fields(ctx.get(dut.flags))},
+                                           stall=int(ctx.get(dut.stall))))
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-8)
+    sim.add_testbench(control)
+    sim.add_testbench(producer(dut.i_elem, elems, gap=gap, seed=seed + 1))
+    sim.add_testbench(producer(dut.i_a, chunks, gap=gap, seed=seed + 2))
+    raw = {name: [] for name in got}
+    for n, (name, port) in enumerate((("dx", dut.o_dx), ("state", dut.o_state), ("dw", dut.o_dw),
+                                      ("db", dut.o_db))):
+        sim.add_testbench(consumer(port, per_run[name] * runs, raw[name], stall=stall, seed=seed + 3 + n))
+    if vcd:
+        with sim.write_vcd(vcd):
+            sim.run()
+    else:
+        sim.run()
+    kinds = {"dx": "chunk", "state": "state", "dw": "chunk", "db": "int"}
+    for name in got:
+        got[name] = [_plain(p, kinds[name]) for p in raw[name]]
+    for r, res in enumerate(results):
+        part = {name: got[name][r * per_run[name]:(r + 1) * per_run[name]] for name in got}
+        res.outputs = decode_outputs(config, T, B, part["dx"], part["state"], part["dw"], part["db"])
+    return results
+
+
+def _fields(view):
+    layout = view.shape()
+    return [(name, view[name]) for name, _ in layout]
