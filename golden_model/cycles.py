@@ -1,141 +1,143 @@
-"""Cycle model of the engine: how many clock cycles a sequence takes, exactly, for a stated micro-architecture.
+"""Cycle model of the engine: how many clock cycles a sequence takes, exactly, on the hardware in hw/.
 
-The engine processes the T steps of a sequence one after the other (step t-1
-needs dh_rec = W_h^T dz_t from step t). Within a step three units overlap:
+Cycle 0 is the cycle in which the idle engine sees ``start``; the engine's
+``cycles`` counter counts cycles 1 .. the last (a frozen cycle, waiting for
+the host, is not a cycle here: the hardware counts those in ``stall``). With
+BC = B*C a-chunks and BH = B*H elements per step, R = 4H rows, C = ceil(N/P):
 
-1. **Input load** (double-buffered): B*H element transfers (i, f, g, o,
-   tanh c, c_prev, dh of one (b, j)) and B*ceil(N/P) transfers of P columns of
-   a_t. The load of step t-1 starts once step t's gate-gradient unit has
-   started (its buffer was freed by step t+1) and the previous load is done.
-2. **Gate-gradient unit (GGU)**: a pipeline taking one element per cycle,
-   unit by unit (j ascending, b ascending within a unit), starting at G0 when
-   the step's inputs are loaded and the previous step has finished. The rows of
-   unit j (k = q*H + j for the four gates) are complete, and visible to the
-   encoder, at R_j = G0 + (j+1)*B + ``ggu_latency``.
-3. **Zero-skip encoder and MAC lanes**: the encoder visits the rows in that
-   order (``engine_model.row_order``), one row per cycle when it is empty;
-   each issued entry occupies all P lanes for C = ceil(N/P) cycles (lane p
-   takes columns p, p+P, ...). The encoder looks at the next row while the
-   lanes work, so empty rows cost nothing unless more than C of them lie
-   between two issued entries. Two consecutive entries that share a row k
-   (dW) or a batch index b (da) are at least ``max(C, rmw_depth)`` cycles
-   apart, so a read-modify-write never reads a stale accumulator: the
-   hazard costs ``rmw_depth - C`` bubbles when C < rmw_depth.
-
-After the last accumulate (``mac_latency`` cycles after its last column
-issues) the da accumulators are read out, P columns per cycle for each b
-(B*C cycles plus ``readout_latency``), giving dx_t and dh_rec; the step ends
-``step_overhead`` cycles later.
+1. **a-loader** (double-buffered): the load of step n's a_t (BC transfers)
+   ends in cycle A_n = max(A_{n-1}, D_{n-2}) + BC, with A_{-1} = 0 and
+   D_{-1} = D_{-2} = 0: it waits for the previous load and for step n-2 (the
+   last user of its buffer) to finish.
+2. **Feed**: step n waits from W_n (1 for the first step, D_{n-1} + 1 after)
+   until its a_t is loaded; it feeds its elements (unit j, batch b within j)
+   in cycles F_n .. F_n + BH - 1, F_n = max(W_n, A_n + 1) + 1.
+3. **Gate-gradient unit and dz buffer**: element e's dz reach the encoder in
+   cycle F_n + e + ``ggu_latency`` (feed register, the unit's pipeline, the
+   buffer FIFO), or the cycle after the encoder took element e-1.
+4. **Encoder**: takes element e when it is there and the previous element is
+   done: the cycle after it took an element with nothing to issue, or the cycle
+   its last entry went to the lanes. It offers the element's entries (the
+   nonzeros in gate order i, f, g, o; all four in dense mode) from the cycle
+   after it took it, one after the other.
+5. **Lanes**: accept an entry at y = max(offered, y_prev + C), where y_prev is
+   the previous entry's acceptance, plus one hazard bubble when C = 1 and the
+   entry shares its row k or batch b with the previous one (the accumulators
+   are read again ``rmw_depth`` = 2 cycles after a read, see hw.mac_lanes).
+   The step's MAC work is done at Z_n = max(x_last + 1, y_last + C + ``mac_drain``)
+   (x_last: the encoder took the last element; y_last: the last entry).
+6. **Read-out** of da: BC cycles Z_n + 1 .. Z_n + BC = D_n, the end of step n.
+7. After the last step: dh0/dc0 (BH cycles), dW (R*C), db (R) and one last
+   cycle: ``cycles`` = D_{T-1} + BH + R*C + R + 1.
 
 In dense mode every entry is issued, zeros included, and the same rules
-apply. With the host always ready (no stream stalls) the engine's own
-counters equal :func:`cycle_counts`; stalls caused by the host are counted
-apart (``stall``) and are zero here.
+apply. The model walks the elements of every step in Python (vectorised
+per step where the order does not matter); tests compare it with the
+simulated hardware cycle for cycle.
 """
 
 from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from .engine_model import row_order
-
 __all__ = ["MicroArch", "CycleCounts", "cycle_counts", "max_cycles", "counter_width"]
 
 
 @dataclass(frozen=True)
 class MicroArch:
-    """The timing parameters of the engine's micro-architecture (cycles).
+    """The timing constants of the hardware in hw/ (cycles); see the module docstring.
 
-    ``ggu_latency``: from an element entering the gate-gradient unit to its
-    dz being readable by the encoder. ``rmw_depth``: from an accumulator read
-    to the cycle its new value can be read again. ``mac_latency``: from the
-    last column's issue to the end of its write (at least ``rmw_depth - 1``).
-    ``readout_latency``: from the last da read to dh_rec being usable.
-    ``step_overhead``: controller cycles between steps.
+    ``ggu_latency``: from an element's feed cycle to its dz being available to
+    the encoder (1 feed register + GateGradUnit.latency + 2 for the buffered
+    FIFO). ``rmw_depth``: MacLanes.rmw_depth. ``mac_drain``: from the last
+    entry's last column to the cycle the controller sees the lanes idle.
     """
 
-    ggu_latency: int = 12
-    rmw_depth: int = 3
-    mac_latency: int = 3
-    readout_latency: int = 2
-    step_overhead: int = 2
+    ggu_latency: int = 10
+    rmw_depth: int = 2
+    mac_drain: int = 3
 
     def __post_init__(self):
-        for name in ("ggu_latency", "rmw_depth", "mac_latency", "readout_latency", "step_overhead"):
+        for name in ("ggu_latency", "rmw_depth", "mac_drain"):
             v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, int) or v < (1 if name == "rmw_depth" else 0):
-                raise ValueError(f"MicroArch.{name} must be a non-negative integer (rmw_depth >= 1), not {v!r}")
-        if self.mac_latency < self.rmw_depth - 1:
-            raise ValueError(f"mac_latency ({self.mac_latency}) must be at least rmw_depth - 1 ({self.rmw_depth - 1})")
+            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+                raise ValueError(f"MicroArch.{name} must be a positive integer, not {v!r}")
 
 
 @dataclass
 class CycleCounts:
-    """Counters of one sequence, as the engine reports them."""
+    """The engine's performance counters for one sequence (names as the hardware's), plus where the
+    cycles went."""
 
-    total: int            # cycles from the start command (cycle 0) to the end of step 0, exclusive
-    mac_phase: int        # summed over steps: from the cycle the first row is visible to the cycle after
-                          # the last accumulate write (or after the last row visit)
-    mac_busy: int         # cycles the lanes work: issued entries x C
+    cycles: int           # from the start command to the last output
+    mac_busy: int         # cycles the lanes issue a column: issued entries x C
     hazard: int           # bubbles inserted for read-modify-write hazards
     issued: int           # entries issued (nonzeros, or every entry in dense mode)
     nonzeros: int
     zeros_skipped: int
+    steps: int = 0        # cycles up to the end of the last step (the rest: dh0/dc0, dW, db read-out)
     stall: int = 0        # cycles lost to the host's handshakes (zero in the model)
 
     def to_dict(self):
         return asdict(self)
 
 
+def _issued(dz_t, dense):
+    """(b, k) of one step's issued entries (dz_t (B, 4H)) in issue order, and per element (unit j,
+    batch b within j) how many."""
+    B, G = dz_t.shape
+    H = G // 4
+    mask = np.ones(dz_t.shape, bool) if dense else dz_t != 0
+    per_elem = mask.reshape(B, 4, H).transpose(2, 0, 1)      # (j, b, q)
+    jj, bb, qq = np.nonzero(per_elem)
+    return bb, qq * H + jj, per_elem.sum(axis=2).ravel()
+
+
 def cycle_counts(config, result, arch=MicroArch()):
     """Cycle counts of the sequence whose engine-model ``result`` (run_engine) is given.
 
-    Skip or dense mode and the issue order come from the result itself.
+    Skip or dense mode comes from the result itself.
     """
     T, B, G = result.dz.shape
     H = G // 4
-    C = config.cols_per_lane
-    D = arch.rmw_depth
-    load = B * (H + C)
-    order = row_order(H)
-    mac_phase = hazard = issued = 0
-    load_end = load           # the first step's inputs, loaded from cycle 0
-    step_done = 0
-    for t in range(T - 1, -1, -1):
-        g0 = max(load_end, step_done)
-        if t > 0:
-            load_end = max(load_end, g0) + load   # the next step's inputs stream in meanwhile
-        ready0 = g0 + B + arch.ggu_latency
-        kk, bb = result.issued[t]
-        per_row = np.bincount(kk, minlength=G)
-        n = 0                  # next issued entry of this step
-        enc_free = ready0      # the earliest cycle the encoder can visit the next row
-        lanes_free = 0         # the earliest cycle the lanes can take the next entry
-        recent = []            # (k, b, start) of entries whose read-modify-write may still be in flight
-        last_write = None
-        for pos, k in enumerate(order):
-            visit = max(g0 + (pos // 4 + 1) * B + arch.ggu_latency, enc_free)
-            m = int(per_row[k])
-            if m == 0:
-                enc_free = visit + 1
-                continue
+    C, R = config.cols_per_lane, config.n_rows
+    BC, BH = B * C, B * H
+    A_prev, D = 0, [0, 0]               # A_{n-1}; D_{n-2}, D_{n-1}
+    hazard = issued = 0
+    y_prev, k_prev, b_prev = None, None, None
+    for n in range(T):
+        t = T - 1 - n
+        A = max(A_prev, D[-2]) + BC
+        W = 1 if n == 0 else D[-1] + 1
+        F = max(W, A + 1) + 1
+        bb, kk, per_elem = _issued(result.dz[t], result.dense)
+        x = None                         # the encoder took the previous element in cycle x
+        free = None                      # ... and is free for the next one from this cycle
+        i = 0
+        y_last = None
+        for e in range(BH):
+            avail = F + e + arch.ggu_latency
+            x = avail if free is None else max(avail, free, x + 1)
+            offer = x + 1
+            m = int(per_elem[e])
             for _ in range(m):
-                k_, b = int(kk[n]), int(bb[n])
-                n += 1
-                free = max(visit, lanes_free)
-                start = max([free] + [s + D for (rk, rb, s) in recent if rk == k_ or rb == b])
-                hazard += start - free
-                recent = [e for e in recent if e[2] + D > start + C] + [(k_, b, start)]
-                lanes_free = start + C
-                last_write = start + C - 1 + arch.mac_latency
+                k, b = int(kk[i]), int(bb[i])
+                i += 1
+                y = offer if y_prev is None else max(offer, y_prev + C)
+                if C < arch.rmw_depth and y_prev is not None and (k == k_prev or b == b_prev) and y <= y_prev + 1:
+                    y = y_prev + arch.rmw_depth
+                    hazard += 1 if offer <= y_prev + 1 else 0
+                y_prev, k_prev, b_prev, y_last = y, k, b, y
                 issued += 1
-            enc_free = start + 1
-        mac_done = enc_free if last_write is None else max(enc_free, last_write + 1)
-        mac_phase += mac_done - ready0
-        step_done = mac_done + B * C + arch.readout_latency + arch.step_overhead
+                offer = y + 1
+            free = x + 1 if m == 0 else y_prev
+        Z = x + 1 if y_last is None else max(x + 1, y_last + C + arch.mac_drain)
+        D = [D[-1], Z + BC]
+        A_prev = A
+    steps = D[-1]
     nnz = int(np.count_nonzero(result.dz))
-    return CycleCounts(total=step_done, mac_phase=mac_phase, mac_busy=issued * C, hazard=hazard, issued=issued,
-                       nonzeros=nnz, zeros_skipped=0 if result.dense else result.dz.size - nnz)
+    return CycleCounts(cycles=steps + BH + R * C + R + 1, mac_busy=issued * C, hazard=hazard, issued=issued,
+                       nonzeros=nnz, zeros_skipped=0 if result.dense else result.dz.size - nnz, steps=steps)
 
 
 def max_cycles(config, arch=MicroArch()):
@@ -143,7 +145,7 @@ def max_cycles(config, arch=MicroArch()):
     hazard bubble on every entry, every step as long as it can be)."""
     B, T, H, C = config.max_batch, config.max_seq, config.hidden_size, config.cols_per_lane
     R = config.n_rows
-    step = B * (H + C) + arch.ggu_latency + R * B * (C + arch.rmw_depth) + B * C + 64
+    step = B * (H + C) + arch.ggu_latency + R * B * (C + arch.rmw_depth) + B * C + arch.mac_drain + 64
     return T * step + B * H + R * (C + 1) + 64
 
 

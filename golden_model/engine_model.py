@@ -27,9 +27,10 @@ overflow rule to an exact sum. Every rounding point is written out::
     dz_o    = G(do * A(o * (ONE - o)))
     dz      = 0 where |dz| < tau                     tau: a grad-format integer
 
-MAC lanes, for every nonzero dz[k, b] = v in issue order (rows k = q*H + j
-unit by unit -- j ascending, then gates q = i, f, g, o -- and batch b ascending
-within a row; see ``row_order``)::
+MAC lanes, for every nonzero dz[k, b] = v in issue order (element by element
+as the gate-gradient unit produces them -- unit j ascending, batch b ascending
+within a unit -- and the gates q = i, f, g, o of an element in order, row
+k = q*H + j; see ``issue_order``)::
 
     dW[k, :] += v * a_b            exact products, dw_acc format (accumulates over all T steps)
     da_b     += v * W[k, :]        exact products, da_acc format (cleared every step)
@@ -55,7 +56,7 @@ from .errors import ShapeError
 from .fixedpoint import _SAFE_BITS, fit, product, round_shift
 
 __all__ = ["EngineInputs", "EngineResult", "run_engine", "gate_gradients", "quantize_inputs", "fixed_backward",
-           "row_order", "FLAGS"]
+           "issue_order", "FLAGS"]
 
 #: Sticky overflow flags, one per place where a value can leave its format.
 FLAGS = ("gate", "dw", "da", "db", "out")
@@ -118,20 +119,13 @@ class EngineResult:
     zeros_skipped: int = 0
 
 
-def row_order(hidden_size):
-    """The order in which the encoder visits the rows of W: unit by unit (the order in which the
-    gate-gradient unit finishes them), gates i, f, g, o within a unit: k = q*H + j for j, then q."""
-    H = hidden_size
-    return (np.arange(4)[None, :] * H + np.arange(H)[:, None]).ravel()
-
-
-def _issue_order(dz_t, dense):
-    """(k, b) of the issued entries of one step's dz (B, 4H), in issue order: rows as ``row_order``,
-    batch ascending within a row."""
+def issue_order(dz_t, dense=False):
+    """(k, b) of the issued entries of one step's dz (B, 4H), in issue order: element (j, b) by
+    element, unit j ascending and batch b within it, the element's gates i, f, g, o in order."""
     B, G = dz_t.shape
     H = G // 4
     mask = np.ones(dz_t.shape, bool) if dense else dz_t != 0
-    jj, qq, bb = np.nonzero(mask.reshape(B, 4, H).transpose(2, 1, 0))  # lexicographic in (j, q, b)
+    jj, bb, qq = np.nonzero(mask.reshape(B, 4, H).transpose(2, 0, 1))  # lexicographic in (j, b, q)
     return qq * H + jj, bb
 
 
@@ -166,7 +160,7 @@ def run_engine(config, inputs, *, dense=False):
                                                       inputs.dh[t], dh_rec, dc_next, tau)
         flags["gate"] |= bool(over.any())
         dz_all[t] = dz
-        kk, bb = _issue_order(dz, dense)
+        kk, bb = issue_order(dz, dense)
         issued.append((kk, bb))
         nnz = int(np.count_nonzero(dz))
         nonzeros += nnz

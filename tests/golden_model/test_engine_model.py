@@ -120,8 +120,9 @@ def reference_engine(cfg, inp, dense=False):
                     v = m_(d, G, s[q], A)
                     dz[b][q * H + j] = 0 if abs(v) < inp.tau else v
         da = [[0] * N for _ in range(B)]
-        for k in [q * H + j for j in range(H) for q in range(4)]:
-            for b in range(B):
+        for j in range(H):
+            for b, q in [(b, q) for b in range(B) for q in range(4)]:
+                k = q * H + j
                 v = dz[b][k]
                 if v == 0 and not dense:
                     continue
@@ -198,12 +199,12 @@ def test_dense_and_skip_give_the_same_values():
     assert sum(len(k) for k, _ in s.issued) == s.nonzeros == np.count_nonzero(s.dz)
 
 
-def test_issue_order_is_unit_then_gate_then_batch():
+def test_issue_order_is_unit_then_batch_then_gate():
     m, cache, dh = lstm_case(T=1, B=3, seed=5)
     cfg = EngineConfig(input_size=4, hidden_size=6, lanes=2, max_batch=4, max_seq=8)
     inputs, _ = quantize_inputs(cfg, m, cache, dh, 0.0)
     kk, bb = run_engine(cfg, inputs, dense=True).issued[0]
-    assert list(zip(kk, bb)) == [(q * 6 + j, b) for j in range(6) for q in range(4) for b in range(3)]
+    assert list(zip(kk, bb)) == [(q * 6 + j, b) for j in range(6) for b in range(3) for q in range(4)]
 
 
 def test_bad_inputs():

@@ -1,0 +1,157 @@
+"""The whole engine in Amaranth's simulator against golden_model.engine_model and golden_model.cycles:
+every output, every counter, every flag and the cycle count equal, exactly, in skip and dense mode,
+under random valid/ready; on random data, on the committed real trace and on directed edge cases."""
+
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from golden_model.cycles import cycle_counts
+from golden_model.engine_config import EngineConfig
+from golden_model.engine_model import EngineInputs, run_engine
+from golden_model.trace import load_trace
+
+from .engine_harness import simulate
+
+DATA = Path(__file__).parents[1] / "data"
+
+
+def random_inputs(cfg, T, B, rng, tau=100, dh_scale=4000):
+    H, N = cfg.hidden_size, cfg.n_inputs
+    one = 1 << cfg.act.frac
+    gates = np.concatenate([rng.integers(0, one + 1, (T, B, 2 * H)), rng.integers(-one, one + 1, (T, B, H)),
+                            rng.integers(0, one + 1, (T, B, H))], axis=2)
+    return EngineInputs(gates=gates, tanh_c=rng.integers(-one, one + 1, (T, B, H)),
+                        c_prev=rng.integers(-4 << cfg.state.frac, 4 << cfg.state.frac, (T, B, H)),
+                        a=rng.integers(-one, one + 1, (T, B, N)), dh=rng.integers(-dh_scale, dh_scale, (T, B, H)),
+                        W=rng.integers(-1 << 13, 1 << 13, (4 * H, N)), tau=tau)
+
+
+def check(cfg, inputs, *, dense, gap=0.3, stall=0.5, seed=0, runs=1):
+    """Simulate and compare everything; returns the model's result and cycle counts."""
+    want = run_engine(cfg, inputs, dense=dense)
+    cycles = cycle_counts(cfg, want).to_dict()
+    for n, got in enumerate(simulate(cfg, inputs, dense=dense, gap=gap, stall=stall, seed=seed, runs=runs)):
+        assert got.outputs.mismatches(want) == [], f"sequence {n}"
+        assert got.flags == want.flags, f"sequence {n}"
+        assert got.counters == {name: cycles[name] for name in got.counters}, f"sequence {n}"
+        if gap == 0 and stall == 0:
+            assert got.stall == 0
+    return want, cycles
+
+
+CONFIGS = {
+    # I, H, P, max_batch, max_seq
+    "P4-C3": dict(input_size=6, hidden_size=4, lanes=4, max_batch=2, max_seq=4),
+    "P1": dict(input_size=3, hidden_size=2, lanes=1, max_batch=2, max_seq=4),
+    "C1-hazards": dict(input_size=2, hidden_size=2, lanes=4, max_batch=3, max_seq=4),
+    "B1-odd": dict(input_size=5, hidden_size=3, lanes=2, max_batch=1, max_seq=5),
+}
+
+
+@pytest.mark.parametrize("name", sorted(CONFIGS))
+@pytest.mark.parametrize("dense", [False, True], ids=["skip", "dense"])
+def test_random_sequences(name, dense):
+    cfg = EngineConfig(**CONFIGS[name])
+    rng = np.random.default_rng(len(name))
+    T, B = cfg.max_seq, cfg.max_batch
+    want, cycles = check(cfg, random_inputs(cfg, T, B, rng), dense=dense, seed=len(name))
+    assert 0 < want.nonzeros < want.dz.size   # the threshold left some of each
+
+
+def test_without_handshake_gaps_the_host_never_stalls_the_engine():
+    cfg = EngineConfig(**CONFIGS["P4-C3"])
+    check(cfg, random_inputs(cfg, 4, 2, np.random.default_rng(1)), dense=False, gap=0, stall=0)
+
+
+def test_two_sequences_back_to_back_start_from_clear_accumulators():
+    cfg = EngineConfig(**CONFIGS["P4-C3"])
+    check(cfg, random_inputs(cfg, 3, 2, np.random.default_rng(2)), dense=False, runs=2)
+
+
+def test_shorter_sequence_and_smaller_batch_than_the_maximum():
+    cfg = EngineConfig(input_size=6, hidden_size=4, lanes=2, max_batch=3, max_seq=6)
+    check(cfg, random_inputs(cfg, 2, 1, np.random.default_rng(3)), dense=False)
+
+
+@pytest.mark.parametrize("dense", [False, True], ids=["skip", "dense"])
+def test_real_trace(dense):
+    """Four steps and two sequences of the committed Jane Austen trace (H = 32, I = 81), P = 16."""
+    t = load_trace(DATA / "austen_lstm_h32.npz")
+    cfg = replace(t.config, lanes=16, max_batch=2, max_seq=4, dw_acc_width=None, da_acc_width=None,
+                  db_acc_width=None)
+    p = t.passes[0]
+    steps, batch = slice(-4, None), slice(0, 2)
+    inputs = EngineInputs(gates=p.gates[steps, batch], tanh_c=p.tanh_c[steps, batch], c_prev=p.c_prev[steps, batch],
+                          a=p.a[steps, batch], dh=p.dh[steps, batch], W=p.W, tau=p.tau)
+    want, cycles = check(cfg, inputs, dense=dense, seed=5)
+    assert 0.7 < 1 - want.nonzeros / want.dz.size < 0.95
+
+
+# -- directed cases -----------------------------------------------------------------------------------
+
+def test_all_zero_dz():
+    cfg = EngineConfig(**CONFIGS["P4-C3"])
+    inputs = random_inputs(cfg, 3, 2, np.random.default_rng(4), tau=cfg.grad.max_int)
+    want, cycles = check(cfg, inputs, dense=False)
+    assert want.nonzeros == 0 and cycles["issued"] == 0
+
+
+def test_all_nonzero_dz():
+    cfg = EngineConfig(**CONFIGS["P4-C3"])
+    inputs = random_inputs(cfg, 3, 2, np.random.default_rng(5), tau=0, dh_scale=30000)
+    one = 1 << cfg.act.frac
+    inputs.gates[...] = np.clip(inputs.gates, one // 8, one - one // 8)    # every gate derivative nonzero
+    inputs.tanh_c[...] = one // 2
+    want, cycles = check(cfg, inputs, dense=False)
+    assert want.nonzeros == want.dz.size and cycles["issued"] == want.dz.size
+
+
+def one_gate_inputs(cfg, T, B, gates):
+    """Inputs whose dz is nonzero only where ``gates`` says: i = 1/2, f = 0, g = 1, o = 1 gives dz_i alone
+    (f(1-f), 1-g^2 and o(1-o) vanish); dh is nonzero only where the mask (T, B, H) is set."""
+    H, N = cfg.hidden_size, cfg.n_inputs
+    one = 1 << cfg.act.frac
+    g = np.zeros((T, B, 4 * H), np.int64)
+    g[..., :H], g[..., 2 * H:3 * H], g[..., 3 * H:] = one // 2, one, one
+    rng = np.random.default_rng(6)
+    return EngineInputs(gates=g, tanh_c=np.full((T, B, H), one // 2), c_prev=np.zeros((T, B, H), np.int64),
+                        a=rng.integers(-one, one, (T, B, N)), dh=np.where(gates, 3000, 0),
+                        W=rng.integers(-1 << 13, 1 << 13, (4 * H, N)), tau=0)
+
+
+def test_one_nonzero_at_the_last_index():
+    cfg = EngineConfig(**CONFIGS["P4-C3"])
+    mask = np.zeros((1, 2, 4), bool)
+    mask[0, 1, 3] = True                      # unit H-1 of the last batch: the last element
+    inputs = one_gate_inputs(cfg, 1, 2, mask)
+    one = 1 << cfg.act.frac
+    inputs.gates[0, 1, 3], inputs.gates[0, 1, 15] = 0, one // 2    # ... and its gate o alone: the last index
+    want, _ = check(cfg, inputs, dense=False)
+    nz = np.argwhere(want.dz != 0)
+    assert nz.tolist() == [[0, 1, 15]]
+
+
+def test_consecutive_nonzeros_in_one_row_with_c_below_the_rmw_depth():
+    """N = P: one column per lane (C = 1 < rmw_depth = 2); dz_i alone, every batch: (k = j, b) then
+    (k = j, b + 1) follow each other in the same row."""
+    cfg = EngineConfig(input_size=2, hidden_size=2, lanes=4, max_batch=3, max_seq=2)
+    inputs = one_gate_inputs(cfg, 2, 3, np.ones((2, 3, 2), bool))
+    want, cycles = check(cfg, inputs, dense=False)
+    assert cycles["hazard"] > 0
+    rows = np.argwhere(want.dz[1] != 0)[:, 1]
+    assert set(rows.tolist()) == {0, 1}       # gate i only
+
+
+def test_saturating_inputs_raise_the_same_flags():
+    """Narrow accumulators and full-scale inputs of one sign: every sum saturates, in both worlds."""
+    cfg = EngineConfig(input_size=3, hidden_size=2, lanes=2, max_batch=3, max_seq=8,
+                       dw_acc_width=32, da_acc_width=32, db_acc_width=17)
+    inputs = one_gate_inputs(cfg, 8, 3, np.ones((8, 3, 2), bool))
+    inputs.dh[...] = cfg.grad.max_int
+    inputs.a[...] = cfg.inp.max_int
+    inputs.W[...] = cfg.weight.max_int
+    want, _ = check(cfg, inputs, dense=False)
+    assert want.flags == {"gate": True, "dw": True, "da": False, "db": True, "out": True}
