@@ -73,8 +73,7 @@ def verify(trace):
     from dataclasses import replace
 
     from golden_model.engine_model import EngineInputs
-    from hw.engine import Engine  # noqa: F401  (fails early when amaranth is missing)
-    from tests.hw.engine_harness import simulate
+    from sim.pysim import simulate
 
     p = trace.passes[0]
     cfg = replace(trace.config, max_batch=2, max_seq=2, dw_acc_width=None, da_acc_width=None, db_acc_width=None)

@@ -1,6 +1,4 @@
-"""Verilog export and cocotb co-simulation of the engine against the golden model.
-
-Nothing is implemented here yet; see the open issues.
-"""
+"""Simulation of the engine: Amaranth's simulator (``pysim``, with the stream helpers in ``streams``);
+Verilog export and cocotb co-simulation follow (issue 5)."""
 
 __all__ = []

@@ -13,7 +13,7 @@ from golden_model.engine_config import EngineConfig
 from golden_model.engine_model import EngineInputs, run_engine
 from golden_model.trace import load_trace
 
-from .engine_harness import simulate
+from sim.pysim import simulate
 
 DATA = Path(__file__).parents[1] / "data"
 

@@ -9,7 +9,7 @@ from golden_model.engine_config import EngineConfig
 from golden_model.engine_model import gate_gradients
 from hw.gate_grad import GateGradUnit
 
-from .streams import consumer, producer
+from sim.streams import consumer, producer
 
 CFG = EngineConfig(input_size=4, hidden_size=1, lanes=1, max_batch=1, max_seq=1)
 

@@ -1,5 +1,9 @@
-"""Run the Engine in Amaranth's simulator on EngineInputs, with seeded random handshakes, and
-return what came out of it: decoded arrays, counters, flags, stall cycles."""
+"""The engine in Amaranth's own (Python) simulator: EngineInputs in, decoded outputs, counters,
+flags and stall cycles out, under seeded random handshakes.
+
+Exact but slow (about a thousand cycles a second): for unit tests and short
+slices of real traces. Whole sequences go through Verilator (sim.cosim).
+"""
 
 import random
 from types import SimpleNamespace
