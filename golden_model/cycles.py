@@ -28,7 +28,7 @@ BC = B*C a-chunks and BH = B*H elements per step, R = 4H rows, C = ceil(N/P):
    (x_last: the encoder took the last element; y_last: the last entry).
 6. **Read-out** of da: BC cycles Z_n + 1 .. Z_n + BC = D_n, the end of step n.
 7. After the last step: dh0/dc0 (BH cycles), dW (R*C), db (R) and one last
-   cycle: ``cycles`` = D_{T-1} + BH + R*C + R + 1.
+   cycle: ``cycles`` = D_{T-1} + BH + R*C + R + 1, of which ``steps`` = D_{T-1}.
 
 In dense mode every entry is issued, zeros included, and the same rules
 apply. The model walks the elements of every step in Python (vectorised
@@ -66,16 +66,15 @@ class MicroArch:
 
 @dataclass
 class CycleCounts:
-    """The engine's performance counters for one sequence (names as the hardware's), plus where the
-    cycles went."""
+    """The engine's performance counters for one sequence (names as the hardware's)."""
 
     cycles: int           # from the start command to the last output
+    steps: int            # from the start command to the end of the last step (the rest: dh0/dc0, dW, db out)
     mac_busy: int         # cycles the lanes issue a column: issued entries x C
     hazard: int           # bubbles inserted for read-modify-write hazards
     issued: int           # entries issued (nonzeros, or every entry in dense mode)
     nonzeros: int
     zeros_skipped: int
-    steps: int = 0        # cycles up to the end of the last step (the rest: dh0/dc0, dW, db read-out)
     stall: int = 0        # cycles lost to the host's handshakes (zero in the model)
 
     def to_dict(self):

@@ -65,7 +65,7 @@ class State(enum.Enum):
     LAST = 9
 
 #: The performance counters, in the order of golden_model.cycles.CycleCounts.
-COUNTERS = ("cycles", "mac_busy", "hazard", "issued", "nonzeros", "zeros_skipped")
+COUNTERS = ("cycles", "steps", "mac_busy", "hazard", "issued", "nonzeros", "zeros_skipped")
 
 
 def counters_layout(config):
@@ -135,8 +135,11 @@ class EngineCore(wiring.Component):
         # -- counters and flags ------------------------------------------------------------------------
         cnt, flags = self.counters, self.flags
         running = Signal()                    # between start and the last output
+        stepping = Signal()                   # between start and the end of the last step
         with m.If(running):
             m.d.sync += cnt.cycles.eq(cnt.cycles + 1)
+        with m.If(stepping):
+            m.d.sync += cnt.steps.eq(cnt.steps + 1)
         with m.If(lanes.i_nz.valid & lanes.i_nz.ready):
             m.d.sync += cnt.issued.eq(cnt.issued + 1)
         with m.If(lanes.hazard):
@@ -318,7 +321,7 @@ class EngineCore(wiring.Component):
             with m.If(self.start):
                 m.d.sync += [
                     tau.eq(self.tau), dense.eq(self.dense), t_last.eq(self.seq_len - 1), b_last.eq(self.batch - 1),
-                    running.eq(1), step.eq(0), ld_step.eq(0), ld_ahead.eq(0), ld_all.eq(0), ld_c.eq(0), ld_b.eq(0),
+                    running.eq(1), stepping.eq(1), step.eq(0), ld_step.eq(0), ld_ahead.eq(0), ld_all.eq(0), ld_c.eq(0), ld_b.eq(0),
                     cnt.eq(0), flags.eq(0),
                 ]
                 m.d.sync += state.eq(State.WAIT)
@@ -344,7 +347,7 @@ class EngineCore(wiring.Component):
                 m.d.comb += step_done.eq(1)
                 m.d.sync += step.eq(step + 1)
                 with m.If(step == t_last):
-                    m.d.sync += [w_j.eq(0), w_b.eq(0), w_lane.eq(I % P), w_chunk.eq(I // P)]
+                    m.d.sync += [stepping.eq(0), w_j.eq(0), w_b.eq(0), w_lane.eq(I % P), w_chunk.eq(I // P)]
                     m.d.sync += state.eq(State.STATE)
                 with m.Else():
                     m.d.sync += state.eq(State.WAIT)
