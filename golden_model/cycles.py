@@ -6,10 +6,10 @@ the host, is not a cycle here: the hardware counts those in ``stall``). With
 BC = B*C a-chunks and BH = B*H elements per step, R = 4H rows, C = ceil(N/P):
 
 1. **a-loader** (double-buffered): the load of step n's a_t (BC transfers)
-   ends in cycle A_n = max(A_{n-1}, D_{n-2}) + BC, with A_{-1} = 0 and
-   D_{-1} = D_{-2} = 0: it waits for the previous load and for step n-2 (the
-   last user of its buffer) to finish.
-2. **Feed**: step n waits from W_n (1 for the first step, D_{n-1} + 1 after)
+   ends in cycle A_n = max(A_{n-1}, Z_{n-2}) + BC, with A_{-1} = 0 and
+   Z_{-1} = Z_{-2} = 0: it waits for the previous load and for the MAC work
+   of step n-2 (the last user of its buffer) to finish.
+2. **Feed**: step n waits from W_n (1 for the first step, Z_{n-1} + 1 after)
    until its a_t is loaded; it feeds its elements (unit j, batch b within j)
    in cycles F_n .. F_n + BH - 1, F_n = max(W_n, A_n + 1) + 1.
 3. **Gate-gradient unit and dz buffer**: element e's dz reach the encoder in
@@ -24,11 +24,14 @@ BC = B*C a-chunks and BH = B*H elements per step, R = 4H rows, C = ceil(N/P):
    the previous entry's acceptance, plus one hazard bubble when C = 1 and the
    entry shares its row k or batch b with the previous one (the accumulators
    are read again ``rmw_depth`` = 2 cycles after a read, see hw.mac_lanes).
-   The step's MAC work is done at Z_n = max(x_last + 1, y_last + C + ``mac_drain``)
-   (x_last: the encoder took the last element; y_last: the last entry).
-6. **Read-out** of da: BC cycles Z_n + 1 .. Z_n + BC = D_n, the end of step n.
-7. After the last step: dh0/dc0 (BH cycles), dW (R*C), db (R) and one last
-   cycle: ``cycles`` = D_{T-1} + BH + R*C + R + 1, of which ``steps`` = D_{T-1}.
+   The step's MAC work is done at Z_n = max(x_last + 1, y_last + C + ``mac_drain``,
+   Z_{n-1} + 1 + BC) (x_last: the encoder took the last element; y_last: the
+   last entry; the last term: the previous read-out has finished).
+6. **Read-out** of da (double-buffered): BC cycles Z_n + 1 .. Z_n + BC, beside
+   the next step's feed, which needs only the first chunks.
+7. After the last step's read-out, ``steps`` = Z_{T-1} + 1 + BC: dh0/dc0 (BH
+   cycles), dW (R*C), db (R) and one last cycle:
+   ``cycles`` = ``steps`` + BH + R*C + R + 1.
 
 In dense mode every entry is issued, zeros included, and the same rules
 apply. The model walks the elements of every step in Python (vectorised
@@ -101,13 +104,14 @@ def cycle_counts(config, result, arch=MicroArch()):
     H = G // 4
     C, R = config.cols_per_lane, config.n_rows
     BC, BH = B * C, B * H
-    A_prev, D = 0, [0, 0]               # A_{n-1}; D_{n-2}, D_{n-1}
+    A_prev, Z = 0, [0, 0]               # A_{n-1}; Z_{n-2}, Z_{n-1}
+    readout_end = None                  # the cycle after the previous step's read-out
     hazard = issued = 0
     y_prev, k_prev, b_prev = None, None, None
     for n in range(T):
         t = T - 1 - n
-        A = max(A_prev, D[-2]) + BC
-        W = 1 if n == 0 else D[-1] + 1
+        A = max(A_prev, Z[-2]) + BC
+        W = 1 if n == 0 else Z[-1] + 1
         F = max(W, A + 1) + 1
         bb, kk, per_elem = _issued(result.dz[t], result.dense)
         x = None                         # the encoder took the previous element in cycle x
@@ -130,10 +134,13 @@ def cycle_counts(config, result, arch=MicroArch()):
                 issued += 1
                 offer = y + 1
             free = x + 1 if m == 0 else y_prev
-        Z = x + 1 if y_last is None else max(x + 1, y_last + C + arch.mac_drain)
-        D = [D[-1], Z + BC]
+        done = x + 1 if y_last is None else max(x + 1, y_last + C + arch.mac_drain)
+        if readout_end is not None:
+            done = max(done, readout_end)
+        Z = [Z[-1], done]
+        readout_end = done + 1 + BC
         A_prev = A
-    steps = D[-1]
+    steps = readout_end
     nnz = int(np.count_nonzero(result.dz))
     return CycleCounts(cycles=steps + BH + R * C + R + 1, mac_busy=issued * C, hazard=hazard, issued=issued,
                        nonzeros=nnz, zeros_skipped=0 if result.dense else result.dz.size - nnz, steps=steps)

@@ -58,7 +58,7 @@ class State(enum.Enum):
     WAIT = 2
     FEED = 3
     MAC = 4
-    READOUT = 5
+    DRAIN = 5
     STATE = 6
     DW = 7
     DB = 8
@@ -160,7 +160,7 @@ class EngineCore(wiring.Component):
         for p in range(P):
             real = 1 if p < pad else ~equals(ld_c, C - 1)
             m.d.comb += lanes.a_data[p].eq(Mux(real, self.a[p], 0))
-        step_done = Signal()                  # this cycle ends a step (comb, from the sequencer)
+        step_done = Signal()                  # this cycle ends a step's MAC work: its a buffer is free
         load_done = Signal()
         with m.If(self.a_want):
             m.d.sync += ld_c.eq(ld_c + 1)
@@ -267,7 +267,11 @@ class EngineCore(wiring.Component):
         r_c, r_b = Signal(range(max(C, 2))), Signal(range(max(B, 2)))
         r_k = Signal(range(max(R, 2)))
         r_dx = Signal()                       # chunk r_c holds dx columns
-        m.d.comb += lanes.rd_addr.eq(address((r_c, C), (r_b, B)))
+        r_left = Signal(range(max(C, 2)))     # chunks of the da read-out after the current one
+        ro_active, ro_buf = Signal(), Signal()   # a da read-out is running; its da buffer
+        clr_buf = Signal()                    # the da buffer being cleared after reset
+        m.d.comb += [lanes.rd_addr.eq(address((r_c, C), (r_b, B))), lanes.dbuf.eq(step[0]),
+                     lanes.rd_dbuf.eq(ro_buf | clr_buf)]
         # stage 1 of the da read-out: round to the grad format, keep dh_rec, send dx
         ro_valid, ro_dx = Signal(), Signal()
         ro_clear = Signal(init=1)             # clearing after reset: the read-outs go nowhere
@@ -291,13 +295,25 @@ class EngineCore(wiring.Component):
                      self.dw_want.eq(dw_valid & ~ro_clear), self.db_want.eq(db_valid & ~ro_clear)]
         m.d.sync += [ro_valid.eq(0), dw_valid.eq(0), db_valid.eq(0), e1_feed.eq(0), e1_state.eq(0)]
 
-        def next_chunk_b():
-            """Advance (r_c, r_b); True (as a condition) at the last."""
-            m.d.sync += r_c.eq(r_c + 1)
-            with m.If(equals(r_c, CI - 1)):
-                m.d.sync += r_dx.eq(0)
-            with m.If(equals(r_c, C - 1)):
-                m.d.sync += [r_c.eq(0), r_b.eq(r_b + 1), r_dx.eq(1)]
+        # The da read-out of a step runs beside the next step's feed: chunks c0 = I // P .. C-1 (the
+        # dh_rec columns) first, then 0 .. c0-1; batch b within each chunk. The next step's element
+        # (j, b) needs chunk (I + j) // P of batch b, which is out by the time the feed reaches it.
+        c0 = I // P
+        start_readout = Signal()
+        with m.If(start_readout):
+            m.d.sync += [ro_active.eq(1), ro_buf.eq(step[0]), r_c.eq(c0), r_b.eq(0), r_left.eq(C - 1),
+                         r_dx.eq(int(c0 < CI))]
+        with m.If(ro_active):
+            m.d.comb += lanes.rd_da.eq(1)
+            m.d.sync += [ro_valid.eq(1), ro_dx.eq(r_dx), r_b.eq(r_b + 1)]
+            with m.If(r_b == b_last):
+                m.d.sync += [r_b.eq(0), r_c.eq(r_c + 1), r_left.eq(r_left - 1)]
+                with m.If(equals(r_c, CI - 1)):
+                    m.d.sync += r_dx.eq(0)
+                with m.If(equals(r_c, C - 1)):
+                    m.d.sync += [r_c.eq(0), r_dx.eq(1)]
+                with m.If(~r_left.any()):
+                    m.d.sync += ro_active.eq(0)
 
         # -- the sequencer ------------------------------------------------------------------------------
         m.d.comb += self.idle.eq(0)
@@ -307,14 +323,15 @@ class EngineCore(wiring.Component):
             return equals(state, State[name].value)
 
         # after reset every accumulator is cleared (da, then dW and db through the read-out states)
-        with m.If(in_state("CLEAR_DA")):
+        with m.If(in_state("CLEAR_DA")):      # both da buffers, one after the other
             m.d.comb += lanes.rd_da.eq(1)
             m.d.sync += r_c.eq(r_c + 1)
             with m.If(equals(r_c, C - 1)):
                 m.d.sync += [r_c.eq(0), r_b.eq(r_b + 1)]
                 with m.If(equals(r_b, B - 1)):
-                    m.d.sync += r_b.eq(0)
-                    m.d.sync += state.eq(State.DW)
+                    m.d.sync += [r_b.eq(0), clr_buf.eq(1)]
+                    with m.If(clr_buf):
+                        m.d.sync += [clr_buf.eq(0), state.eq(State.DW)]
         with m.Elif(in_state("IDLE")):
             m.d.comb += [self.idle.eq(1), self.weight_take.eq(self.weight_valid)]
             self._weight_load(m, lanes)
@@ -335,22 +352,18 @@ class EngineCore(wiring.Component):
             m.d.sync += e1_feed.eq(1)
             with m.If(walk_last):
                 m.d.sync += state.eq(State.MAC)
-        with m.Elif(in_state("MAC")):
-            with m.If(mac_done):
-                m.d.sync += [r_c.eq(0), r_b.eq(0), r_dx.eq(1)]
-                m.d.sync += state.eq(State.READOUT)
-        with m.Elif(in_state("READOUT")):
-            m.d.comb += lanes.rd_da.eq(1)
-            m.d.sync += [ro_valid.eq(1), ro_dx.eq(r_dx)]
-            next_chunk_b()
-            with m.If(equals(r_c, C - 1) & (r_b == b_last)):
-                m.d.comb += step_done.eq(1)
+        with m.Elif(in_state("MAC")):         # until the step's entries are done and the last read-out too
+            with m.If(mac_done & ~ro_active):
+                m.d.comb += [start_readout.eq(1), step_done.eq(1)]
                 m.d.sync += step.eq(step + 1)
                 with m.If(step == t_last):
-                    m.d.sync += [stepping.eq(0), w_j.eq(0), w_b.eq(0), w_lane.eq(I % P), w_chunk.eq(I // P)]
-                    m.d.sync += state.eq(State.STATE)
+                    m.d.sync += state.eq(State.DRAIN)
                 with m.Else():
                     m.d.sync += state.eq(State.WAIT)
+        with m.Elif(in_state("DRAIN")):       # the last step's read-out
+            with m.If(~ro_active):
+                m.d.sync += [stepping.eq(0), w_j.eq(0), w_b.eq(0), w_lane.eq(I % P), w_chunk.eq(I // P)]
+                m.d.sync += state.eq(State.STATE)
         with m.Elif(in_state("STATE")):            # dh0 and dc0
             m.d.comb += walking.eq(1)
             m.d.sync += e1_state.eq(1)

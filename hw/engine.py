@@ -9,8 +9,10 @@ Host-facing streams (payloads from hw.layouts):
   (unit j, batch b within j);
 - ``i_a`` (``chunk_layout(inp)``): per step t = T-1 .. 0, a_t as B x C chunks
   (batch b, chunk c within b);
-- ``o_dx`` (``chunk_layout(grad)``): per step, dx_t as B x ceil(I/P) chunks
-  (batch b, chunk c within b; columns beyond I are 0);
+- ``o_dx`` (``chunk_layout(grad)``): per step, dx_t as ceil(I/P) x B chunks
+  in the order of the da read-out (``hw.transfers.dx_chunks``: chunk c, batch
+  b within c, starting at chunk I // P and wrapping around; columns beyond I
+  are 0);
 - ``o_state`` (``state_layout``): dh0 and dc0, B x H (unit j, batch b within j);
 - ``o_dw`` (``chunk_layout(dw_acc)``) then ``o_db`` (db_acc): dW as 4H x C chunks
   and db as 4H words.

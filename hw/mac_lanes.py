@@ -10,7 +10,8 @@ Memories (amaranth.lib.memory), banked by column so that each lane owns its own:
 - ``W``  per lane, 4H x C words (weight), address (c, k);
 - ``a0``, ``a1`` per lane, two buffers of max_batch x C words (inp), address (c, b);
 - ``dW`` per lane, 4H x C words (dw_acc), address (c, k);
-- ``da`` per lane, max_batch x C words (da_acc), address (c, b);
+- ``da0``, ``da1`` per lane, two buffers of max_batch x C words (da_acc), address (c, b):
+  one step accumulates into one while the step before is read out of the other;
 - ``db`` one memory, 4H words (db_acc), address k.
 
 An address (c, k) is the concatenation of c's bits and k's (hw.bits.address):
@@ -29,8 +30,9 @@ entry issued in the cycle before waits one cycle (a hazard bubble).
 The read-and-clear port (``rd_dw``/``rd_da``/``rd_db`` with ``rd_addr``)
 returns an accumulator's word (all lanes) in the next cycle and writes 0 to it
 one cycle after that: it reads dW/db out after a sequence and da after each
-step, and clears every accumulator after reset. The engine issues it only
-while the lanes are idle.
+step, and clears every accumulator after reset. dW and db are read only while
+the lanes are idle; da buffer ``rd_dbuf`` while the entries accumulate into
+the other one.
 """
 
 from amaranth.hdl import Cat, Module, Mux, Signal, signed
@@ -53,10 +55,11 @@ class MacLanes(wiring.Component):
     Ports
     -----
     i_nz : stream of ``nonzero_layout``: entries (k, b, v) to apply.
-    abuf : which of the two a buffers the entries use.
+    abuf, dbuf : which of the two a buffers and da buffers the entries use.
     w_we, w_addr, w_data : write one chunk of W (address (c, k)).
     a_we, a_buf, a_addr, a_data : write one chunk of a into buffer ``a_buf`` (address (c, b)).
     rd_dw, rd_da, rd_db, rd_addr : read-and-clear one accumulator word ((c, k), (c, b) or k).
+    rd_dbuf : the da buffer ``rd_da`` reads.
     dw_data, da_data, db_data : the word read (valid the cycle after the request).
     idle : no entry in flight.
     busy : a column is issued this cycle.
@@ -74,13 +77,14 @@ class MacLanes(wiring.Component):
             raise TypeError(f"config must be an EngineConfig, not {type(config).__name__}")
         c = self.config = config
         C, B, R = c.cols_per_lane, c.max_batch, c.n_rows
-        self.depths = {"W": depth(C, R), "a": depth(C, B), "dW": depth(C, R), "da": depth(C, B), "db": R}
+        self.depths = {"W": depth(C, R), "a": depth(C, B), "dW": depth(C, R), "da": depth(C, B), "db": max(R, 2)}
         super().__init__({
             "i_nz": In(stream.Signature(nonzero_layout(c))),
-            "abuf": In(1),
+            "abuf": In(1), "dbuf": In(1),
             "w_we": In(1), "w_addr": In(range(self.depths["W"])), "w_data": In(chunk_layout(c, c.weight)),
             "a_we": In(1), "a_buf": In(1), "a_addr": In(range(self.depths["a"])), "a_data": In(chunk_layout(c, c.inp)),
             "rd_dw": In(1), "rd_da": In(1), "rd_db": In(1), "rd_addr": In(range(max(self.depths.values()))),
+            "rd_dbuf": In(1),
             "dw_data": Out(chunk_layout(c, c.dw_acc)), "da_data": Out(chunk_layout(c, c.da_acc)),
             "db_data": Out(shape_of(c.db_acc)),
             "idle": Out(1), "busy": Out(1), "hazard": Out(1),
@@ -122,18 +126,17 @@ class MacLanes(wiring.Component):
             rp = mm.read_port(transparent_for=(wp,))
             return rp, wp
 
-        rd_any = self.rd_dw | self.rd_da | self.rd_db
         # pipeline registers: stage 1 (operands arrive), stage 2 (products ready, write)
-        stage = data.StructLayout({"mac": 1, "db": 1, "clr_dw": 1, "clr_da": 1, "clr_db": 1, "abuf": 1,
-                                   "v": v.shape(), "w_addr": len(w_addr), "d_addr": len(d_addr), "k": k.shape()})
+        stage = data.StructLayout({"mac": 1, "db": 1, "clr_dw": 1, "clr_da": 1, "clr_db": 1, "abuf": 1, "dbuf": 1,
+                                   "rd_dbuf": 1, "v": v.shape(), "w_addr": len(w_addr), "d_addr": len(d_addr),
+                                   "k": k.shape(), "r_addr": len(self.rd_addr)})
         s1, s2 = Signal(stage), Signal(stage)
         m.d.sync += [
             s1.mac.eq(busy), s1.db.eq(busy & ~col.any()), s1.v.eq(v), s1.k.eq(k), s1.abuf.eq(self.abuf),
-            s1.clr_dw.eq(self.rd_dw), s1.clr_da.eq(self.rd_da), s1.clr_db.eq(self.rd_db),
-            s1.w_addr.eq(w_addr), s1.d_addr.eq(d_addr), s2.eq(s1),
+            s1.dbuf.eq(self.dbuf), s1.clr_dw.eq(self.rd_dw), s1.clr_da.eq(self.rd_da), s1.clr_db.eq(self.rd_db),
+            s1.rd_dbuf.eq(self.rd_dbuf), s1.w_addr.eq(w_addr), s1.d_addr.eq(d_addr), s1.r_addr.eq(self.rd_addr),
+            s2.eq(s1),
         ]
-        with m.If(rd_any):
-            m.d.sync += [s1.w_addr.eq(self.rd_addr), s1.d_addr.eq(self.rd_addr), s1.k.eq(self.rd_addr)]
         m.d.comb += [self.idle.eq(~busy & ~s1.mac & ~s2.mac), self.busy.eq(busy)]
 
         ovf_dw, ovf_da = [], []
@@ -142,29 +145,38 @@ class MacLanes(wiring.Component):
             a0_rp, a0_wp = mem("a0", shape_of(c.inp), f"_{p}")
             a1_rp, a1_wp = mem("a1", shape_of(c.inp), f"_{p}")
             dw_rp, dw_wp = mem("dW", shape_of(c.dw_acc), str(p))
-            da_rp, da_wp = mem("da", shape_of(c.da_acc), str(p))
+            da_ports = [mem(f"da{i}", shape_of(c.da_acc), f"_{p}") for i in range(2)]
             m.d.comb += [
                 w_wp.en.eq(self.w_we), w_wp.addr.eq(self.w_addr), w_wp.data.eq(self.w_data[p]),
                 a0_wp.en.eq(self.a_we & ~self.a_buf), a1_wp.en.eq(self.a_we & self.a_buf),
                 a0_wp.addr.eq(self.a_addr), a1_wp.addr.eq(self.a_addr),
                 a0_wp.data.eq(self.a_data[p]), a1_wp.data.eq(self.a_data[p]),
                 w_rp.addr.eq(w_addr), a0_rp.addr.eq(d_addr), a1_rp.addr.eq(d_addr),
-                dw_rp.addr.eq(Mux(rd_any, self.rd_addr, w_addr)), da_rp.addr.eq(Mux(rd_any, self.rd_addr, d_addr)),
-                self.dw_data[p].eq(dw_rp.data), self.da_data[p].eq(da_rp.data),
+                dw_rp.addr.eq(Mux(self.rd_dw, self.rd_addr, w_addr)),
+                self.dw_data[p].eq(dw_rp.data),
+                self.da_data[p].eq(Mux(s1.rd_dbuf, da_ports[1][0].data, da_ports[0][0].data)),
             ]
             a = Mux(s1.abuf, a1_rp.data, a0_rp.data)
+            da_data = Mux(s1.dbuf, da_ports[1][0].data, da_ports[0][0].data)
             # stage 1 -> 2: the exact products, and the old accumulator values beside them
             # (registers as wide as the sum's operands: equal widths keep the Verilog free of width warnings)
             pw, dw_old = Signal(signed(c.dw_acc.width + 1)), Signal(signed(c.dw_acc.width + 1))
             pa, da_old = Signal(signed(c.da_acc.width + 1)), Signal(signed(c.da_acc.width + 1))
-            m.d.sync += [pw.eq(a * s1.v), pa.eq(w_rp.data * s1.v), dw_old.eq(dw_rp.data), da_old.eq(da_rp.data)]
+            m.d.sync += [pw.eq(a * s1.v), pa.eq(w_rp.data * s1.v), dw_old.eq(dw_rp.data), da_old.eq(da_data)]
             # stage 2: sum, saturate, write back (or write 0 after a read-and-clear)
             dw_new, dw_over = fixed.fit(dw_old + pw, c.dw_acc, c.overflow)
             da_new, da_over = fixed.fit(da_old + pa, c.da_acc, c.overflow)
             m.d.comb += [
-                dw_wp.addr.eq(s2.w_addr), dw_wp.en.eq(s2.mac | s2.clr_dw), dw_wp.data.eq(Mux(s2.mac, dw_new, 0)),
-                da_wp.addr.eq(s2.d_addr), da_wp.en.eq(s2.mac | s2.clr_da), da_wp.data.eq(Mux(s2.mac, da_new, 0)),
+                dw_wp.addr.eq(Mux(s2.clr_dw, s2.r_addr, s2.w_addr)), dw_wp.en.eq(s2.mac | s2.clr_dw),
+                dw_wp.data.eq(Mux(s2.mac, dw_new, 0)),
             ]
+            for i, (rp, wp) in enumerate(da_ports):
+                clear_rd = self.rd_da & (self.rd_dbuf if i else ~self.rd_dbuf)     # this buffer is read out
+                clear_wr = s2.clr_da & (s2.rd_dbuf if i else ~s2.rd_dbuf)
+                mac_wr = s2.mac & (s2.dbuf if i else ~s2.dbuf)
+                m.d.comb += [rp.addr.eq(Mux(clear_rd, self.rd_addr, d_addr)),
+                             wp.addr.eq(Mux(clear_wr, s2.r_addr, s2.d_addr)), wp.en.eq(mac_wr | clear_wr),
+                             wp.data.eq(Mux(clear_wr, 0, da_new))]
             ovf_dw.append(dw_over)
             ovf_da.append(da_over)
 
@@ -173,8 +185,9 @@ class MacLanes(wiring.Component):
         m.d.sync += [db_old.eq(db_rp.data), db_v.eq(s1.v)]
         db_new, db_over = fixed.fit(db_old + db_v, c.db_acc, c.overflow)
         m.d.comb += [
-            db_rp.addr.eq(Mux(rd_any, self.rd_addr, k)), self.db_data.eq(db_rp.data),
-            db_wp.addr.eq(s2.k), db_wp.en.eq(s2.db | s2.clr_db), db_wp.data.eq(Mux(s2.db, db_new, 0)),
+            db_rp.addr.eq(Mux(self.rd_db, self.rd_addr, k)), self.db_data.eq(db_rp.data),
+            db_wp.addr.eq(Mux(s2.clr_db, s2.r_addr, s2.k)), db_wp.en.eq(s2.db | s2.clr_db),
+            db_wp.data.eq(Mux(s2.db, db_new, 0)),
             self.ovf_dw.eq(s2.mac & Cat(ovf_dw).any()),
             self.ovf_da.eq(s2.mac & Cat(ovf_da).any()),
             self.ovf_db.eq(s2.db & db_over),

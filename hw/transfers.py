@@ -22,8 +22,12 @@ def _chunks(config, row):
 
 
 def dx_chunks(config):
-    """Chunks of a da row that hold dx columns: ceil(I / P)."""
-    return -(-config.input_size // config.lanes)
+    """The chunks of a da row that hold dx columns (0 .. ceil(I / P) - 1), in the order o_dx carries
+    them: the read-out's, which starts at chunk I // P (the first dh_rec columns; dx too when P does
+    not divide I) and wraps around."""
+    CI = -(-config.input_size // config.lanes)
+    c0 = config.input_size // config.lanes
+    return [c for c in list(range(c0, config.cols_per_lane)) + list(range(c0)) if c < CI]
 
 
 def weight_transfers(config, W):
@@ -50,8 +54,8 @@ def expected_transfers(config, result):
     """What each output stream carries for an EngineResult, in order (steps T-1 .. 0 for dx)."""
     T, B, _ = result.dx.shape
     H = config.hidden_size
-    dx = [chunk for t in range(T - 1, -1, -1) for b in range(B)
-          for chunk in _chunks(config, result.dx[t, b])[:dx_chunks(config)]]
+    dx = [_chunks(config, result.dx[t, b])[c] for t in range(T - 1, -1, -1) for c in dx_chunks(config)
+          for b in range(B)]
     state = [{"dh0": int(result.dh0[b, j]), "dc0": int(result.dc0[b, j])} for j in range(H) for b in range(B)]
     dw = [chunk for row in result.dW for chunk in _chunks(config, row)]
     return {"dx": dx, "state": state, "dw": dw, "db": [int(x) for x in result.db]}
@@ -84,7 +88,8 @@ class Outputs:
 def decode_outputs(config, T, B, dx, state, dw, db):
     """Arrays from the transfers received on o_dx, o_state, o_dw and o_db (lists in arrival order)."""
     I, H, N, C, R = config.input_size, config.hidden_size, config.n_inputs, config.cols_per_lane, config.n_rows
-    CI = dx_chunks(config)
+    order = dx_chunks(config)
+    CI = len(order)
 
     def need(name, got, n):
         if len(got) != n:
@@ -94,8 +99,14 @@ def decode_outputs(config, T, B, dx, state, dw, db):
     need("o_state", state, B * H)
     need("o_dw", dw, R * C)
     need("o_db", db, R)
-    dx_rows = np.array([sum((list(ch) for ch in dx[n * CI:(n + 1) * CI]), [])[:I] for n in range(T * B)],
-                       dtype=object).reshape(T, B, I)[::-1]
+    dx_rows = np.zeros((T, B, CI * config.lanes), dtype=object)
+    n = 0
+    for t in range(T - 1, -1, -1):
+        for c in order:
+            for b in range(B):
+                dx_rows[t, b, c * config.lanes:(c + 1) * config.lanes] = list(dx[n])
+                n += 1
+    dx_rows = dx_rows[:, :, :I]
     dW = np.array([sum((list(ch) for ch in dw[k * C:(k + 1) * C]), [])[:N] for k in range(R)], dtype=object)
     dh0 = np.array([[state[j * B + b]["dh0"] for j in range(H)] for b in range(B)], dtype=object)
     dc0 = np.array([[state[j * B + b]["dc0"] for j in range(H)] for b in range(B)], dtype=object)

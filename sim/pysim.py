@@ -11,7 +11,7 @@ from types import SimpleNamespace
 from amaranth.sim import Simulator
 
 from hw.engine import Engine
-from hw.transfers import a_transfers, decode_outputs, element_transfers, weight_transfers
+from hw.transfers import a_transfers, decode_outputs, dx_chunks, element_transfers, weight_transfers
 
 from .streams import consumer, producer, stream_put
 
@@ -35,7 +35,7 @@ def simulate(config, inputs, *, dense=False, gap=0.0, stall=0.0, seed=0, vcd=Non
     elems = [e for t in range(T - 1, -1, -1) for e in element_transfers(config, inputs, t)] * runs
     chunks = [a for t in range(T - 1, -1, -1) for a in a_transfers(config, inputs, t)] * runs
     got = {"dx": [], "state": [], "dw": [], "db": []}
-    per_run = {"dx": T * B * -(-config.input_size // config.lanes), "state": B * config.hidden_size,
+    per_run = {"dx": T * B * len(dx_chunks(config)), "state": B * config.hidden_size,
                "dw": config.n_rows * config.cols_per_lane, "db": config.n_rows}
     results = []
 

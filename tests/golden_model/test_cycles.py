@@ -38,8 +38,8 @@ def test_no_nonzero(B):
     cfg, dz = setup(B)
     c = cycle_counts(cfg, fake(dz))
     BC, BH = B * cfg.cols_per_lane, B * cfg.hidden_size
-    # every element passes the encoder in one cycle; the read-out follows the last
-    assert c.steps == first_feed(cfg, B) + BH + L + BC
+    # every element passes the encoder in one cycle; the read-out starts the cycle after the last
+    assert c.steps == first_feed(cfg, B) + BH + L + 1 + BC
     assert c.cycles == c.steps + outputs(cfg, B)
     assert (c.issued, c.mac_busy, c.hazard, c.nonzeros, c.zeros_skipped) == (0, 0, 0, 0, dz.size)
 
@@ -53,7 +53,7 @@ def test_all_nonzero_runs_the_lanes_back_to_back(B, lanes):
         c = cycle_counts(cfg, fake(dz, dense))
         n = dz.size
         # the first entry goes one cycle after the encoder took the first element, then one every C cycles
-        assert c.steps == first_feed(cfg, B) + L + 1 + (n - 1) * C + C + DRAIN + B * C
+        assert c.steps == first_feed(cfg, B) + L + 1 + (n - 1) * C + C + DRAIN + 1 + B * C
         assert (c.issued, c.mac_busy, c.hazard, c.nonzeros) == (n, n * C, 0, n)
         assert c.zeros_skipped == 0
 
@@ -93,9 +93,21 @@ def test_steps_follow_each_other_and_loads_overlap():
     cfg, dz = setup(B, T=T)
     BC, BH = B * cfg.cols_per_lane, B * cfg.hidden_size
     c = cycle_counts(cfg, fake(dz))
-    one = first_feed(cfg, B) + BH + L + BC
-    # later steps find their a_t loaded already: one WAIT cycle, then the feed
-    assert c.steps == one + (T - 1) * (2 + BH + L + BC)
+    # later steps find their a_t loaded already and start while the step before is read out: one
+    # WAIT cycle, then the feed (the read-out, BC <= BH + L + 1 cycles, is hidden)
+    assert B * cfg.cols_per_lane <= BH + L + 1
+    assert c.steps == first_feed(cfg, B) + BH + L + (T - 1) * (2 + BH + L) + 1 + BC
+
+
+def test_a_long_read_out_holds_the_next_step_back():
+    """BC > BH + L + 1: the next step's MAC work waits for the read-out before it (one da buffer each)."""
+    B, T = 2, 3
+    cfg, dz = setup(B, H=1, I=20, lanes=1, T=T)
+    BC, BH = B * cfg.cols_per_lane, B * cfg.hidden_size
+    assert BC > BH + L + 1
+    c = cycle_counts(cfg, fake(dz))
+    first_done = first_feed(cfg, B) + BH + L
+    assert c.steps == first_done + (T - 1) * (1 + BC) + 1 + BC
 
 
 def test_random_patterns_keep_the_invariants():

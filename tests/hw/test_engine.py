@@ -48,6 +48,7 @@ CONFIGS = {
     "P1": dict(input_size=3, hidden_size=2, lanes=1, max_batch=2, max_seq=4),
     "C1-hazards": dict(input_size=2, hidden_size=2, lanes=4, max_batch=3, max_seq=4),
     "B1-odd": dict(input_size=5, hidden_size=3, lanes=2, max_batch=1, max_seq=5),
+    "readout-bound": dict(input_size=20, hidden_size=1, lanes=1, max_batch=2, max_seq=3),   # BC > BH + latency
 }
 
 
