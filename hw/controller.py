@@ -47,7 +47,7 @@ from .gate_grad import GateGradUnit
 from .layouts import chunk_layout, dz_layout, element_layout, state_layout
 from .mac_lanes import MacLanes
 
-__all__ = ["EngineCore", "COUNTERS", "counters_layout", "flags_layout"]
+__all__ = ["EngineCore", "COUNTERS", "counters_layout", "flags_layout", "micro_arch"]
 
 
 class State(enum.Enum):
@@ -74,6 +74,16 @@ def counters_layout(config):
 
 def flags_layout():
     return data.StructLayout({name: 1 for name in FLAGS})
+
+
+def micro_arch():
+    """The golden_model.cycles.MicroArch of this hardware, from its components' own latencies: an
+    element's feed register, the gate-gradient unit's pipeline and the dz buffer (a buffered FIFO:
+    two cycles from write to read); the lanes' read-modify-write depth; their write latency and the
+    cycle in which the controller sees them idle."""
+    from golden_model.cycles import MicroArch
+    return MicroArch(ggu_latency=1 + GateGradUnit.latency + 2, rmw_depth=MacLanes.rmw_depth,
+                     mac_drain=MacLanes.write_latency + 1)
 
 
 class EngineCore(wiring.Component):

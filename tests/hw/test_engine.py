@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from golden_model.cycles import cycle_counts
+from golden_model.cycles import MicroArch, cycle_counts
 from golden_model.engine_config import EngineConfig
 from golden_model.engine_model import EngineInputs, run_engine
 from golden_model.trace import load_trace
@@ -40,6 +40,12 @@ def check(cfg, inputs, *, dense, gap=0.3, stall=0.5, seed=0, runs=1):
         if gap == 0 and stall == 0:
             assert got.stall == 0
     return want, cycles
+
+
+def test_the_cycle_model_describes_these_components():
+    """golden_model.cycles' default micro-architecture is the one the hardware's latencies add up to."""
+    from hw.controller import micro_arch
+    assert micro_arch() == MicroArch()
 
 
 CONFIGS = {
