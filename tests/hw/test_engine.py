@@ -162,3 +162,89 @@ def test_saturating_inputs_raise_the_same_flags():
     inputs.W[...] = cfg.weight.max_int
     want, _ = check(cfg, inputs, dense=False)
     assert want.flags == {"gate": True, "dw": True, "da": False, "db": True, "out": True}
+
+
+def test_reset_in_the_middle_of_a_sequence_then_a_clean_run():
+    """Reset during step 1 of a sequence; after the engine has cleared its accumulators, the next
+    sequence's results equal the model's (nothing of the interrupted run survives)."""
+    from amaranth.hdl import Module, ResetInserter, Signal
+    from amaranth.sim import Simulator
+
+    from hw.engine import Engine
+    from hw.transfers import a_transfers, decode_outputs, dx_chunks, element_transfers, weight_transfers
+    from sim.streams import consumer, stream_put
+
+    cfg = EngineConfig(**CONFIGS["P4-C3"])
+    inputs = random_inputs(cfg, 4, 2, np.random.default_rng(8))
+    want = run_engine(cfg, inputs)
+    T, B = 4, 2
+    engine, rst = Engine(cfg), Signal()
+    top = Module()
+    top.submodules.engine = ResetInserter(rst)(engine)
+    elems = [e for t in range(T - 1, -1, -1) for e in element_transfers(cfg, inputs, t)]
+    chunks = [a for t in range(T - 1, -1, -1) for a in a_transfers(cfg, inputs, t)]
+    phase = [0]
+    got = {"dx": [], "state": [], "dw": [], "db": []}
+
+    def feeder(port, items):
+        """Offers the items; a reset ends the first run's offers (a host resets its side too)."""
+        async def bench(ctx):
+            for run in (0, 1):
+                while phase[0] != 2 * run:
+                    await ctx.tick()
+                for item in items:
+                    ctx.set(port.valid, 1)
+                    ctx.set(port.payload, item)
+                    while True:
+                        _, _, ready = await ctx.tick().sample(port.ready)
+                        if ready or phase[0] != 2 * run:
+                            break
+                    ctx.set(port.valid, 0)
+                    if phase[0] != 2 * run:
+                        break
+        return bench
+
+    async def control(ctx):
+        for run in (0, 1):
+            await ctx.tick().until(engine.idle)
+            for chunk in weight_transfers(cfg, inputs.W):
+                await stream_put(ctx, engine.i_weight, chunk)
+            for name, value in (("tau", inputs.tau), ("dense", 0), ("seq_len", T), ("batch", B), ("start", 1)):
+                ctx.set(getattr(engine, name), value)
+            await ctx.tick()
+            ctx.set(engine.start, 0)
+            if run == 0:                           # into step 1, then reset for a cycle
+                await ctx.tick().repeat(120)
+                ctx.set(rst, 1)
+                phase[0] = 1
+                await ctx.tick()
+                ctx.set(rst, 0)
+                await ctx.tick()
+                phase[0] = 2
+            else:
+                await ctx.tick().until(engine.idle)
+
+    sim = Simulator(top)
+    sim.add_clock(1e-8)
+    sim.add_testbench(control)
+    sim.add_testbench(feeder(engine.i_elem, elems))
+    sim.add_testbench(feeder(engine.i_a, chunks))
+    counts = {"dx": T * B * len(dx_chunks(cfg)), "state": B * cfg.hidden_size,
+              "dw": cfg.n_rows * cfg.cols_per_lane, "db": cfg.n_rows}
+    ports = {"dx": engine.o_dx, "state": engine.o_state, "dw": engine.o_dw, "db": engine.o_db}
+
+    def collector(name):
+        async def bench(ctx):
+            while phase[0] != 2:
+                await ctx.tick()
+            await consumer(ports[name], counts[name], got[name], stall=0.3, seed=len(name))(ctx)
+        return bench
+
+    for name in got:
+        sim.add_testbench(collector(name))
+    sim.run()
+    plain = {"dx": [[int(p[i]) for i in range(cfg.lanes)] for p in got["dx"]],
+             "state": [{"dh0": int(p["dh0"]), "dc0": int(p["dc0"])} for p in got["state"]],
+             "dw": [[int(p[i]) for i in range(cfg.lanes)] for p in got["dw"]], "db": [int(p) for p in got["db"]]}
+    out = decode_outputs(cfg, T, B, plain["dx"], plain["state"], plain["dw"], plain["db"])
+    assert out.mismatches(want) == []
