@@ -12,21 +12,22 @@ BC = B*C a-chunks and BH = B*H elements per step, R = 4H rows, C = ceil(N/P):
 2. **Feed**: step n waits from W_n (1 for the first step, Z_{n-1} + 1 after)
    until its a_t is loaded; it feeds its elements (unit j, batch b within j)
    in cycles F_n .. F_n + BH - 1, F_n = max(W_n, A_n + 1) + 1.
-3. **Gate-gradient unit and dz buffer**: element e's dz reach the encoder in
-   cycle F_n + e + ``ggu_latency`` (feed register, the unit's pipeline, the
-   buffer FIFO), or the cycle after the encoder took element e-1.
-4. **Encoder**: takes element e when it is there and the previous element is
-   done: the cycle after it took an element with nothing to issue, or the cycle
-   its last entry went to the lanes. It offers the element's entries (the
-   nonzeros in gate order i, f, g, o; all four in dense mode) from the cycle
-   after it took it, one after the other.
+3. **Gate-gradient unit and dz buffer**: only elements with a nonzero enter
+   the buffer (every element in dense mode); element e's dz reach the encoder
+   in cycle F_n + e + ``ggu_latency`` (feed register, the unit's pipeline, the
+   buffer FIFO), or the cycle after the encoder took the element before.
+4. **Encoder**: takes the next element when it is there and the previous one
+   is done: the cycle its last entry went to the lanes. It offers the
+   element's entries (the nonzeros in gate order i, f, g, o; all four in
+   dense mode) from the cycle after it took it, one after the other.
 5. **Lanes**: accept an entry at y = max(offered, y_prev + C), where y_prev is
    the previous entry's acceptance, plus one hazard bubble when C = 1 and the
    entry shares its row k or batch b with the previous one (the accumulators
    are read again ``rmw_depth`` = 2 cycles after a read, see hw.mac_lanes).
-   The step's MAC work is done at Z_n = max(x_last + 1, y_last + C + ``mac_drain``,
-   Z_{n-1} + 1 + BC) (x_last: the encoder took the last element; y_last: the
-   last entry; the last term: the previous read-out has finished).
+   The step's MAC work is done at Z_n = max(F_n + BH + ``ggu_latency`` -
+   ``buffer_latency``, x_last + 1, y_last + C + ``mac_drain``, Z_{n-1} + 1 + BC)
+   (the unit's last element is out; the encoder took the last element with a
+   nonzero; the last entry is written; the previous read-out has finished).
 6. **Read-out** of da (double-buffered): BC cycles Z_n + 1 .. Z_n + BC, beside
    the next step's feed, which needs only the first chunks.
 7. After the last step's read-out, ``steps`` = Z_{T-1} + 1 + BC: dh0/dc0 (BH
@@ -52,16 +53,18 @@ class MicroArch:
 
     ``ggu_latency``: from an element's feed cycle to its dz being available to
     the encoder (1 feed register + GateGradUnit.latency + 2 for the buffered
-    FIFO). ``rmw_depth``: MacLanes.rmw_depth. ``mac_drain``: from the last
+    FIFO). ``buffer_latency``: the FIFO's part of it. ``rmw_depth``:
+    MacLanes.rmw_depth. ``mac_drain``: from the last
     entry's last column to the cycle the controller sees the lanes idle.
     """
 
     ggu_latency: int = 10
+    buffer_latency: int = 2
     rmw_depth: int = 2
     mac_drain: int = 3
 
     def __post_init__(self):
-        for name in ("ggu_latency", "rmw_depth", "mac_drain"):
+        for name in ("ggu_latency", "buffer_latency", "rmw_depth", "mac_drain"):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int) or v < 1:
                 raise ValueError(f"MicroArch.{name} must be a positive integer, not {v!r}")
@@ -119,10 +122,12 @@ def cycle_counts(config, result, arch=MicroArch()):
         i = 0
         y_last = None
         for e in range(BH):
+            m = int(per_elem[e])
+            if m == 0:
+                continue                 # never enters the dz buffer
             avail = F + e + arch.ggu_latency
             x = avail if free is None else max(avail, free, x + 1)
             offer = x + 1
-            m = int(per_elem[e])
             for _ in range(m):
                 k, b = int(kk[i]), int(bb[i])
                 i += 1
@@ -133,8 +138,10 @@ def cycle_counts(config, result, arch=MicroArch()):
                 y_prev, k_prev, b_prev, y_last = y, k, b, y
                 issued += 1
                 offer = y + 1
-            free = x + 1 if m == 0 else y_prev
-        done = x + 1 if y_last is None else max(x + 1, y_last + C + arch.mac_drain)
+            free = y_prev
+        done = F + BH + arch.ggu_latency - arch.buffer_latency      # the unit's last element is out
+        if y_last is not None:
+            done = max(done, x + 1, y_last + C + arch.mac_drain)
         if readout_end is not None:
             done = max(done, readout_end)
         Z = [Z[-1], done]

@@ -82,7 +82,7 @@ def micro_arch():
     two cycles from write to read); the lanes' read-modify-write depth; their write latency and the
     cycle in which the controller sees them idle."""
     from golden_model.cycles import MicroArch
-    return MicroArch(ggu_latency=1 + GateGradUnit.latency + 2, rmw_depth=MacLanes.rmw_depth,
+    return MicroArch(ggu_latency=1 + GateGradUnit.latency + 2, buffer_latency=2, rmw_depth=MacLanes.rmw_depth,
                      mac_drain=MacLanes.write_latency + 1)
 
 
@@ -231,14 +231,18 @@ class EngineCore(wiring.Component):
             m.d.comb += ggu.i_elem.payload[name].eq(e1[name])
 
         # -- the gate-gradient unit's results: dz to the buffer, dc_prev to the dc memory -------------
+        # Only elements with something to issue enter the dz buffer (every element in dense mode): an
+        # element without a nonzero costs the encoder and the lanes nothing at all.
         g_j, g_b = Signal(range(max(H, 2))), Signal(range(max(B, 2)))
+        ggu_all = Signal()                    # the unit has produced the step's last element
         m.d.comb += ggu.o_grad.ready.eq(1)
         out = ggu.o_grad.payload
         dz_in = Signal(dz_layout(c))
-        m.d.comb += [dz_in.j.eq(g_j), dz_in.b.eq(g_b), dz_fifo.w_data.eq(dz_in), dz_fifo.w_en.eq(ggu.o_grad.valid),
+        nonzero = Signal(4)
+        m.d.comb += [dz_in.j.eq(g_j), dz_in.b.eq(g_b), dz_fifo.w_data.eq(dz_in),
+                     dz_fifo.w_en.eq(ggu.o_grad.valid & (nonzero.any() | dense)),
                      dc_wp.addr.eq(address((g_b, B), (g_j, H))), dc_wp.data.eq(out.dc_prev),
                      dc_wp.en.eq(ggu.o_grad.valid)]
-        nonzero = Signal(4)
         for q, name in enumerate(("dz_i", "dz_f", "dz_g", "dz_o")):
             m.d.comb += [dz_in.dz[q].eq(out[name]), nonzero[q].eq(out[name].any())]
         # nonzeros and skipped zeros of the element, registered at the counters' width (one cycle late)
@@ -256,20 +260,12 @@ class EngineCore(wiring.Component):
             with m.If(g_b == b_last):
                 m.d.sync += [g_b.eq(0), g_j.eq(g_j + 1)]
                 with m.If(equals(g_j, H - 1)):
-                    m.d.sync += g_j.eq(0)
+                    m.d.sync += [g_j.eq(0), ggu_all.eq(1)]
 
         # -- dz buffer -> encoder; the step's MAC work is done when every element went through -------
         m.d.comb += [enc.i_dz.payload.eq(dz_fifo.r_data), enc.i_dz.valid.eq(dz_fifo.r_rdy),
                      dz_fifo.r_en.eq(enc.i_dz.ready)]
-        n_j, n_b = Signal(range(max(H, 2))), Signal(range(max(B, 2)))
-        enc_all = Signal()                    # the encoder has taken the step's last element
-        with m.If(enc.i_dz.valid & enc.i_dz.ready):
-            m.d.sync += n_b.eq(n_b + 1)
-            with m.If(n_b == b_last):
-                m.d.sync += [n_b.eq(0), n_j.eq(n_j + 1)]
-                with m.If(equals(n_j, H - 1)):
-                    m.d.sync += [n_j.eq(0), enc_all.eq(1)]
-        mac_done = enc_all & ~enc.o_nz.valid & lanes.idle
+        mac_done = ggu_all & ~dz_fifo.level.any() & ~enc.o_nz.valid & lanes.idle
         with m.If(lanes.busy):
             m.d.sync += cnt.mac_busy.eq(cnt.mac_busy + 1)
 
@@ -355,7 +351,7 @@ class EngineCore(wiring.Component):
         with m.Elif(in_state("WAIT")):             # for step `step`'s a_t
             with m.If(ld_ahead.any()):
                 m.d.sync += [w_j.eq(0), w_b.eq(0), w_lane.eq(I % P), w_chunk.eq(I // P),
-                             g_j.eq(0), g_b.eq(0), n_j.eq(0), n_b.eq(0), enc_all.eq(0)]
+                             g_j.eq(0), g_b.eq(0), ggu_all.eq(0)]
                 m.d.sync += state.eq(State.FEED)
         with m.Elif(in_state("FEED")):
             m.d.comb += [walking.eq(1), self.elem_want.eq(1)]

@@ -11,7 +11,8 @@ from golden_model.cycles import MicroArch, counter_width, cycle_counts, max_cycl
 from golden_model.engine_config import EngineConfig
 
 ARCH = MicroArch()
-L, DRAIN = ARCH.ggu_latency, ARCH.mac_drain
+L, DRAIN, BUF = ARCH.ggu_latency, ARCH.mac_drain, ARCH.buffer_latency
+OUT = L - BUF   # from an element's feed to its dz leaving the unit (and the buffer counting it)
 
 
 def fake(dz, dense=False):
@@ -38,8 +39,8 @@ def test_no_nonzero(B):
     cfg, dz = setup(B)
     c = cycle_counts(cfg, fake(dz))
     BC, BH = B * cfg.cols_per_lane, B * cfg.hidden_size
-    # every element passes the encoder in one cycle; the read-out starts the cycle after the last
-    assert c.steps == first_feed(cfg, B) + BH + L + 1 + BC
+    # no element enters the dz buffer: the step is done when the unit's last element is out
+    assert c.steps == first_feed(cfg, B) + BH + OUT + 1 + BC
     assert c.cycles == c.steps + outputs(cfg, B)
     assert (c.issued, c.mac_busy, c.hazard, c.nonzeros, c.zeros_skipped) == (0, 0, 0, 0, dz.size)
 
@@ -64,7 +65,7 @@ def test_one_nonzero_at_the_last_index(B):
     dz[0, B - 1, 4 * cfg.hidden_size - 1] = -3   # gate o of unit H-1, last batch: the last entry issued
     c = cycle_counts(cfg, fake(dz))
     none = cycle_counts(cfg, fake(np.zeros_like(dz)))
-    assert c.steps == none.steps + cfg.cols_per_lane + DRAIN
+    assert c.steps == none.steps + BUF + cfg.cols_per_lane + DRAIN
     assert (c.issued, c.nonzeros, c.zeros_skipped) == (1, 1, dz.size - 1)
 
 
@@ -94,19 +95,19 @@ def test_steps_follow_each_other_and_loads_overlap():
     BC, BH = B * cfg.cols_per_lane, B * cfg.hidden_size
     c = cycle_counts(cfg, fake(dz))
     # later steps find their a_t loaded already and start while the step before is read out: one
-    # WAIT cycle, then the feed (the read-out, BC <= BH + L + 1 cycles, is hidden)
-    assert B * cfg.cols_per_lane <= BH + L + 1
-    assert c.steps == first_feed(cfg, B) + BH + L + (T - 1) * (2 + BH + L) + 1 + BC
+    # WAIT cycle, then the feed (the read-out, BC <= BH + OUT + 1 cycles, is hidden)
+    assert B * cfg.cols_per_lane <= BH + OUT + 1
+    assert c.steps == first_feed(cfg, B) + BH + OUT + (T - 1) * (2 + BH + OUT) + 1 + BC
 
 
 def test_a_long_read_out_holds_the_next_step_back():
-    """BC > BH + L + 1: the next step's MAC work waits for the read-out before it (one da buffer each)."""
+    """BC > BH + OUT + 1: the next step's MAC work waits for the read-out before it (one da buffer each)."""
     B, T = 2, 3
     cfg, dz = setup(B, H=1, I=20, lanes=1, T=T)
     BC, BH = B * cfg.cols_per_lane, B * cfg.hidden_size
-    assert BC > BH + L + 1
+    assert BC > BH + OUT + 1
     c = cycle_counts(cfg, fake(dz))
-    first_done = first_feed(cfg, B) + BH + L
+    first_done = first_feed(cfg, B) + BH + OUT
     assert c.steps == first_done + (T - 1) * (1 + BC) + 1 + BC
 
 
