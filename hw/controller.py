@@ -97,6 +97,7 @@ class EngineCore(wiring.Component):
     dx, dx_want; state, state_want; dw, dw_want; db, db_want : the outputs.
     start, tau, dense, seq_len, batch : the run-time registers, sampled at ``start`` while idle.
     idle : ready for ``start`` (and for weights).
+    refused : the last ``start`` was refused: seq_len or batch out of range (1 .. max_seq, 1 .. max_batch).
     counters, flags : the performance counters and sticky overflow flags of the last sequence.
     """
 
@@ -115,7 +116,7 @@ class EngineCore(wiring.Component):
             "db": Out(shape_of(c.db_acc)), "db_want": Out(1),
             "start": In(1), "tau": In(shape_of(c.grad)), "dense": In(1),
             "seq_len": In(range(1, c.max_seq + 1)), "batch": In(range(1, c.max_batch + 1)),
-            "idle": Out(1),
+            "idle": Out(1), "refused": Out(1),
             "counters": Out(counters_layout(c)), "flags": Out(flags_layout()),
         })
 
@@ -341,11 +342,15 @@ class EngineCore(wiring.Component):
         with m.Elif(in_state("IDLE")):
             m.d.comb += [self.idle.eq(1), self.weight_take.eq(self.weight_valid)]
             self._weight_load(m, lanes)
-            with m.If(self.start):
+            # a start with T or B out of range is refused (the engine stays idle and says so)
+            fits = self.seq_len.any() & (self.seq_len <= T) & self.batch.any() & (self.batch <= B)
+            with m.If(self.start & ~fits):
+                m.d.sync += self.refused.eq(1)
+            with m.If(self.start & fits):
                 m.d.sync += [
                     tau.eq(self.tau), dense.eq(self.dense), t_last.eq(self.seq_len - 1), b_last.eq(self.batch - 1),
-                    running.eq(1), stepping.eq(1), step.eq(0), ld_step.eq(0), ld_ahead.eq(0), ld_all.eq(0), ld_c.eq(0), ld_b.eq(0),
-                    cnt.eq(0), flags.eq(0),
+                    running.eq(1), stepping.eq(1), step.eq(0), ld_step.eq(0), ld_ahead.eq(0), ld_all.eq(0), ld_c.eq(0),
+                    ld_b.eq(0), cnt.eq(0), flags.eq(0), self.refused.eq(0),
                 ]
                 m.d.sync += state.eq(State.WAIT)
         with m.Elif(in_state("WAIT")):             # for step `step`'s a_t

@@ -18,7 +18,8 @@ Host-facing streams (payloads from hw.layouts):
   and db as 4H words.
 
 Run-time registers: ``tau``, ``dense``, ``seq_len`` (T), ``batch`` (B), sampled
-when ``start`` is high while ``idle``. ``counters`` and ``flags`` hold the last
+when ``start`` is high while ``idle``; a start with T outside 1 .. max_seq or B
+outside 1 .. max_batch is refused (``refused`` rises, the engine stays idle). ``counters`` and ``flags`` hold the last
 sequence's performance counters and sticky overflow flags once ``idle`` again;
 ``stall`` counts the cycles in which the core waited for the host.
 
@@ -64,7 +65,7 @@ class Engine(wiring.Component):
             "o_db": Out(stream.Signature(shape_of(c.db_acc))),
             "start": In(1), "tau": In(shape_of(c.grad)), "dense": In(1),
             "seq_len": In(range(1, c.max_seq + 1)), "batch": In(range(1, c.max_batch + 1)),
-            "idle": Out(1),
+            "idle": Out(1), "refused": Out(1),
             "counters": Out(counters_layout(c)), "flags": Out(flags_layout()),
             "stall": Out(self.stall_width),
         })
@@ -103,7 +104,8 @@ class Engine(wiring.Component):
                      self.i_weight.ready.eq(core.weight_take & run)]
         m.d.comb += [core.start.eq(self.start), core.tau.eq(self.tau), core.dense.eq(self.dense),
                      core.seq_len.eq(self.seq_len), core.batch.eq(self.batch),
-                     self.idle.eq(core.idle), self.counters.eq(core.counters), self.flags.eq(core.flags)]
+                     self.idle.eq(core.idle), self.refused.eq(core.refused), self.counters.eq(core.counters),
+                     self.flags.eq(core.flags)]
 
         with m.If(core.idle & self.start):
             m.d.sync += self.stall.eq(0)

@@ -248,3 +248,31 @@ def test_reset_in_the_middle_of_a_sequence_then_a_clean_run():
              "dw": [[int(p[i]) for i in range(cfg.lanes)] for p in got["dw"]], "db": [int(p) for p in got["db"]]}
     out = decode_outputs(cfg, T, B, plain["dx"], plain["state"], plain["dw"], plain["db"])
     assert out.mismatches(want) == []
+
+
+@pytest.mark.parametrize("seq_len, batch", [(0, 2), (5, 2), (4, 0), (4, 3)])
+def test_a_start_with_t_or_b_out_of_range_is_refused(seq_len, batch):
+    from amaranth.sim import Simulator
+
+    from hw.engine import Engine
+
+    cfg = EngineConfig(**CONFIGS["P4-C3"])   # max_seq 4, max_batch 2
+    dut = Engine(cfg)
+    seen = []
+
+    async def bench(ctx):
+        await ctx.tick().until(dut.idle)
+        for s, b, expect in ((seq_len, batch, 1), (2, 1, 0)):
+            ctx.set(dut.seq_len, s)
+            ctx.set(dut.batch, b)
+            ctx.set(dut.start, 1)
+            await ctx.tick()
+            ctx.set(dut.start, 0)
+            await ctx.tick()
+            seen.append((int(ctx.get(dut.refused)), int(ctx.get(dut.idle))))
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-8)
+    sim.add_testbench(bench)
+    sim.run()
+    assert seen == [(1, 1), (0, 0)]   # refused and still idle; then a valid start is taken
