@@ -343,7 +343,9 @@ class EngineCore(wiring.Component):
             m.d.comb += [self.idle.eq(1), self.weight_take.eq(self.weight_valid)]
             self._weight_load(m, lanes)
             # a start with T or B out of range is refused (the engine stays idle and says so)
-            fits = self.seq_len.any() & (self.seq_len <= T) & self.batch.any() & (self.batch <= B)
+            def at_most(value, limit):     # (no comparison where the width cannot exceed the limit)
+                return value <= limit if (1 << len(value)) - 1 > limit else 1
+            fits = self.seq_len.any() & at_most(self.seq_len, T) & self.batch.any() & at_most(self.batch, B)
             with m.If(self.start & ~fits):
                 m.d.sync += self.refused.eq(1)
             with m.If(self.start & fits):
