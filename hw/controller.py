@@ -136,7 +136,7 @@ class EngineCore(wiring.Component):
         # -- run-time registers ----------------------------------------------------------------------
         tau, dense = Signal.like(self.tau), Signal()
         t_last = Signal(range(T + 1))         # seq_len - 1, as wide as the step counter
-        b_last = Signal(range(max(B, 2)))             # batch - 1
+        b_last = Signal(range(max(B, 2)))     # batch - 1
         m.d.comb += [ggu.tau.eq(tau), enc.dense.eq(dense)]
 
         step = Signal(range(T + 1))           # steps finished in this sequence (step 0 is t = T-1)
