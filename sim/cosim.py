@@ -25,7 +25,8 @@ from golden_model.errors import ConfigError, MissingDependencyError, ZskipError
 
 from .export import TOP, export
 
-__all__ = ["SIMULATORS", "Build", "CosimError", "CosimReport", "cosim", "build", "run_job", "require_simulator"]
+__all__ = ["SIMULATORS", "Build", "CosimError", "CosimReport", "cosim", "build", "run_job", "require_simulator",
+           "trace_sequences"]
 
 #: Simulators by the name users type, with what installs them.
 SIMULATORS = {
@@ -108,7 +109,7 @@ def build(config, sim="verilator", *, root=Path("build/cosim"), waves=False):
     # MAKEFLAGS (the runner calls make itself).
     saved = os.environ.get("MAKEFLAGS")
     if sim == "verilator":
-        os.environ["MAKEFLAGS"] = f"{saved or ''} CFG_CXXFLAGS_PCH_I=-include".strip()
+        os.environ["MAKEFLAGS"] = f"{saved or ''} CFG_CXXFLAGS_PCH_I=-include OPT_FAST=-O2".strip()
     try:
         runner.build(sources=[verilog], hdl_toplevel=TOP, build_dir=bdir, timescale=("1ns", "1ps"), waves=waves,
                      log_file=log)
@@ -183,6 +184,32 @@ def run_job(config, inputs, runs, built, *, name="job"):
     for r in out:
         r["waveform"] = waves_file
     return out
+
+
+#: Fields of an EngineConfig that give a trace's integers their meaning: they must agree.
+VALUE_FIELDS = ("input_size", "hidden_size", "act", "state", "inp", "weight", "grad")
+
+
+def trace_sequences(trace, config=None, passes=None):
+    """The (config, sequences) to co-simulate from a golden_model.trace.Trace: its own configuration,
+    or ``config`` when the trace's values mean the same there (sizes and formats agree, and each
+    pass fits max_batch and max_seq); otherwise ConfigError naming what differs."""
+    from golden_model.errors import ShapeError
+    if config is None:
+        config = trace.config
+    differ = [f"{k}: trace {getattr(trace.config, k)} vs configuration {getattr(config, k)}"
+              for k in VALUE_FIELDS if getattr(trace.config, k) != getattr(config, k)]
+    if differ:
+        raise ConfigError("the trace does not match the configuration (" + "; ".join(differ) + ")")
+    chosen = trace.passes if passes is None else trace.passes[:passes]
+    if passes is not None and not 1 <= passes <= len(trace.passes):
+        raise ConfigError(f"--passes must be in 1..{len(trace.passes)} (the trace holds {len(trace.passes)})")
+    for n, p in enumerate(chosen):
+        try:
+            p.check(config)
+        except ShapeError as e:
+            raise ConfigError(f"pass {n} of the trace does not fit the configuration: {e}") from None
+    return config, chosen
 
 
 def cosim(config, sequences, sim="verilator", *, seed=0, gap=0.0, stall=0.0, waves=False, root=Path("build/cosim"),

@@ -4,6 +4,7 @@
     zskip compare  dense vs sparsified with the same seed and data, a table and a plot
     zskip trace    real, quantised engine inputs from a trained LSTM, for co-simulation
     zskip verilog  the engine for an EngineConfig as Verilog or RTLIL
+    zskip cosim    the exported engine against the golden model, on Verilator or Icarus
 """
 
 import argparse
@@ -131,6 +132,27 @@ def build_parser():
     p.add_argument("--json", type=Path, default=None, help="also write a JSON summary (configuration, ports, "
                    "memories) here")
     p.set_defaults(func=cmd_verilog)
+
+    p = sub.add_parser("cosim", help="co-simulate the exported engine against the golden model (cocotb)",
+                       formatter_class=fmt, description="Build the engine's Verilog for a simulator and run a "
+                       "gradient trace through it in skip and in dense mode on the same build; every output, "
+                       "counter and flag is compared with the golden model, exactly. Prints a table; --json "
+                       "writes the figures. Exit 1 on a mismatch, naming the step, stream, index, expected and "
+                       "actual value.")
+    p.add_argument("--trace", type=Path, required=True, help="a trace from 'zskip trace' (.npz)")
+    p.add_argument("--config", type=Path, default=None, metavar="TOML",
+                   help="engine configuration (default: the trace's own); sizes and formats must agree with it")
+    p.add_argument("--sim", choices=["verilator", "icarus"], default="verilator", help="simulator")
+    p.add_argument("--passes", type=int, default=None, help="co-simulate the first N passes (default: all)")
+    p.add_argument("--gap", type=float, default=0.0, help="probability of an idle cycle before each input "
+                   "transfer (hostile handshakes; slower)")
+    p.add_argument("--stall", type=float, default=0.0, help="probability per cycle that an output is refused")
+    p.add_argument("--seed", type=int, default=0, help="seed of the handshake patterns")
+    p.add_argument("--waves", action="store_true", help="write waveforms (FST on Verilator, VCD on Icarus)")
+    p.add_argument("--build-dir", type=Path, default=Path("build/cosim"), help="where builds are kept (one "
+                   "directory per configuration and simulator)")
+    p.add_argument("--json", type=Path, default=None, help="write the figures here")
+    p.set_defaults(func=cmd_cosim)
     return parser
 
 
@@ -254,6 +276,53 @@ def cmd_verilog(args):
                                          "ports": [{"name": n, "direction": d, "width": w} for n, d, w in summary.ports],
                                          "memories": {k: {"words": w, "bits": b} for k, (w, b) in summary.memories.items()}},
                                         indent=1) + "\n")
+    return 0
+
+
+def cmd_cosim(args):
+    from golden_model.engine_config import EngineConfig
+    from golden_model.trace import load_trace
+    from sim.cosim import cosim, require_simulator, trace_sequences
+
+    for name in ("gap", "stall"):
+        v = getattr(args, name)
+        if not 0.0 <= v <= 0.95:
+            raise ConfigError(f"--{name} must be a probability in [0, 0.95], not {v}")
+    require_simulator(args.sim)
+    trace = load_trace(args.trace)
+    config = EngineConfig.from_toml(args.config) if args.config else None
+    config, sequences = trace_sequences(trace, config, args.passes)
+    config.check_buildable()
+    console.print(f"building for {args.sim} (once per configuration) ...")
+
+    def progress(n, total):
+        console.print(f"sequence {n + 1}/{total}: skip, then dense")
+
+    report = cosim(config, sequences, args.sim, seed=args.seed, gap=args.gap, stall=args.stall, waves=args.waves,
+                   root=args.build_dir, progress=progress)
+    d = report.to_dict()
+    d.pop("runs")
+    if args.json:
+        args.json.write_text(json.dumps(d, indent=1) + "\n")
+    rows = [("passed", str(report.passed).lower()), ("simulator", report.sim),
+            ("sequences", f"{report.sequences} (T={sequences[0].dh.shape[0]}, B={sequences[0].dh.shape[1]}, "
+                          f"H={config.hidden_size}, P={config.lanes})"),
+            ("dz sparsity", f"{report.sparsity:.1%}"),
+            ("cycles dense / skip", f"{report.cycles_dense} / {report.cycles_skip}  (backward steps)"),
+            ("speedup (ideal)", f"{report.speedup:.2f} ({report.ideal_speedup:.2f})"),
+            ("skip efficiency", f"{report.efficiency:.3f}  ({report.efficiency_with_readout:.3f} with the dW read-out)"),
+            ("simulated cycles/s", f"{report.sim_cycles_per_s:,.0f}")]
+    width = max(len(k) for k, _ in rows)
+    console.print("\n".join(f"{k:<{width}}  {v}" for k, v in rows), highlight=False)
+    if not report.passed:
+        m = report.mismatch
+        where = f"{m.get('stream', '?')} transfer {m.get('index', '?')} ({m.get('where', '')})" if m.get("stream") else \
+            "the counters/flags"
+        print(f"zskip cosim: MISMATCH in sequence {m['sequence']}, {m['mode']} mode: {where}: expected "
+              f"{m.get('expected')}, got {m.get('actual')}; counters {m['counters'] or 'equal'}, flags "
+              f"{m['flags'] or 'equal'}; waveform: {report.waveform or 'rerun with --waves'}; "
+              f"build: {report.build_dir}", file=sys.stderr)
+        return 1
     return 0
 
 
