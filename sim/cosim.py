@@ -35,6 +35,10 @@ SIMULATORS = {
 }
 
 
+#: Extra Verilator options.
+VERILATOR_ARGS = ["-O3"]
+
+
 class CosimError(ZskipError):
     """The simulator could not build or run the design."""
 
@@ -112,7 +116,7 @@ def build(config, sim="verilator", *, root=Path("build/cosim"), waves=False):
         os.environ["MAKEFLAGS"] = f"{saved or ''} CFG_CXXFLAGS_PCH_I=-include OPT_FAST=-O2".strip()
     try:
         runner.build(sources=[verilog], hdl_toplevel=TOP, build_dir=bdir, timescale=("1ns", "1ps"), waves=waves,
-                     log_file=log)
+                     build_args=VERILATOR_ARGS if sim == "verilator" else [], log_file=log)
     except (SystemExit, RuntimeError) as e:   # the runner raises or exits when the tool fails
         raise CosimError(f"{sim} could not build the design ({e}); see {log}") from None
     finally:
