@@ -185,7 +185,9 @@ def run_job(config, inputs, runs, built, *, name="job"):
     if not results.exists():
         raise CosimError(f"the testbench ended without results; see {log}")
     out = json.loads(results.read_text())
-    waves_file = next((str(p) for p in sorted(jdir.glob("*.fst")) + sorted(jdir.glob("*.vcd"))), None)
+    # Verilator writes the waveform where the test runs, Icarus beside the build (overwritten by the next run)
+    found = [p for d in (jdir, built.dir) for p in sorted(d.glob("*.fst")) + sorted(d.glob("*.vcd"))]
+    waves_file = str(found[0]) if built.waves and found else None
     for r in out:
         r["waveform"] = waves_file
     return out
@@ -237,6 +239,8 @@ def cosim(config, sequences, sim="verilator", *, seed=0, gap=0.0, stall=0.0, wav
                             "counters": r["counter_mismatches"], "flags": r["flag_mismatches"]}
                 waveform = r["waveform"]
         runs += res
+    if waveform is None:
+        waveform = next((r["waveform"] for r in runs if r.get("waveform")), None)
     skip = [r for r in runs if not r["run"]["dense"]]
     dense = [r for r in runs if r["run"]["dense"]]
     nnz, entries = sum(r["nonzeros"] for r in skip), sum(r["entries"] for r in skip)

@@ -148,7 +148,7 @@ def build_parser():
                    "transfer (hostile handshakes; slower)")
     p.add_argument("--stall", type=float, default=0.0, help="probability per cycle that an output is refused")
     p.add_argument("--seed", type=int, default=0, help="seed of the handshake patterns")
-    p.add_argument("--waves", action="store_true", help="write waveforms (FST on Verilator, VCD on Icarus)")
+    p.add_argument("--waves", action="store_true", help="write waveforms (VCD on Verilator, FST on Icarus; the path is printed)")
     p.add_argument("--build-dir", type=Path, default=Path("build/cosim"), help="where builds are kept (one "
                    "directory per configuration and simulator)")
     p.add_argument("--json", type=Path, default=None, help="write the figures here")
@@ -312,6 +312,8 @@ def cmd_cosim(args):
             ("speedup (ideal)", f"{report.speedup:.2f} ({report.ideal_speedup:.2f})"),
             ("skip efficiency", f"{report.efficiency:.3f}  ({report.efficiency_with_readout:.3f} with the dW read-out)"),
             ("simulated cycles/s", f"{report.sim_cycles_per_s:,.0f}")]
+    if report.waveform:
+        rows.append(("waveform", report.waveform))
     width = max(len(k) for k, _ in rows)
     console.print("\n".join(f"{k:<{width}}  {v}" for k, v in rows), highlight=False)
     if not report.passed:

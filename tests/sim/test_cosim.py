@@ -139,6 +139,15 @@ def test_command_line_on_a_trace(tmp_path, build_root):
     assert main(["cosim", "--trace", str(path), "--config", str(toml), "--build-dir", str(build_root)]) == 2
 
 
+@pytest.mark.parametrize("sim", SIMS)
+def test_waveforms_on_request(tmp_path, sim):
+    cfg = EngineConfig(input_size=3, hidden_size=2, lanes=1, max_batch=2, max_seq=2)
+    inputs = random_inputs(cfg, 2, 2, np.random.default_rng(0))
+    report = cs.cosim(cfg, [inputs], sim, waves=True, root=tmp_path)
+    assert report.passed and Path(report.waveform).stat().st_size > 1000
+    assert Path(report.waveform).suffix == {"verilator": ".vcd", "icarus": ".fst"}[sim]
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("sim", SIMS)
 def test_large_configuration(build_root, sim):
