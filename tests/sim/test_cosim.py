@@ -159,3 +159,25 @@ def test_large_configuration(build_root, sim):
     t = load_trace(DATA / "austen_lstm_h32.npz")
     report = cs.cosim(t.config, t.passes[:1], sim, root=build_root)
     assert report.passed and report.efficiency >= 0.95, report.mismatch
+
+
+def test_command_line_names_a_mismatch(tmp_path, monkeypatch, capsys):
+    """What `zskip cosim` prints when the hardware differs (the report faked; the real failing runs are above)."""
+    from zskip.cli import main
+    cfg, inputs = trace_slice(steps=2, batch=2, lanes=16)
+    path = save_trace(Trace(cfg, [inputs], {}), tmp_path / "t.npz")
+    report = cs.CosimReport(passed=False, sim="icarus", config=cfg.to_dict(), sparsity=0.8, cycles_dense=100,
+                            cycles_skip=30, cycles_dense_with_readout=120, cycles_skip_with_readout=50,
+                            ideal_speedup=5.0, speedup=3.3, efficiency=0.66, efficiency_with_readout=0.48,
+                            sim_cycles=400, sim_cycles_per_s=1000.0, sequences=1, waveform="/x/dump.vcd",
+                            build_dir="/x",
+                            mismatch={"sequence": 0, "mode": "skip", "stream": "dx", "index": 5,
+                                      "where": "step t = 1, batch 1, dx columns 16..31", "expected": [1, 2],
+                                      "actual": [1, 3], "counters": {}, "flags": {}})
+    monkeypatch.setattr(cs, "require_simulator", lambda sim: None)
+    monkeypatch.setattr(cs, "cosim", lambda *a, **k: report)
+    assert main(["cosim", "--trace", str(path), "--sim", "icarus"]) == 1
+    err = capsys.readouterr().err
+    for text in ("MISMATCH in sequence 0, skip mode", "dx transfer 5 (step t = 1, batch 1", "expected [1, 2], got [1, 3]",
+                 "waveform: /x/dump.vcd"):
+        assert text in err
