@@ -60,3 +60,18 @@ def test_edge_configurations_lint_clean(tmp_path, options):
     path = tmp_path / "engine.v"
     path.write_text(verilog.convert(Engine(EngineConfig(**options)), name="zskip_engine"))
     lint(path)
+
+
+@needs_verilator
+def test_uart_lints_clean(tmp_path):
+    from amaranth.hdl import Module
+
+    from hw.uart import UARTRx, UARTTx
+    m = Module()
+    m.submodules.tx = tx = UARTTx(104)
+    m.submodules.rx = rx = UARTRx(104)
+    ports = [tx.tx, rx.rx, tx.i_data.valid, tx.i_data.ready, tx.i_data.payload, rx.o_data.valid, rx.o_data.ready,
+             rx.o_data.payload, rx.framing_error, rx.overrun]
+    path = tmp_path / "uart.v"
+    path.write_text(verilog.convert(m, ports=ports, name="uart"))
+    lint(path)
