@@ -1,0 +1,85 @@
+"""Host-link frames: good frames come out whole and only after their CRC is checked; a corrupted,
+over-long or truncated frame is dropped whole with its reason, and the next good frame still arrives."""
+
+import random
+
+import pytest
+from amaranth.sim import Simulator
+
+from hw.host_link import SYNC, FrameError, FrameReceiver, crc16, frame
+from sim.streams import consumer, producer
+
+
+def test_frame_bytes():
+    f = frame(0x12, b"\x01\x02\x03")
+    assert f[0] == SYNC and f[1] == 0x12 and f[2:4] == b"\x03\x00" and f[4:7] == b"\x01\x02\x03"
+    assert int.from_bytes(f[-2:], "big") == crc16(f[1:-2])
+    assert crc16(b"123456789") == 0x29B1          # the catalogue's check value
+    with pytest.raises(ValueError):
+        frame(256)
+
+
+def run(stream_bytes, *, max_payload=16, timeout=64, gap=0.3, stall=0.3, seed=0, frames_out=None, errors_out=None):
+    dut = FrameReceiver(max_payload=max_payload, timeout=timeout)
+    got, errs = [], []
+    sim = Simulator(dut)
+    sim.add_clock(1e-8)
+    sim.add_testbench(producer(dut.i_byte, list(stream_bytes), gap=gap, seed=seed))
+
+    async def collect(ctx):
+        rng = random.Random(seed)
+        while True:
+            ready = rng.random() >= stall
+            ctx.set(dut.o_frame.ready, ready)
+            ctx.set(dut.o_error.ready, 1)
+            _, _, fv, fp, ev, ep = await ctx.tick().sample(dut.o_frame.valid, dut.o_frame.payload,
+                                                          dut.o_error.valid, dut.o_error.payload)
+            if fv and ready:
+                got.append((int(fp.cmd), None if fp.empty else int(fp.data), int(fp.last)))
+            if ev:
+                errs.append(FrameError(ep))
+
+    sim.add_process(collect)
+    sim.run_until(1e-8 * (len(stream_bytes) * 8 + 4 * timeout + 200))
+    return got, errs
+
+
+def frames_of(got):
+    """Transfers -> [(cmd, payload bytes)]."""
+    out, cur = [], []
+    for cmd, byte, last in got:
+        if byte is not None:
+            cur.append(byte)
+        if last:
+            out.append((cmd, bytes(cur)))
+            cur = []
+    return out
+
+
+def test_good_frames_come_out_whole():
+    msgs = [(1, b""), (2, bytes(range(16))), (3, b"\xa5\xa5"), (0xFF, b"x")]
+    stream = b"\x00\x17" + b"".join(frame(c, p) for c, p in msgs)    # garbage before the first SYNC
+    got, errs = run(stream)
+    assert frames_of(got) == msgs and errs == []
+
+
+@pytest.mark.parametrize("where", [1, 2, 5, -1])
+def test_a_corrupted_byte_drops_the_frame_and_the_next_one_arrives(where):
+    bad = bytearray(frame(7, b"abcdef"))
+    bad[where] ^= 0x10
+    got, errs = run(bytes(bad) + frame(8, b"ok"))
+    assert frames_of(got)[-1] == (8, b"ok") and (7, b"abcdef") not in frames_of(got)
+    assert FrameError.BAD_CRC in errs or FrameError.TOO_LONG in errs or FrameError.TIMEOUT in errs
+
+
+def test_too_long_and_truncated_frames():
+    got, errs = run(frame(1, bytes(17)) + frame(2, b"z"), max_payload=16)
+    assert errs[0] == FrameError.TOO_LONG and frames_of(got)[-1] == (2, b"z")
+    got, errs = run(frame(3, b"abcd")[:-3], gap=0.0, stall=0.0)       # the host stopped mid-frame
+    assert errs == [FrameError.TIMEOUT] and got == []
+
+
+@pytest.mark.parametrize("bad", [dict(max_payload=0), dict(max_payload=70000), dict(timeout=1)])
+def test_parameters_are_validated(bad):
+    with pytest.raises(ValueError):
+        FrameReceiver(**bad)
