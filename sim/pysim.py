@@ -10,10 +10,11 @@ from types import SimpleNamespace
 
 from amaranth.sim import Simulator
 
+from golden_model.cycles import max_cycles
 from hw.engine import Engine
 from hw.transfers import a_transfers, decode_outputs, dx_chunks, element_transfers, weight_transfers
 
-from .streams import consumer, producer, stream_put
+from .streams import consumer, producer, stream_put, watchdog
 
 __all__ = ["simulate"]
 
@@ -28,7 +29,10 @@ def _plain(payload, kind):
 
 def simulate(config, inputs, *, dense=False, gap=0.0, stall=0.0, seed=0, vcd=None, runs=1):
     """Simulate ``runs`` sequences of ``inputs`` back to back on one Engine; returns a list of
-    SimpleNamespace(outputs, counters, flags, stall) (``outputs`` from hw.transfers.decode_outputs)."""
+    SimpleNamespace(outputs, counters, flags, stall) (``outputs`` from hw.transfers.decode_outputs).
+    Raises TimeoutError when the engine does not finish in a generous bound of cycles."""
+    if not 0 <= gap < 1 or not 0 <= stall < 1:
+        raise ValueError(f"gap and stall are probabilities below 1, not {gap!r}, {stall!r}")
     dut = Engine(config)
     T, B = inputs.dh.shape[:2]
     rng = random.Random(seed)
@@ -60,6 +64,11 @@ def simulate(config, inputs, *, dense=False, gap=0.0, stall=0.0, seed=0, vcd=Non
 
     sim = Simulator(dut)
     sim.add_clock(1e-8)
+    # A hang fails instead of stalling the caller: every sequence fits in max_cycles core cycles, and
+    # the host's gaps and stalls at most stretch each transfer by 1 / (1 - p).
+    transfers = len(elems) + len(chunks) + sum(per_run.values()) * runs + config.n_rows * config.cols_per_lane
+    budget = int(4 * (max_cycles(config) * runs + transfers) / (1 - max(gap, stall)))
+    sim.add_process(watchdog(budget, "the engine"))
     sim.add_testbench(control)
     sim.add_testbench(producer(dut.i_elem, elems, gap=gap, seed=seed + 1))
     sim.add_testbench(producer(dut.i_a, chunks, gap=gap, seed=seed + 2))

@@ -1,9 +1,12 @@
 """Stream helpers for Amaranth testbenches (in the style of Glasgow's): put and get one transfer,
-and a producer / consumer pair with seeded random gaps and back-pressure."""
+a producer / consumer pair with seeded random gaps and back-pressure, a watchdog that turns a hang
+into a failure, and :func:`run_stream_unit` for a component with one input and one output stream."""
 
 import random
 
-__all__ = ["stream_put", "stream_get", "producer", "consumer"]
+from amaranth.sim import Simulator
+
+__all__ = ["stream_put", "stream_get", "producer", "consumer", "watchdog", "run_stream_unit"]
 
 
 async def stream_put(ctx, stream, payload):
@@ -47,3 +50,30 @@ def consumer(stream, count, out, *, stall=0.0, seed=1):
                 out.append(payload)
         ctx.set(stream.ready, 0)
     return bench
+
+
+def watchdog(cycles, what, period=1e-8):
+    """A background process that fails the simulation if it is still running after ``cycles`` clock
+    periods (a design that hangs then fails a test instead of stalling it forever)."""
+    async def process(ctx):
+        await ctx.delay(cycles * period)
+        raise TimeoutError(f"{what} did not finish within {cycles} cycles")
+    return process
+
+
+def run_stream_unit(dut, i_stream, payloads, o_stream, count, *, gap=0.0, stall=0.0, seed=0, setup=None,
+                    max_cycles=100_000):
+    """Simulate ``dut``: offer ``payloads`` on ``i_stream``, take ``count`` transfers from ``o_stream``
+    (seeded random gaps and stalls); ``setup(ctx)`` sets static inputs first. Returns the payloads taken."""
+    out = []
+    sim = Simulator(dut)
+    sim.add_clock(1e-8)
+    if setup is not None:
+        async def static(ctx):
+            setup(ctx)
+        sim.add_testbench(static)
+    sim.add_testbench(producer(i_stream, payloads, gap=gap, seed=seed))
+    sim.add_testbench(consumer(o_stream, count, out, stall=stall, seed=seed + 1))
+    sim.add_process(watchdog(max_cycles, type(dut).__name__))
+    sim.run()
+    return out

@@ -21,13 +21,15 @@ from pathlib import Path
 
 import cocotb
 import numpy as np
+from amaranth.hdl import Const
 from cocotb.clock import Clock
-from cocotb.triggers import ClockCycles, ReadOnly, RisingEdge
+from cocotb.triggers import ClockCycles, ReadOnly, RisingEdge, with_timeout
 
-from golden_model.cycles import cycle_counts
+from golden_model.cycles import cycle_counts, max_cycles
 from golden_model.engine_config import EngineConfig
 from golden_model.engine_model import EngineInputs, run_engine
 from hw.controller import counters_layout, flags_layout
+from hw.fixed import shape_of
 from hw.layouts import chunk_layout, element_layout, state_layout
 from hw.transfers import a_transfers, dx_chunks, element_transfers, expected_transfers, weight_transfers
 
@@ -200,8 +202,7 @@ async def _run(dut, config, inputs, run, layouts):
         lay = layouts[key]
         received[key] = [[int(lay.from_bits(w)[p]) for p in range(config.lanes)] for w in monitors[name].words]
     received["state"] = [_fields(layouts["state"], w) for w in monitors["o_state"].words]
-    db_fmt = config.db_acc
-    received["db"] = [w - (1 << db_fmt.width) if w >> (db_fmt.width - 1) else w for w in monitors["o_db"].words]
+    received["db"] = [Const(w, shape_of(config.db_acc)).value for w in monitors["o_db"].words]   # (signed)
     return {"received": received, "counters": _fields(layouts["counters"], int(dut.counters.value)),
             "flags": {k: bool(v) for k, v in _fields(layouts["flags"], int(dut.flags.value)).items()},
             "stall": int(dut.stall.value), "sim_cycles": sim_cycles, "wall_s": wall}
@@ -220,7 +221,11 @@ async def engine_against_the_golden_model(dut):
     await _reset(dut)
     results, failures = [], []
     for run in job["runs"]:
-        got = await _run(dut, config, inputs, run, layouts)
+        # A hang fails the run instead of the simulator running forever (see sim.pysim for the bound)
+        T, B = inputs.dh.shape[:2]
+        transfers = 2 * config.n_rows * config.cols_per_lane + T * B * (config.hidden_size + 2 * config.cols_per_lane)
+        budget = 4 * (max_cycles(config) + transfers) / (1 - max(run.get("gap", 0), run.get("stall", 0), 0))
+        got = await with_timeout(_run(dut, config, inputs, run, layouts), int(budget) * PERIOD_NS, "ns")
         if got is None:
             results.append({"run": run, "reset": True})
             continue

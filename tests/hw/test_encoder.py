@@ -9,7 +9,7 @@ from amaranth.sim import Simulator
 from golden_model.engine_config import EngineConfig
 from golden_model.engine_model import issue_order
 from hw.encoder import ZeroSkipEncoder
-from sim.streams import consumer, producer
+from sim.streams import run_stream_unit
 
 CFG = EngineConfig(input_size=4, hidden_size=5, lanes=2, max_batch=3, max_seq=1)
 
@@ -36,17 +36,8 @@ def expected(elems, dense):
 def run(elems, dense, gap, stall, seed):
     dut = ZeroSkipEncoder(CFG)
     want = expected(elems, dense)
-    out = []
-    sim = Simulator(dut)
-    sim.add_clock(1e-8)
-
-    async def mode(ctx):
-        ctx.set(dut.dense, dense)
-
-    sim.add_testbench(mode)
-    sim.add_testbench(producer(dut.i_dz, elems, gap=gap, seed=seed))
-    sim.add_testbench(consumer(dut.o_nz, len(want), out, stall=stall, seed=seed + 1))
-    sim.run()
+    out = run_stream_unit(dut, dut.i_dz, elems, dut.o_nz, len(want), gap=gap, stall=stall, seed=seed,
+                          setup=lambda ctx: ctx.set(dut.dense, dense))
     return [(int(p.k), int(p.b), int(p.v)) for p in out], want
 
 
@@ -86,3 +77,10 @@ def test_empty_elements_cost_one_cycle_each_and_nonzeros_one_each():
     sim.add_testbench(bench)
     sim.run()
     assert cycles == [len(want) + empty + 1]   # plus the cycle in which the first element is taken
+
+
+def test_a_hang_fails_instead_of_stalling_the_suite():
+    """The watchdog of sim.streams: waiting for a second entry that never comes ends in TimeoutError."""
+    dut = ZeroSkipEncoder(CFG)
+    with pytest.raises(TimeoutError, match="ZeroSkipEncoder did not finish within 200 cycles"):
+        run_stream_unit(dut, dut.i_dz, [{"dz": [1, 0, 0, 0], "j": 0, "b": 0}], dut.o_nz, 2, max_cycles=200)

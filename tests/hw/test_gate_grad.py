@@ -9,7 +9,7 @@ from golden_model.engine_config import EngineConfig
 from golden_model.engine_model import gate_gradients
 from hw.gate_grad import GateGradUnit
 
-from sim.streams import consumer, producer
+from sim.streams import run_stream_unit
 
 CFG = EngineConfig(input_size=4, hidden_size=1, lanes=1, max_batch=1, max_seq=1)
 
@@ -36,18 +36,8 @@ def run_unit(cfg, elems, tau, *, gap, stall, seed=0):
                  "tanh_c": int(elems["tanh_c"][k, 0]), "c_prev": int(elems["c_prev"][k, 0]),
                  "dh": int(elems["dh"][k, 0]), "dh_rec": int(elems["dh_rec"][k, 0]),
                  "dc_next": int(elems["dc_next"][k, 0])} for k, e in enumerate(elems["gates"])]
-    out = []
-    sim = Simulator(dut)
-    sim.add_clock(1e-8)
-
-    async def set_tau(ctx):
-        ctx.set(dut.tau, tau)
-
-    sim.add_testbench(set_tau)
-    sim.add_testbench(producer(dut.i_elem, payloads, gap=gap, seed=seed))
-    sim.add_testbench(consumer(dut.o_grad, n, out, stall=stall, seed=seed + 1))
-    sim.run()
-    return out
+    return run_stream_unit(dut, dut.i_elem, payloads, dut.o_grad, n, gap=gap, stall=stall, seed=seed,
+                           setup=lambda ctx: ctx.set(dut.tau, tau))
 
 
 def expected(cfg, elems, tau):
