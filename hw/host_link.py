@@ -1,4 +1,4 @@
-"""Frames of the host link (host -> board): checked as a whole before anything acts on them.
+"""Frames of the host link: checked as a whole before anything acts on them, and sent with their CRC.
 
 A frame is ``SYNC, CMD, LEN (2 bytes, little-endian), PAYLOAD (LEN bytes), CRC (2 bytes, big-endian)``
 with SYNC = 0xA5 and CRC-16/CCITT-FALSE (``amaranth.lib.crc.catalog.CRC16_CCITT_FALSE``) over CMD,
@@ -8,28 +8,45 @@ frame on its output; a frame with a bad CRC, a length beyond ``max_payload``, or
 frame can never reach the engine. Bytes outside a frame (before a SYNC) are skipped.
 
 :func:`frame` builds the bytes of a frame on the host side (the same CRC, from the same catalog).
+
+The board answers in frames of the same format: :class:`FrameSender` adds SYNC, LEN and CRC to a
+stream of payload bytes, :class:`Framer` turns each word of a stream into one frame, and
+:class:`FrameArbiter` lets several framers share one sender a whole frame at a time.
 """
 
 import enum
 
-from amaranth.hdl import Cat, Module, Signal
+from amaranth.hdl import Cat, Module, Mux, Signal, Value
 from amaranth.lib import data, memory, stream, wiring
 from amaranth.lib.crc.catalog import CRC16_CCITT_FALSE
 from amaranth.lib.wiring import In, Out
 
 from .bits import equals
 
-__all__ = ["SYNC", "FrameError", "FrameReceiver", "frame", "crc16", "frame_layout"]
+__all__ = ["SYNC", "FrameError", "FrameReceiver", "FrameSender", "Framer", "FrameArbiter", "frame", "crc16",
+           "frame_layout", "send_layout", "byte_count"]
 
 SYNC = 0xA5
 _CRC = CRC16_CCITT_FALSE(data_width=8)
 
 
 class FrameError(enum.IntEnum):
-    """Why a frame was dropped (the value of ``o_error``'s payload)."""
+    """Why a frame was refused: dropped by the receiver (BAD_CRC, TOO_LONG, TIMEOUT: the value of
+    :class:`FrameReceiver`'s ``o_error``), or checked and refused by the board's command dispatcher
+    (``hw.commands``) before it touched the engine."""
     BAD_CRC = 1
     TOO_LONG = 2
     TIMEOUT = 3
+    UNKNOWN_COMMAND = 4
+    BAD_LENGTH = 5
+    BUSY = 6           # weights or a start while a sequence runs
+    NOT_RUNNING = 7    # per-step data while no sequence runs (or more than the sequence takes)
+    OUT_OF_RANGE = 8   # a start with T or B beyond what the engine was built for
+
+
+def byte_count(width):
+    """Bytes that carry a ``width``-bit word (little-endian, the top byte zero-padded)."""
+    return max(1, -(-width // 8))
 
 
 def crc16(payload):
@@ -47,9 +64,15 @@ def frame(cmd, payload=b""):
 
 
 def frame_layout():
-    """One transfer of a checked frame: its command, one payload byte, whether it is the last one, and
-    whether the frame has no payload at all (then ``data`` means nothing)."""
-    return data.StructLayout({"cmd": 8, "data": 8, "last": 1, "empty": 1})
+    """One transfer of a checked frame: its command and payload length, one payload byte, whether it is
+    the last one, and whether the frame has no payload at all (then ``data`` means nothing)."""
+    return data.StructLayout({"cmd": 8, "length": 16, "data": 8, "last": 1, "empty": 1})
+
+
+def send_layout():
+    """One payload byte of a frame to send, with the frame's command and length (the same in every
+    byte of the frame) and whether it is the last byte. Frames sent by the board are never empty."""
+    return data.StructLayout({"cmd": 8, "length": 16, "data": 8, "last": 1})
 
 
 class FrameReceiver(wiring.Component):
@@ -146,6 +169,7 @@ class FrameReceiver(wiring.Component):
                     drop(FrameError.BAD_CRC)
             with m.State("REPLAY"):
                 m.d.comb += [self.o_frame.valid.eq(1), self.o_frame.payload.cmd.eq(cmd),
+                             self.o_frame.payload.length.eq(length),
                              self.o_frame.payload.data.eq(rp.data), self.o_frame.payload.empty.eq(~length.any()),
                              self.o_frame.payload.last.eq((count == length - 1) | ~length.any())]
                 with m.If(self.o_frame.ready):
@@ -161,3 +185,119 @@ class FrameReceiver(wiring.Component):
             m.d.sync += idle.eq(idle + 1)
             with m.If(idle == self.timeout - 1):
                 drop(FrameError.TIMEOUT)
+
+
+class FrameSender(wiring.Component):
+    """Frames out as bytes: SYNC, CMD, LEN (little-endian), the payload, CRC-16 (high byte first).
+
+    Ports
+    -----
+    i_frame : stream of ``send_layout``: the payload bytes of each frame, ``last`` on the final one
+        (``cmd`` and ``length`` are read from the first byte; ``length`` must count the bytes).
+    o_byte : stream of bytes (to the UART).
+    """
+
+    i_frame: In(stream.Signature(send_layout()))
+    o_byte: Out(stream.Signature(8))
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.crc = crc = _CRC.create()
+        head = self.i_frame.payload
+        sent = self.o_byte.valid & self.o_byte.ready
+        m.d.comb += crc.data.eq(self.o_byte.payload)
+        with m.FSM():
+            with m.State("SYNC"):
+                m.d.comb += [self.o_byte.payload.eq(SYNC), self.o_byte.valid.eq(self.i_frame.valid),
+                             crc.start.eq(1)]
+                with m.If(sent):
+                    m.next = "CMD"
+            for state, value, nxt in (("CMD", head.cmd, "LEN0"), ("LEN0", head.length[:8], "LEN1"),
+                                      ("LEN1", head.length[8:], "PAYLOAD")):
+                with m.State(state):
+                    m.d.comb += [self.o_byte.payload.eq(value), self.o_byte.valid.eq(1), crc.valid.eq(sent)]
+                    with m.If(sent):
+                        m.next = nxt
+            with m.State("PAYLOAD"):
+                m.d.comb += [self.o_byte.payload.eq(head.data), self.o_byte.valid.eq(self.i_frame.valid),
+                             self.i_frame.ready.eq(self.o_byte.ready), crc.valid.eq(sent)]
+                with m.If(sent & head.last):
+                    m.next = "CRC1"
+            with m.State("CRC1"):
+                m.d.comb += [self.o_byte.payload.eq(crc.crc[8:]), self.o_byte.valid.eq(1)]
+                with m.If(sent):
+                    m.next = "CRC0"
+            with m.State("CRC0"):
+                m.d.comb += [self.o_byte.payload.eq(crc.crc[:8]), self.o_byte.valid.eq(1)]
+                with m.If(sent):
+                    m.next = "SYNC"
+        return m
+
+
+class Framer(wiring.Component):
+    """Each word of ``i_word`` out as one frame with command ``cmd``: ``byte_count(shape)`` payload
+    bytes, least significant first.
+
+    Parameters
+    ----------
+    cmd : int
+        The command byte of every frame.
+    shape : shape-castable
+        The words' shape (a layout is sent as its bits).
+    """
+
+    def __init__(self, cmd, shape):
+        if not isinstance(cmd, int) or not 0 <= cmd <= 255:
+            self._MustUse__silence = True
+            raise ValueError(f"cmd must be a byte (0..255), not {cmd!r}")
+        self.cmd = cmd
+        super().__init__({"i_word": In(stream.Signature(shape)), "o_frame": Out(stream.Signature(send_layout()))})
+
+    def elaborate(self, platform):
+        m = Module()
+        bits = Value.cast(self.i_word.payload)
+        n = byte_count(len(bits))
+        word = Signal(8 * n)
+        index = Signal(range(max(n, 2)))
+        full = Signal()
+        o = self.o_frame
+        m.d.comb += [o.payload.cmd.eq(self.cmd), o.payload.length.eq(n), o.payload.data.eq(word[:8]),
+                     o.payload.last.eq(equals(index, n - 1)), o.valid.eq(full), self.i_word.ready.eq(~full)]
+        with m.If(self.i_word.valid & ~full):
+            m.d.sync += [word.eq(bits.as_unsigned()), index.eq(0), full.eq(1)]
+        with m.If(o.valid & o.ready):
+            m.d.sync += [word.eq(word >> 8), index.eq(index + 1)]
+            with m.If(o.payload.last):
+                m.d.sync += full.eq(0)
+        return m
+
+
+class FrameArbiter(wiring.Component):
+    """``count`` frame streams (``i_frame[n]``, ``send_layout``) onto one, a whole frame at a time;
+    the lowest-numbered waiting input goes first."""
+
+    def __init__(self, count):
+        if not isinstance(count, int) or count < 1:
+            self._MustUse__silence = True
+            raise ValueError(f"count must be a positive integer, not {count!r}")
+        self.count = count
+        super().__init__({"i_frame": In(stream.Signature(send_layout())).array(count),
+                          "o_frame": Out(stream.Signature(send_layout()))})
+
+    def elaborate(self, platform):
+        m = Module()
+        busy = Signal()
+        grant = Signal(range(self.count))
+        choice = Signal(range(self.count))
+        for n in reversed(range(self.count)):          # the lowest-numbered valid input wins
+            with m.If(self.i_frame[n].valid):
+                m.d.comb += choice.eq(n)
+        sel = Signal(range(self.count))
+        m.d.comb += sel.eq(Mux(busy, grant, choice))
+        with m.Switch(sel):
+            for n in range(self.count):
+                with m.Case(n):
+                    wiring.connect(m, wiring.flipped(self.i_frame[n]), wiring.flipped(self.o_frame))
+        with m.If(self.o_frame.valid & self.o_frame.ready):
+            m.d.sync += [busy.eq(~self.o_frame.payload.last), grant.eq(sel)]
+        return m

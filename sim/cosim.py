@@ -25,8 +25,8 @@ from golden_model.errors import ConfigError, MissingDependencyError, ZskipError
 
 from .export import TOP, export
 
-__all__ = ["SIMULATORS", "Build", "CosimError", "CosimReport", "cosim", "build", "run_job", "require_simulator",
-           "trace_sequences"]
+__all__ = ["SIMULATORS", "Build", "CosimError", "CosimReport", "cosim", "build", "compile_verilog", "design_dir",
+           "run_job", "require_simulator", "trace_sequences"]
 
 #: Simulators by the name users type, with the command that installs them.
 SIMULATORS = {
@@ -91,23 +91,36 @@ class Build:
 
 def build(config, sim="verilator", *, root=Path("build/cosim"), waves=False):
     """Export and compile ``config`` for ``sim`` into a per-configuration directory; returns a Build."""
-    from cocotb_tools.runner import get_runner
-
     require_simulator(sim)
     config.check_buildable()
     key = json.dumps(config.to_dict(), sort_keys=True)
+    bdir = design_dir(root, sim, key, waves)
+    fresh = bdir / "fresh.v"
+    export(config, fresh)
+    return compile_verilog(fresh.read_text(), TOP, sim, bdir, waves=waves, key=key)
+
+
+def design_dir(root, sim, key, waves=False):
+    """The build directory of a design named by ``key`` (text) for ``sim``: one per design, so that
+    parametrised tests never share one."""
     digest = hashlib.sha256(key.encode()).hexdigest()[:12]
     bdir = Path(root).resolve() / f"{sim}-{digest}{'-waves' if waves else ''}"
     bdir.mkdir(parents=True, exist_ok=True)
-    verilog = bdir / f"{TOP}.v"
-    fresh = bdir / "fresh.v"
-    export(config, fresh)
+    return bdir
+
+
+def compile_verilog(text, top, sim, bdir, *, waves=False, key="", build_args=()):
+    """Compile Verilog ``text`` (top module ``top``) for ``sim`` in ``bdir``, reusing the previous
+    build while the text is unchanged; returns a Build."""
+    from cocotb_tools.runner import get_runner
+
+    require_simulator(sim)
+    verilog = bdir / f"{top}.v"
     if sim == "icarus":
-        fresh.write_text(icarus_time_zero(fresh.read_text()))
-    if not verilog.exists() or verilog.read_text() != fresh.read_text():
-        fresh.replace(verilog)                       # a new design: the simulator rebuilds
-    else:
-        fresh.unlink()
+        text = icarus_time_zero(text)
+    if not verilog.exists() or verilog.read_text() != text:
+        verilog.write_text(text)                     # a new design: the simulator rebuilds
+    (bdir / "fresh.v").unlink(missing_ok=True)
     (bdir / "config.json").write_text(key + "\n")
     runner = get_runner(sim)
     log = bdir / "build.log"
@@ -118,8 +131,8 @@ def build(config, sim="verilator", *, root=Path("build/cosim"), waves=False):
     if sim == "verilator":
         os.environ["MAKEFLAGS"] = f"{saved or ''} CFG_CXXFLAGS_PCH_I=-include OPT_FAST=-O2".strip()
     try:
-        runner.build(sources=[verilog], hdl_toplevel=TOP, build_dir=bdir, timescale=("1ns", "1ps"), waves=waves,
-                     build_args=VERILATOR_ARGS if sim == "verilator" else [], log_file=log)
+        runner.build(sources=[verilog], hdl_toplevel=top, build_dir=bdir, timescale=("1ns", "1ps"), waves=waves,
+                     build_args=[*VERILATOR_ARGS, *build_args] if sim == "verilator" else [], log_file=log)
     except (SystemExit, RuntimeError) as e:   # the runner raises or exits when the tool fails
         raise CosimError(f"{sim} could not build the design ({e}); see {log}") from None
     finally:

@@ -1,0 +1,167 @@
+"""cocotb testbench of the board: the host driver (boards.host) talks to the exported BoardCore
+through a simulated serial line (boards.board_sim.SimHost: a UART at each end of the wire).
+
+The job file (``ZSKIP_BOARD_JOB``, written by boards.board_sim) names the configuration, the UART
+divisor, the sequences and what to do with each: runs in skip or dense mode, and frames to corrupt
+on the wire before them. The driver runs in a thread (``cocotb.bridge``); :class:`SimSerial` gives it
+pyserial's ``write``/``read`` over the host's end of the line.
+Results go to the job's results file as JSON.
+"""
+
+import json
+import os
+import time
+from pathlib import Path
+
+import cocotb
+import numpy as np
+from cocotb.clock import Clock
+from cocotb.task import bridge, resume
+from cocotb.triggers import ClockCycles, Event, First, ReadOnly, RisingEdge, Timer
+
+from golden_model.cycles import cycle_counts
+from golden_model.engine_config import EngineConfig
+from golden_model.engine_model import EngineInputs, run_engine
+
+from hw.commands import Command, stream_layouts
+from hw.host_link import byte_count
+
+from .host import Board, BoardError
+
+PERIOD_NS = 10
+
+
+class SimUart:
+    """The host's end of the serial line in simulation: bytes into the harness's transmitter
+    (``i_byte``), bytes from its receiver (``o_byte``); see boards.board_sim.SimHost."""
+
+    def __init__(self, dut, divisor):
+        self.dut, self.bit_ns = dut, divisor * PERIOD_NS
+        self.to_board, self.from_board = bytearray(), bytearray()
+        self.sent, self.received = Event(), Event()
+        self.count = 0                   # bytes sent to the board so far
+        self.corrupt = {}                # byte number -> xor mask: bit errors on the wire
+        dut.i_byte__valid.value = 0
+        dut.o_byte__ready.value = 1
+        cocotb.start_soon(self._drive())
+        cocotb.start_soon(self._sample())
+
+    async def _drive(self):
+        dut = self.dut
+        while True:
+            while not self.to_board:
+                dut.i_byte__valid.value = 0
+                self.sent.clear()
+                await self.sent.wait()
+                await RisingEdge(dut.clk)
+            byte = self.to_board.pop(0) ^ self.corrupt.pop(self.count, 0)
+            self.count += 1
+            dut.i_byte__payload.value = byte
+            dut.i_byte__valid.value = 1
+            await RisingEdge(dut.clk)
+            while not dut.i_byte__ready.value:
+                await RisingEdge(dut.clk)
+
+    async def _sample(self):
+        dut = self.dut
+        while True:
+            await RisingEdge(dut.o_byte__valid)
+            await ReadOnly()
+            self.from_board.append(int(dut.o_byte__payload.value))
+            self.received.set()
+
+
+class SimSerial:
+    """pyserial's ``write`` and ``read`` (with a timeout in simulated byte times) over a SimUart, for a
+    thread started by ``cocotb.bridge``."""
+
+    def __init__(self, uart, timeout_bytes):
+        self.uart, self.timeout_ns = uart, timeout_bytes * 10 * uart.bit_ns
+
+    def write(self, data):
+        resume(self._write)(bytes(data))
+        return len(data)
+
+    def read(self, n):
+        return resume(self._read)(n)
+
+    async def _write(self, data):
+        self.uart.to_board += data
+        self.uart.sent.set()
+
+    async def _read(self, n):
+        buf = self.uart.from_board
+        while len(buf) < n:
+            self.uart.received.clear()
+            fired = await First(self.uart.received.wait(), Timer(self.timeout_ns, unit="ns"))
+            if isinstance(fired, Timer):
+                break
+        data = bytes(buf[:n])
+        del buf[:n]
+        return data
+
+
+def _inputs(path):
+    z = np.load(path)
+    return EngineInputs(gates=z["gates"], tanh_c=z["tanh_c"], c_prev=z["c_prev"], a=z["a"], dh=z["dh"],
+                        W=z["W"], tau=int(z["tau"]))
+
+
+def host_job(serial, uart, config, job):
+    """The host's part (runs in a bridged thread): every run of the job through boards.host."""
+    out = []
+    board = Board(serial, config)
+    loaded = None
+    for run in job["runs"]:
+        inputs = _inputs(run["inputs"])
+        entry = {"run": run, "passed": False}
+        t0 = time.perf_counter()
+        try:
+            # bit errors in the bytes the host sends from here on: the board refuses those frames, the
+            # host sends them again, and the results must not change
+            uart.corrupt = {uart.count + offset: mask for offset, mask in run.get("corrupt", [])}
+            retries = board.link.retries
+            if run.get("probe"):                         # frames the board must refuse, state intact
+                entry["refusals"] = {}
+                elem = byte_count(stream_layouts(config)[Command.ELEM].size)
+                for name, cmd, payload in (("unknown command", 0x7E, b"?"), ("elements while idle", Command.ELEM, b"\x01" + bytes(elem)),
+                                           ("bad length", 0x04, b"\x00")):
+                    try:
+                        board.link.request(cmd, payload)
+                        entry["refusals"][name] = None
+                    except BoardError as e:
+                        entry["refusals"][name] = str(e)
+            if loaded is None or not np.array_equal(loaded, inputs.W):
+                board.load_weights(inputs.W)
+                loaded = inputs.W
+            got = board.run(inputs, dense=run["dense"])
+            want = run_engine(config, inputs, dense=run["dense"])
+            mism = got.outputs.mismatches(want)
+            model = cycle_counts(config, want).to_dict()
+            counter_mism = {k: (model[k], v) for k, v in got.counters.items() if model[k] != v}
+            flag_mism = {k: (bool(want.flags[k]), got.flags[k]) for k in want.flags if bool(want.flags[k]) != got.flags[k]}
+            entry.update(passed=not mism and not flag_mism and not counter_mism, counter_mismatches=counter_mism, mismatches=[list(map(str, x)) for x in mism],
+                         flag_mismatches=flag_mism, counters=got.counters, stall=got.stall,
+                         nonzeros=want.nonzeros, zeros_skipped=want.zeros_skipped,
+                         retries=board.link.retries - retries, entries=int(want.dz.size))
+        except BoardError as e:
+            entry["error"] = str(e)
+        entry["wall_s"] = time.perf_counter() - t0
+        out.append(entry)
+    return out
+
+
+@cocotb.test()
+async def board_runs(dut):
+    job = json.loads(Path(os.environ["ZSKIP_BOARD_JOB"]).read_text())
+    config = EngineConfig.from_dict(job["config"])
+    Clock(dut.clk, PERIOD_NS, unit="ns").start()
+    dut.rst.value = 1
+    await ClockCycles(dut.clk, 4)
+    dut.rst.value = 0
+    uart = SimUart(dut, job["divisor"])
+    serial = SimSerial(uart, job.get("timeout_bytes", 4096))
+    results = await bridge(host_job)(serial, uart, config, job)
+    Path(job["results"]).write_text(json.dumps(results, indent=1, default=str))
+    for r in results:
+        assert r["passed"], r

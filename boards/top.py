@@ -1,0 +1,106 @@
+"""The engine on a board: a UART host link in front of it, and the board's pins and clock around that.
+
+:class:`BoardCore` is everything but the pins: UART receiver -> frame receiver (CRC, length,
+timeout) -> command dispatcher (``hw.commands``) -> the engine, and the engine's outputs and the
+answers -> framers -> arbiter -> frame sender -> UART transmitter. Its only ports are ``rx`` and
+``tx`` (and a few status lines for LEDs), so the same design is what the board runs and what the
+host driver talks to in simulation (``sim/tb_board.py``).
+
+a_t passes a FIFO that holds one step's worth (max_batch x C chunks) before the engine: the host
+sends step t-1's a_t before step t's elements, and the engine, which wants both while it works, never
+waits for one while the host is still sending the other.
+
+:class:`BoardTop` puts a BoardCore on an amaranth-boards platform: the UART resource's pins, a PLL
+(``boards/pll.py``) when the engine's clock differs from the board's, a reset held until the PLL
+locks, and LEDs for idle and for a refused frame.
+"""
+
+from amaranth.hdl import Module, Signal
+from amaranth.lib import fifo, wiring
+from amaranth.lib.wiring import In, Out
+
+from golden_model.engine_config import EngineConfig
+from hw.commands import CommandDispatcher, Reply, error_layout, status_layout
+from hw.engine import Engine
+from hw.fixed import shape_of
+from hw.host_link import FrameArbiter, FrameReceiver, FrameSender, Framer
+from hw.layouts import chunk_layout, state_layout
+from hw.uart import UARTRx, UARTTx, check_divisor
+
+__all__ = ["BoardCore", "MAX_PAYLOAD"]
+
+#: Largest frame payload the board accepts (one iCE40 block RAM).
+MAX_PAYLOAD = 256
+
+
+class BoardCore(wiring.Component):
+    """The engine behind a UART host link; see the module docstring.
+
+    Parameters
+    ----------
+    config : EngineConfig
+    divisor : int
+        Clock cycles per UART bit (clock frequency / baud rate).
+    timeout_bytes : int
+        A frame whose bytes stop for longer than this many byte times is dropped.
+    """
+
+    rx: In(1, init=1)
+    tx: Out(1, init=1)
+    idle: Out(1)
+    error: Out(1)        # pulses when a frame is refused
+
+    def __init__(self, config, divisor, *, timeout_bytes=64):
+        if not isinstance(config, EngineConfig):
+            self._MustUse__silence = True
+            raise TypeError(f"config must be an EngineConfig, not {type(config).__name__}")
+        config.check_buildable()
+        self.config = config
+        self.divisor = check_divisor(divisor, self)
+        self.timeout = 10 * divisor * timeout_bytes
+        super().__init__()
+
+    def elaborate(self, platform):
+        m = Module()
+        c = self.config
+        m.submodules.engine = engine = Engine(c)
+        m.submodules.uart_rx = urx = UARTRx(self.divisor)
+        m.submodules.uart_tx = utx = UARTTx(self.divisor)
+        m.submodules.receiver = recv = FrameReceiver(max_payload=MAX_PAYLOAD, timeout=self.timeout)
+        m.submodules.dispatcher = disp = CommandDispatcher(c)
+        m.submodules.sender = send = FrameSender()
+        m.d.comb += [urx.rx.eq(self.rx), self.tx.eq(utx.tx)]
+        wiring.connect(m, urx.o_data, recv.i_byte)
+        wiring.connect(m, recv.o_frame, disp.i_frame)
+        wiring.connect(m, recv.o_error, disp.i_error)
+
+        # host -> engine (a_t through a step-sized FIFO, see the module docstring)
+        wiring.connect(m, disp.o_weight, engine.i_weight)
+        wiring.connect(m, disp.o_elem, engine.i_elem)
+        a_bits = len(engine.i_a.payload.as_value())
+        m.submodules.a_fifo = a_fifo = fifo.SyncFIFOBuffered(width=a_bits, depth=c.max_batch * c.cols_per_lane + 1)
+        m.d.comb += [a_fifo.w_data.eq(disp.o_a.payload), a_fifo.w_en.eq(disp.o_a.valid),
+                     disp.o_a.ready.eq(a_fifo.w_rdy),
+                     engine.i_a.payload.eq(a_fifo.r_data), engine.i_a.valid.eq(a_fifo.r_rdy),
+                     a_fifo.r_en.eq(engine.i_a.ready)]
+        m.d.comb += [engine.start.eq(disp.start), engine.tau.eq(disp.tau), engine.dense.eq(disp.dense),
+                     engine.seq_len.eq(disp.seq_len), engine.batch.eq(disp.batch),
+                     disp.idle.eq(engine.idle), disp.refused.eq(engine.refused), disp.flags.eq(engine.flags),
+                     disp.counters.eq(engine.counters), disp.stall.eq(engine.stall)]
+
+        # answers and outputs -> frames -> bytes; answers first
+        sources = [(Reply.ACK, 8, disp.o_ack), (Reply.ERROR, error_layout(), disp.o_error),
+                   (Reply.STATUS, status_layout(c), disp.o_status),
+                   (Reply.DX, chunk_layout(c, c.grad), engine.o_dx), (Reply.STATE, state_layout(c), engine.o_state),
+                   (Reply.DW, chunk_layout(c, c.dw_acc), engine.o_dw), (Reply.DB, shape_of(c.db_acc), engine.o_db)]
+        m.submodules.arbiter = arb = FrameArbiter(len(sources))
+        for n, (cmd, shape, port) in enumerate(sources):
+            framer = Framer(cmd, shape)
+            m.submodules[f"framer_{Reply(cmd).name.lower()}"] = framer
+            wiring.connect(m, port, framer.i_word)
+            wiring.connect(m, framer.o_frame, arb.i_frame[n])
+        wiring.connect(m, arb.o_frame, send.i_frame)
+        wiring.connect(m, send.o_byte, utx.i_data)
+
+        m.d.comb += [self.idle.eq(engine.idle), self.error.eq(disp.o_error.valid & disp.o_error.ready)]
+        return m

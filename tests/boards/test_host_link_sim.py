@@ -1,0 +1,77 @@
+"""The host driver (boards.host) against the simulated board top (boards.top.BoardCore) through a
+simulated UART: bit-exact results on the committed trace, frames corrupted on the wire sent again
+without changing them, and refused frames that leave the engine's state intact."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from boards.board_sim import simulate_board
+from golden_model.engine_config import EngineConfig
+from golden_model.errors import MissingDependencyError
+from golden_model.trace import load_trace
+from sim import cosim as cs
+
+from ..hw.test_engine import random_inputs
+from ..sim.test_cosim import trace_slice
+
+DATA = Path(__file__).parents[1] / "data"
+
+
+def _verilator():
+    try:
+        cs.require_simulator("verilator")
+        return True
+    except MissingDependencyError:
+        return False
+
+
+pytestmark = pytest.mark.skipif(not _verilator(), reason=f"Verilator is not installed: {cs.SIMULATORS['verilator']}")
+
+
+@pytest.fixture(scope="module")
+def root(tmp_path_factory):
+    return tmp_path_factory.mktemp("board-sim")
+
+
+def assert_exact(results):
+    for r in results:
+        assert "error" not in r, r["error"]
+        assert r["mismatches"] == [] and r["flag_mismatches"] == {} and r["counter_mismatches"] == {}, r
+        assert r["passed"]
+
+
+def test_a_small_engine_in_both_modes_with_refusals_and_bit_errors(root):
+    cfg = EngineConfig(input_size=3, hidden_size=2, lanes=1, max_batch=2, max_seq=4)
+    inputs = random_inputs(cfg, 3, 2, np.random.default_rng(0))
+    # run 0: three frames the board must refuse first; run 1: bit errors in the START frame's command
+    # byte and in a payload byte of the a_t frame after it (the board refuses both, the host sends them again)
+    res = simulate_board(cfg, [{"inputs": inputs, "dense": False, "probe": True},
+                               {"inputs": inputs, "dense": True, "corrupt": [[7, 0x04], [65, 0x01]]}], root=root)
+    assert_exact(res)
+    refusals = res[0]["refusals"]
+    assert refusals == {"unknown command": "the board refused a 0x7e frame: UNKNOWN_COMMAND",
+                        "elements while idle": "the board refused a ELEM frame: NOT_RUNNING",
+                        "bad length": "the board refused a START frame: BAD_LENGTH"}
+    assert res[0]["retries"] == 0 and res[1]["retries"] == 2
+    assert res[0]["counters"]["zeros_skipped"] > 0 and res[1]["counters"]["zeros_skipped"] == 0
+
+
+def test_the_committed_trace_bit_exact_through_the_uart(root):
+    """Four steps x batch 2 of the committed Jane Austen trace (all of its W and dW cross the link),
+    with a bit error in a weight frame: sent again, and the results are still exact."""
+    cfg, inputs = trace_slice(steps=4, batch=2, lanes=16)
+    res = simulate_board(cfg, [{"inputs": inputs, "dense": False, "corrupt": [[300, 0x80]]}], root=root)
+    assert_exact(res)
+    assert res[0]["retries"] == 1
+    assert res[0]["counters"]["nonzeros"] == res[0]["nonzeros"] < res[0]["entries"]
+
+
+@pytest.mark.slow
+def test_a_whole_pass_of_the_committed_trace_in_both_modes(root):
+    t = load_trace(DATA / "austen_lstm_h32.npz")
+    cfg = t.config
+    res = simulate_board(cfg, [{"inputs": t.passes[0], "dense": False}, {"inputs": t.passes[0], "dense": True}],
+                         root=root)
+    assert_exact(res)
