@@ -15,8 +15,8 @@ waits for one while the host is still sending the other.
 locks, and LEDs for idle and for a refused frame.
 """
 
-from amaranth.hdl import Module, Signal
-from amaranth.lib import fifo, wiring
+from amaranth.hdl import Elaboratable, Module, Signal
+from amaranth.lib import fifo, io, wiring
 from amaranth.lib.wiring import In, Out
 
 from golden_model.engine_config import EngineConfig
@@ -27,7 +27,7 @@ from hw.host_link import FrameArbiter, FrameReceiver, FrameSender, Framer
 from hw.layouts import chunk_layout, state_layout
 from hw.uart import UARTRx, UARTTx, check_divisor
 
-__all__ = ["BoardCore", "MAX_PAYLOAD"]
+__all__ = ["BoardCore", "BoardTop", "MAX_PAYLOAD"]
 
 #: Largest frame payload the board accepts (one iCE40 block RAM).
 MAX_PAYLOAD = 256
@@ -103,4 +103,65 @@ class BoardCore(wiring.Component):
         wiring.connect(m, send.o_byte, utx.i_data)
 
         m.d.comb += [self.idle.eq(engine.idle), self.error.eq(disp.o_error.valid & disp.o_error.ready)]
+        return m
+
+
+class BoardTop(Elaboratable):
+    """A BoardCore on ``target``'s platform (boards.targets): UART pins, the engine clock from a PLL
+    when it differs from the oscillator, reset until the PLL locks, LEDs for idle and refused frames.
+
+    ``plan`` (boards.pll.PllPlan or None) and ``divisor`` are fixed at construction, so the build
+    report can state the clock and baud rate the bitstream really has.
+    """
+
+    def __init__(self, config, target, clock_mhz=None, baud=None):
+        from .pll import ecp5_pll, ice40_pll
+        self.config, self.target = config, target
+        board_mhz = target.make_platform().default_clk_frequency / 1e6
+        want = target.clock_mhz if clock_mhz is None else clock_mhz
+        self.plan = None
+        if abs(want - board_mhz) > 1e-9:
+            self.plan = (ice40_pll if target.family == "ice40" else ecp5_pll)(board_mhz, want)
+        self.clock_mhz = self.plan.f_out_mhz if self.plan else board_mhz
+        self.baud = target.baud if baud is None else baud
+        self.divisor = round(self.clock_mhz * 1e6 / self.baud)
+        check_divisor(self.divisor)
+
+    def elaborate(self, platform):
+        from amaranth.hdl import ClockDomain
+        from amaranth.lib.cdc import ResetSynchronizer
+        from amaranth.build import ResourceError
+
+        from .pll import pll_instance
+        m = Module()
+        if self.plan is not None:
+            m.domains.sync = cd = ClockDomain("sync")
+            locked = Signal()
+            clk_in = platform.request(platform.default_clk, dir="-")
+            if self.plan.family != "ice40":        # (the iCE40 PLL takes the raw pad of the clock pin)
+                m.submodules.clk_buf = buf = io.Buffer("i", clk_in)
+                clk_in = buf.i
+            pll_clk = Signal()                     # named here, so the constraint finds its net
+            m.submodules.pll = pll_instance(self.plan, clk_in, pll_clk, locked)
+            m.d.comb += cd.clk.eq(pll_clk)
+            m.submodules.reset = ResetSynchronizer(~locked, domain="sync")
+            platform.add_clock_constraint(pll_clk, self.clock_mhz * 1e6)
+        m.submodules.core = core = BoardCore(self.config, self.divisor)
+        uart = platform.request("uart", 0, dir={"rx": "-", "tx": "-"})
+        m.submodules.rx_buf = rx = io.Buffer("i", uart.rx)
+        m.submodules.tx_buf = tx = io.Buffer("o", uart.tx)
+        m.d.comb += [core.rx.eq(rx.i), tx.o.eq(core.tx)]
+        leds = []
+        for n in range(2):
+            try:
+                pin = platform.request("led", n, dir="-")
+            except ResourceError:
+                break
+            m.submodules[f"led{n}"] = buf = io.Buffer("o", pin)
+            leds.append(buf)
+        if leds:
+            refused = Signal()
+            with m.If(core.error):
+                m.d.sync += refused.eq(1)
+            m.d.comb += [leds[0].o.eq(core.idle), leds[-1].o.eq(refused)]
         return m

