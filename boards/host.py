@@ -1,8 +1,8 @@
 """The host side of the board's UART link: run sequences on a board and get the engine's results.
 
-    import serial
     from boards.host import Board
-    board = Board(serial.Serial("/dev/ttyUSB1", 115200, timeout=2), config)
+    board = Board.open("/dev/ttyUSB1", config)            # pyserial, 115200 baud
+
     board.load_weights(inputs.W)
     result = board.run(inputs)             # BoardRun: outputs (dx, dh0, dc0, dW, db), counters, flags
 
@@ -149,6 +149,20 @@ class Board:
             if got != config_ident(config):
                 raise BoardError(f"the board runs another engine configuration (ident 0x{got:08x}, this host's "
                                  f"0x{config_ident(config):08x}); build and load the bitstream for this one")
+
+    @classmethod
+    def open(cls, device, config, *, baud=115200, timeout_s=2.0):
+        """A Board on the serial port ``device`` (pyserial)."""
+        try:
+            import serial
+        except ImportError:
+            from golden_model.errors import MissingDependencyError
+            raise MissingDependencyError("pyserial", ".venv/bin/pip install pyserial==3.5", "talking to a board") from None
+        try:
+            port = serial.Serial(device, baud, timeout=timeout_s)
+        except serial.SerialException as e:
+            raise BoardError(f"cannot open the serial port {device}: {e}") from None
+        return cls(port, config)
 
     def status(self):
         lay = status_layout(self.config)
