@@ -23,10 +23,10 @@ from golden_model.cycles import cycle_counts
 from golden_model.engine_config import EngineConfig
 from golden_model.engine_model import EngineInputs, run_engine
 
-from hw.commands import Command, stream_layouts
+from hw.commands import Command, start_layout, stream_layouts
 from hw.host_link import byte_count
 
-from .host import Board, BoardError
+from .host import MAX_PAYLOAD, Board, BoardError
 
 PERIOD_NS = 10
 
@@ -124,8 +124,14 @@ def host_job(serial, uart, config, job):
             if run.get("probe"):                         # frames the board must refuse, state intact
                 entry["refusals"] = {}
                 elem = byte_count(stream_layouts(config)[Command.ELEM].size)
-                for name, cmd, payload in (("unknown command", 0x7E, b"?"), ("elements while idle", Command.ELEM, b"\x01" + bytes(elem)),
-                                           ("bad length", 0x04, b"\x00")):
+                start = start_layout(config)
+                too_long_t = start.const({"tau": 0, "dense": 0, "seq_len": config.max_seq + 1, "batch": 1}).as_bits()
+                probes = (("unknown command", 0x7E, b"?"),
+                          ("elements while idle", Command.ELEM, b"\x01" + bytes(elem)),
+                          ("bad length", Command.START, b"\x00"),
+                          ("T beyond max_seq", Command.START, too_long_t.to_bytes(byte_count(start.size), "little")),
+                          ("payload beyond the board's buffer", Command.WEIGHT, bytes(MAX_PAYLOAD + 1)))
+                for name, cmd, payload in probes:
                     try:
                         board.link.request(cmd, payload)
                         entry["refusals"][name] = None

@@ -4,7 +4,8 @@ A frame is ``SYNC, CMD, LEN (2 bytes, little-endian), PAYLOAD (LEN bytes), CRC (
 with SYNC = 0xA5 and CRC-16/CCITT-FALSE (``amaranth.lib.crc.catalog.CRC16_CCITT_FALSE``) over CMD,
 LEN and PAYLOAD. :class:`FrameReceiver` stores the payload, checks the CRC, and only then replays the
 frame on its output; a frame with a bad CRC, a length beyond ``max_payload``, or a gap of more than
-``timeout`` cycles between its bytes is dropped whole and reported on ``o_error`` -- so a corrupted
+``timeout`` cycles between its bytes is dropped whole (a frame too long to store is read to its end
+first, so none of its bytes is taken for the start of another) and reported on ``o_error`` -- so a corrupted
 frame can never reach the engine. Bytes outside a frame (before a SYNC) are skipped.
 
 :func:`frame` builds the bytes of a frame on the host side (the same CRC, from the same catalog).
@@ -105,7 +106,7 @@ class FrameReceiver(wiring.Component):
         m.submodules.buf = buf = memory.Memory(shape=8, depth=self.max_payload, init=[])
         wp, rp = buf.write_port(), buf.read_port()
         cmd, length = Signal(8), Signal(16)
-        count = Signal(16)                    # payload bytes stored / replayed
+        count = Signal(17)                    # payload bytes stored / replayed (or skipped, with the CRC)
         idle = Signal(range(self.timeout + 1))
         byte = self.i_byte.payload
         take = self.i_byte.valid & self.i_byte.ready
@@ -139,11 +140,18 @@ class FrameReceiver(wiring.Component):
                     self._tick(m, idle, drop)
             with m.State("CHECK_LEN"):
                 with m.If(length > self.max_payload):
-                    drop(FrameError.TOO_LONG)
+                    m.next = "SKIP"
                 with m.Elif(length.any()):
                     m.next = "PAYLOAD"
                 with m.Else():
                     m.next = "CRC"
+            with m.State("SKIP"):                 # a frame too long to store: its bytes, then the error
+                m.d.comb += self.i_byte.ready.eq(1)
+                with m.If(take):
+                    m.d.sync += [count.eq(count + 1), idle.eq(0)]
+                    with m.If(count == length + 1):
+                        drop(FrameError.TOO_LONG)
+                self._tick(m, idle, drop)
             with m.State("PAYLOAD"):
                 m.d.comb += self.i_byte.ready.eq(1)
                 with m.If(take):

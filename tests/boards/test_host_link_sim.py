@@ -53,8 +53,10 @@ def test_a_small_engine_in_both_modes_with_refusals_and_bit_errors(root):
     refusals = res[0]["refusals"]
     assert refusals == {"unknown command": "the board refused a 0x7e frame: UNKNOWN_COMMAND",
                         "elements while idle": "the board refused a ELEM frame: NOT_RUNNING",
-                        "bad length": "the board refused a START frame: BAD_LENGTH"}
-    assert res[0]["retries"] == 0 and res[1]["retries"] == 2
+                        "bad length": "the board refused a START frame: BAD_LENGTH",
+                        "T beyond max_seq": "the board refused a START frame: OUT_OF_RANGE",
+                        "payload beyond the board's buffer": "the board refused a WEIGHT frame: TOO_LONG"}
+    assert res[0]["retries"] == 2 and res[1]["retries"] == 2     # (a too-long frame is sent three times)
     assert res[0]["counters"]["zeros_skipped"] > 0 and res[1]["counters"]["zeros_skipped"] == 0
 
 
