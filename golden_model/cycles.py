@@ -58,7 +58,7 @@ class MicroArch:
     entry's last column to the cycle the controller sees the lanes idle.
     """
 
-    ggu_latency: int = 10
+    ggu_latency: int = 14
     buffer_latency: int = 2
     rmw_depth: int = 2
     mac_drain: int = 3

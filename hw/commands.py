@@ -147,6 +147,7 @@ class CommandDispatcher(wiring.Component):
         code = Signal(FrameError)
         done = Signal()                       # the frame's last byte has been taken
         sel = Signal(Command)
+        h_len, h_count, h_empty = Signal(16), Signal(8), Signal()   # the frame's head, latched
 
         def shift_in():
             m.d.sync += [word.eq(Cat(word[8:], f.data)), nbyte.eq(nbyte + 1), done.eq(f.last)]
@@ -166,40 +167,51 @@ class CommandDispatcher(wiring.Component):
         run = start_layout(c)(word[width - 8 * start_bytes:][:start_layout(c).size])
 
         with m.FSM():
+            # The head of a frame is latched, then judged: every ready and valid below is a function of
+            # the state alone, which keeps the checks' arithmetic out of the handshakes' paths (timing).
             with m.State("HEAD"):
                 with m.If(self.i_frame.valid):
-                    m.d.sync += [cmd.eq(f.cmd), nbyte.eq(0), done.eq(0)]
-                    with m.Switch(f.cmd):
-                        for cmd_, size in sizes.items():
-                            with m.Case(cmd_):
-                                count_ok = (f.length == 1 + _times(f.data, size)) & f.data.any() & ~f.empty
-                                with m.If(~count_ok):
-                                    refuse(FrameError.BAD_LENGTH)
-                                with m.Elif(self.idle if cmd_ != Command.WEIGHT else ~self.idle):
-                                    refuse(FrameError.NOT_RUNNING if cmd_ != Command.WEIGHT else FrameError.BUSY)
-                                with m.Else():
-                                    m.d.comb += self.i_frame.ready.eq(1)     # the count byte
-                                    m.d.sync += sel.eq(cmd_)
-                                    m.next = "STREAM"
-                        with m.Case(Command.START):
-                            with m.If((f.length != start_bytes) | f.empty):
-                                refuse(FrameError.BAD_LENGTH)
-                            with m.Elif(~self.idle):
-                                refuse(FrameError.BUSY)
-                            with m.Else():
-                                m.next = "COLLECT"
-                        with m.Case(Command.STATUS):
-                            with m.If(~f.empty):
-                                refuse(FrameError.BAD_LENGTH)
-                            with m.Else():
-                                m.d.comb += self.i_frame.ready.eq(1)
-                                m.next = "STATUS"
-                        with m.Default():
-                            refuse(FrameError.UNKNOWN_COMMAND)
+                    m.d.sync += [cmd.eq(f.cmd), h_len.eq(f.length), h_count.eq(f.data), h_empty.eq(f.empty),
+                                 nbyte.eq(0), done.eq(0)]
+                    m.next = "DECIDE"
                 with m.Elif(self.i_error.valid):       # a frame the receiver dropped
                     m.d.comb += self.i_error.ready.eq(1)
                     m.d.sync += [code.eq(self.i_error.payload), cmd.eq(0)]
                     m.next = "ERROR"
+            with m.State("DECIDE"):
+                with m.Switch(cmd):
+                    for cmd_, size in sizes.items():
+                        with m.Case(cmd_):
+                            count_ok = (h_len == 1 + _times(h_count, size)) & h_count.any() & ~h_empty
+                            with m.If(~count_ok):
+                                refuse(FrameError.BAD_LENGTH)
+                            with m.Elif(self.idle if cmd_ != Command.WEIGHT else ~self.idle):
+                                refuse(FrameError.NOT_RUNNING if cmd_ != Command.WEIGHT else FrameError.BUSY)
+                            with m.Else():
+                                m.d.sync += sel.eq(cmd_)
+                                m.next = "COUNT"
+                    with m.Case(Command.START):
+                        with m.If((h_len != start_bytes) | h_empty):
+                            refuse(FrameError.BAD_LENGTH)
+                        with m.Elif(~self.idle):
+                            refuse(FrameError.BUSY)
+                        with m.Else():
+                            m.next = "COLLECT"
+                    with m.Case(Command.STATUS):
+                        with m.If(~h_empty):
+                            refuse(FrameError.BAD_LENGTH)
+                        with m.Else():
+                            m.next = "EMPTY"
+                    with m.Default():
+                        refuse(FrameError.UNKNOWN_COMMAND)
+            with m.State("COUNT"):                      # the count byte (already judged)
+                m.d.comb += self.i_frame.ready.eq(1)
+                with m.If(take):
+                    m.next = "STREAM"
+            with m.State("EMPTY"):                      # the one transfer of a frame without payload
+                m.d.comb += self.i_frame.ready.eq(1)
+                with m.If(take):
+                    m.next = "STATUS"
             with m.State("DRAIN"):                      # a refused frame: its bytes go nowhere
                 m.d.comb += self.i_frame.ready.eq(1)
                 with m.If(take & f.last):

@@ -46,7 +46,9 @@ class GateGradUnit(wiring.Component):
     """
 
     #: Pipeline stages (cycles from an accepted input to its output being valid, without stalls).
-    latency = 7
+    #: Every product is registered before it is rounded and saturated, so no stage holds a multiplier
+    #: and a carry chain.
+    latency = 11
 
     def __init__(self, config):
         if not isinstance(config, EngineConfig):
@@ -64,9 +66,6 @@ class GateGradUnit(wiring.Component):
         g, act = c.grad, c.act
         A, S, G = act.frac, c.state.frac, g.frac
         one = 1 << A
-
-        def gm(x, fx, y, fy, out=g):   # exact product, rounded to a format: (value, overflowed)
-            return fixed.mul(x, fx, y, fy, out, c.rounding, c.overflow)
 
         def sat(x, fmt=g):             # exact sum through the overflow rule: (value, overflowed)
             return fixed.fit(x, fmt, c.overflow)
@@ -87,7 +86,8 @@ class GateGradUnit(wiring.Component):
             overflow = prev["over"]
             updates = [cur["valid"].eq(prev["valid"])]
             for name, (value, over, fmt) in results.items():
-                cur[name] = Signal(shape_of(fmt), name=f"s{n}_{name}")
+                shape = shape_of(fmt) if fmt is not None else value.shape()
+                cur[name] = Signal(shape, name=f"s{n}_{name}")
                 updates.append(cur[name].eq(value))
                 overflow = overflow | over
             for name in keep:
@@ -99,34 +99,48 @@ class GateGradUnit(wiring.Component):
             pipeline.append(cur)
             return cur
 
-        # 1: dh = sat(dh_out + dh_rec); the squares and x(1 - x) of the activations
+        def prod(x, y):                # an exact product, registered before it is rounded (timing)
+            return (x * y, 0, None)
+
+        def rnd(x, fx, fy, out=g):     # a registered exact product rounded to a format
+            return (*fixed.fit(fixed.round_shift(x, fx + fy - out.frac, c.rounding), out, c.overflow), out)
+
+        # 1: dh = sat(dh_out + dh_rec); the squares of tanh(c) and g; 1 - i, 1 - f, 1 - o
         p = pipeline[-1]
-        res = {"dh": (*sat(p["dh"] + p["dh_rec"]), g),
-               "tc2": (*gm(p["tanh_c"], A, p["tanh_c"], A, act), act),
-               "gg2": (*gm(p["g"], A, p["g"], A, act), act)}
+        res = {"dh": (*sat(p["dh"] + p["dh_rec"]), g), "p_tc2": prod(p["tanh_c"], p["tanh_c"]),
+               "p_gg2": prod(p["g"], p["g"])}
         for q in ("i", "f", "o"):
-            one_minus, o1 = sat(one - p[q], act)
-            value, o2 = gm(p[q], A, one_minus, A, act)
-            res["s" + q] = (value, o1 | o2, act)
+            res["m" + q] = (*sat(one - p[q], act), act)
         p = stage(res, keep=("i", "f", "g", "o", "tanh_c", "c_prev", "dc_next"))
-        # 2: do = G(dh tanh_c), t1 = G(dh o), u = 1 - tanh_c^2, sg = 1 - g^2
-        p = stage({"do": (*gm(p["dh"], G, p["tanh_c"], A), g), "t1": (*gm(p["dh"], G, p["o"], A), g),
-                   "u": (*sat(one - p["tc2"], act), act), "sg": (*sat(one - p["gg2"], act), act)},
-                  keep=("i", "f", "g", "c_prev", "dc_next", "si", "sf", "so"))
-        # 3: t2 = G(t1 u)
-        p = stage({"t2": (*gm(p["t1"], G, p["u"], A), g)},
+        # 2: round the squares; products x(1 - x), dh tanh_c, dh o
+        res = {"tc2": rnd(p["p_tc2"], A, A, act), "gg2": rnd(p["p_gg2"], A, A, act),
+               "p_do": prod(p["dh"], p["tanh_c"]), "p_t1": prod(p["dh"], p["o"])}
+        for q in ("i", "f", "o"):
+            res["p_s" + q] = prod(p[q], p["m" + q])
+        p = stage(res, keep=("i", "f", "g", "c_prev", "dc_next"))
+        # 3: do = G(dh tanh_c), t1 = G(dh o), x(1 - x) rounded; u = 1 - tanh_c^2, sg = 1 - g^2
+        res = {"do": rnd(p["p_do"], G, A), "t1": rnd(p["p_t1"], G, A),
+               "u": (*sat(one - p["tc2"], act), act), "sg": (*sat(one - p["gg2"], act), act)}
+        for q in ("i", "f", "o"):
+            res["s" + q] = rnd(p["p_s" + q], A, A, act)
+        p = stage(res, keep=("i", "f", "g", "c_prev", "dc_next"))
+        # 4, 5: t2 = G(t1 u)
+        p = stage({"p_t2": prod(p["t1"], p["u"])},
                   keep=("do", "i", "f", "g", "c_prev", "dc_next", "si", "sf", "sg", "so"))
-        # 4: dc = sat(t2 + dc_next)
+        p = stage({"t2": rnd(p["p_t2"], G, A)},
+                  keep=("do", "i", "f", "g", "c_prev", "dc_next", "si", "sf", "sg", "so"))
+        # 6: dc = sat(t2 + dc_next)
         p = stage({"dc": (*sat(p["t2"] + p["dc_next"]), g)},
                   keep=("do", "i", "f", "g", "c_prev", "si", "sf", "sg", "so"))
-        # 5: di, dg, df and dc_prev
-        p = stage({"di": (*gm(p["dc"], G, p["g"], A), g), "dg": (*gm(p["dc"], G, p["i"], A), g),
-                   "df": (*gm(p["dc"], G, p["c_prev"], S), g), "dc_prev": (*gm(p["dc"], G, p["f"], A), g)},
-                  keep=("do", "si", "sf", "sg", "so"))
-        # 6: the linear gate gradients
-        p = stage({"dz_i": (*gm(p["di"], G, p["si"], A), g), "dz_f": (*gm(p["df"], G, p["sf"], A), g),
-                   "dz_g": (*gm(p["dg"], G, p["sg"], A), g), "dz_o": (*gm(p["do"], G, p["so"], A), g)},
-                  keep=("dc_prev",))
+        # 7, 8: di, dg, df and dc_prev
+        p = stage({"p_di": prod(p["dc"], p["g"]), "p_dg": prod(p["dc"], p["i"]), "p_df": prod(p["dc"], p["c_prev"]),
+                   "p_dcp": prod(p["dc"], p["f"])}, keep=("do", "si", "sf", "sg", "so"))
+        p = stage({"di": rnd(p["p_di"], G, A), "dg": rnd(p["p_dg"], G, A), "df": rnd(p["p_df"], G, S),
+                   "dc_prev": rnd(p["p_dcp"], G, A)}, keep=("do", "si", "sf", "sg", "so"))
+        # 9, 10: the linear gate gradients
+        p = stage({"p_dz_i": prod(p["di"], p["si"]), "p_dz_f": prod(p["df"], p["sf"]),
+                   "p_dz_g": prod(p["dg"], p["sg"]), "p_dz_o": prod(p["do"], p["so"])}, keep=("dc_prev",))
+        p = stage({"dz_" + q: rnd(p["p_dz_" + q], G, A) for q in "ifgo"}, keep=("dc_prev",))
         # 7: the threshold, |dz| < tau -> 0
         res = {}
         for q in ("dz_i", "dz_f", "dz_g", "dz_o"):
