@@ -206,19 +206,21 @@ def _report(target, config, top, rep, cells, env, build_s, bitstream):
 
 
 def _critical_path(rep, clock):
-    """Start, end and delays of the critical path of ``clock`` in nextpnr's report."""
-    for p in rep.get("critical_paths", []):
-        if clock in (p.get("from"), p.get("to")) or len(rep.get("critical_paths", [])) == 1:
-            steps = p.get("path", [])
-            if not steps:
-                continue
-            logic = sum(float(s.get("delay", 0)) for s in steps if s.get("type") != "routing")
-            routing = sum(float(s.get("delay", 0)) for s in steps if s.get("type") == "routing")
-            first, last = steps[0], steps[-1]
-            return {"from": f"{first.get('from', {}).get('cell', '?')}.{first.get('from', {}).get('port', '?')}",
-                    "to": f"{last.get('to', {}).get('cell', '?')}.{last.get('to', {}).get('port', '?')}",
-                    "delay_ns": round(logic + routing, 2), "logic_ns": round(logic, 2), "routing_ns": round(routing, 2),
-                    "clock_from": p.get("from"), "clock_to": p.get("to")}
+    """Start, end and delays of the critical path of ``clock`` in nextpnr's report (the register-to-register
+    path of that clock; nextpnr names the ends "posedge <net>")."""
+    paths = rep.get("critical_paths", [])
+    own = [p for p in paths if clock in str(p.get("from", "")) and clock in str(p.get("to", ""))]
+    for p in own + paths:
+        steps = p.get("path", [])
+        if not steps:
+            continue
+        logic = sum(float(s.get("delay", 0)) for s in steps if s.get("type") != "routing")
+        routing = sum(float(s.get("delay", 0)) for s in steps if s.get("type") == "routing")
+        first, last = steps[0], steps[-1]
+        return {"from": f"{first.get('from', {}).get('cell', '?')}.{first.get('from', {}).get('port', '?')}",
+                "to": f"{last.get('to', {}).get('cell', '?')}.{last.get('to', {}).get('port', '?')}",
+                "delay_ns": round(logic + routing, 2), "logic_ns": round(logic, 2), "routing_ns": round(routing, 2),
+                "clock_from": p.get("from"), "clock_to": p.get("to")}
     return {}
 
 

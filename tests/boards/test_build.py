@@ -57,7 +57,9 @@ def test_the_report_comes_from_the_tools_json():
     top = BoardTop(t.default_config(), t)
     rep = {"utilization": {"MULT18X18D": {"used": 48, "available": 156}, "DP16KD": {"used": 100, "available": 208}},
            "fmax": {"pll_clk": {"achieved": 52.5, "constraint": 50.0}, "clk25_0__io": {"achieved": 300.0, "constraint": 25.0}},
-           "critical_paths": [{"from": "pll_clk", "to": "pll_clk", "path": [
+           "critical_paths": [{"from": "<async>", "to": "posedge pll_clk", "path": [
+               {"type": "routing", "delay": 2.0, "from": {"cell": "io", "port": "O"}, "to": {"cell": "s", "port": "D"}}]},
+                              {"from": "posedge pll_clk", "to": "posedge pll_clk", "path": [
                {"type": "clk-to-q", "delay": 0.5, "from": {"cell": "a", "port": "CLK"}, "to": {"cell": "a", "port": "Q"}},
                {"type": "routing", "delay": 9.0, "from": {"cell": "a", "port": "Q"}, "to": {"cell": "m", "port": "A0"}},
                {"type": "logic", "delay": 8.0, "from": {"cell": "m", "port": "A0"}, "to": {"cell": "r", "port": "D"}}]}]}
