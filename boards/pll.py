@@ -75,7 +75,8 @@ def pll_instance(plan, clk_in, clk_out, locked):
     if plan.family == "ice40":
         return Instance("SB_PLL40_PAD", p_FEEDBACK_PATH="SIMPLE", p_PLLOUT_SELECT="GENCLK",
                         p_DIVR=p["DIVR"], p_DIVF=p["DIVF"], p_DIVQ=p["DIVQ"], p_FILTER_RANGE=p["FILTER_RANGE"],
-                        io_PACKAGEPIN=clk_in.io if hasattr(clk_in, "io") else clk_in, i_RESETB=1, i_BYPASS=0, o_PLLOUTGLOBAL=clk_out, o_LOCK=locked)
+                        io_PACKAGEPIN=clk_in.io if hasattr(clk_in, "io") else clk_in, i_RESETB=1, i_BYPASS=0,
+                        o_PLLOUTGLOBAL=clk_out, o_LOCK=locked)
     a = {"FREQUENCY_PIN_CLKI": f"{plan.f_in_mhz:g}", "FREQUENCY_PIN_CLKOP": f"{plan.f_out_mhz:g}",
          "ICP_CURRENT": "12", "LPF_RESISTOR": "8", "MFG_ENABLE_FILTEROPAMP": "1", "MFG_GMCREF_SEL": "2"}
     return Instance("EHXPLLL", **{f"a_{k}": v for k, v in a.items()},

@@ -145,8 +145,10 @@ def host_job(serial, uart, config, job):
             mism = got.outputs.mismatches(want)
             model = cycle_counts(config, want).to_dict()
             counter_mism = {k: (model[k], v) for k, v in got.counters.items() if model[k] != v}
-            flag_mism = {k: (bool(want.flags[k]), got.flags[k]) for k in want.flags if bool(want.flags[k]) != got.flags[k]}
-            entry.update(passed=not mism and not flag_mism and not counter_mism, counter_mismatches=counter_mism, mismatches=[list(map(str, x)) for x in mism],
+            flag_mism = {k: (bool(want.flags[k]), got.flags[k]) for k in want.flags
+                         if bool(want.flags[k]) != got.flags[k]}
+            entry.update(passed=not mism and not flag_mism and not counter_mism, counter_mismatches=counter_mism,
+                         mismatches=[list(map(str, x)) for x in mism],
                          flag_mismatches=flag_mism, counters=got.counters, stall=got.stall,
                          nonzeros=want.nonzeros, zeros_skipped=want.zeros_skipped,
                          retries=board.link.retries - retries, entries=int(want.dz.size))
