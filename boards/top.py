@@ -147,7 +147,8 @@ class BoardTop(Elaboratable):
             m.submodules.reset = ResetSynchronizer(~locked, domain="sync")
             platform.add_clock_constraint(pll_clk, self.clock_mhz * 1e6)
         m.submodules.core = core = BoardCore(self.config, self.divisor)
-        uart = platform.request("uart", 0, dir={"rx": "-", "tx": "-"})
+        lines = [sub.name for sub in platform.lookup("uart", 0).ios]          # rx, tx and any modem lines
+        uart = platform.request("uart", 0, dir={name: "-" for name in lines})
         m.submodules.rx_buf = rx = io.Buffer("i", uart.rx)
         m.submodules.tx_buf = tx = io.Buffer("o", uart.tx)
         m.d.comb += [core.rx.eq(rx.i), tx.o.eq(core.tx)]
