@@ -80,12 +80,15 @@ class HostLink:
         self.port = port
         self.attempts = attempts
         self.retries = 0                 # frames sent again so far
+        self.sent = []                   # (command, payload bytes) of every frame sent, for error messages
         self.outputs = {r: [] for r in (Reply.DX, Reply.STATE, Reply.DW, Reply.DB)}
 
     def _read(self, n):
         data = self.port.read(n)
         if len(data) < n:
-            raise BoardError(f"the board stopped answering ({len(data)} of {n} bytes before the port's timeout)")
+            last = f"; the last frame sent was {_command_name(self.sent[-1][0])} ({self.sent[-1][1]} bytes), " \
+                   f"frame {len(self.sent)}" if self.sent else ""
+            raise BoardError(f"the board stopped answering ({len(data)} of {n} bytes before the port's timeout{last})")
         return data
 
     def receive(self):
@@ -106,6 +109,7 @@ class HostLink:
         frames that arrive meanwhile are collected. A frame damaged on the way is sent again (up to
         ``attempts`` times in all); any other ERROR answer raises BoardError."""
         for attempt in range(self.attempts):
+            self.sent.append((cmd, len(payload)))
             self.port.write(frame(cmd, payload))
             code = self._answer()
             if code is None:
@@ -194,7 +198,9 @@ class Board:
             s = self.status()
             if s.idle:
                 return s
-        raise BoardError(f"the engine did not become idle ({tries} status requests)")
+        got = {name: len(q) for name, q in self.link.outputs.items()}
+        raise BoardError(f"the engine did not become idle ({tries} status requests; last status {s}; "
+                         f"output frames so far {got})")
 
     def run(self, inputs, *, dense=False, tau=None):
         """Run one sequence (EngineInputs; W must be loaded) and return a BoardRun."""

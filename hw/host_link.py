@@ -306,6 +306,10 @@ class FrameArbiter(wiring.Component):
             for n in range(self.count):
                 with m.Case(n):
                     wiring.connect(m, wiring.flipped(self.i_frame[n]), wiring.flipped(self.o_frame))
-        with m.If(self.o_frame.valid & self.o_frame.ready):
-            m.d.sync += [busy.eq(~self.o_frame.payload.last), grant.eq(sel)]
+        # Locked from the first offer, not the first transfer: the sender reads the frame's command and
+        # length from the offered byte while it sends the header, before it takes any payload.
+        with m.If(~busy & self.o_frame.valid):
+            m.d.sync += [busy.eq(1), grant.eq(sel)]
+        with m.If(self.o_frame.valid & self.o_frame.ready & self.o_frame.payload.last):
+            m.d.sync += busy.eq(0)
         return m

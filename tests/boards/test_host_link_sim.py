@@ -60,6 +60,15 @@ def test_a_small_engine_in_both_modes_with_refusals_and_bit_errors(root):
     assert res[0]["counters"]["zeros_skipped"] > 0 and res[1]["counters"]["zeros_skipped"] == 0
 
 
+def test_answers_and_outputs_competing_for_the_line(root):
+    """B = 4 with two element frames per step: ACKs become ready while output frames are being sent.
+    (The arbiter once switched sources between a frame's header bytes and garbled the frame.)"""
+    cfg = EngineConfig(input_size=9, hidden_size=8, lanes=2, max_batch=4, max_seq=6)
+    inputs = random_inputs(cfg, 6, 4, np.random.default_rng(1))
+    assert_exact(simulate_board(cfg, [{"inputs": inputs, "dense": False}, {"inputs": inputs, "dense": True}],
+                                root=root))
+
+
 def test_the_committed_trace_bit_exact_through_the_uart(root):
     """Four steps x batch 2 of the committed Jane Austen trace (all of its W and dW cross the link),
     with a bit error in a weight frame: sent again, and the results are still exact."""
