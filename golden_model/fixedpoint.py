@@ -135,14 +135,18 @@ class QFormat:
     def quantize(self, x, rounding=Rounding.HALF_EVEN, overflow=Overflow.SATURATE, rng=None):
         """Round floats ``x`` to this format; return (integers, overflowed).
 
-        Exact: scaling by 2**frac is exact in binary floating point, and the
-        rounding decision compares the exact fractional part. NaN is refused.
+        Exact: scaling by 2**frac is exact in binary floating point (up to an underflow, which keeps
+        the rounding decision), and the rounding decision compares the exact fractional part. NaN is
+        refused.
         """
         rounding = _enum(Rounding, rounding, "rounding")
         x = np.asarray(x, dtype=np.float64)
         if np.isnan(x).any():
             raise ValueError("cannot quantize NaN")
         scaled = np.ldexp(x, self.frac)
+        # A negative value can underflow to -0.0 when frac < 0; its floor is -1, not 0. The smallest
+        # negative subnormal keeps that, and rounds to 0 under every other rule, as the exact value does.
+        scaled = np.where((scaled == 0) & (x < 0), -np.nextafter(0.0, 1.0), scaled)
         if _enum(Overflow, overflow, "overflow") == Overflow.SATURATE:
             lim = math.ldexp(1.0, self.width + 1)  # beyond the range: saturates all the same
             scaled = np.clip(scaled, -lim, lim)

@@ -190,3 +190,11 @@ def test_parse_and_str():
         QFormat.parse("16.14")
     with pytest.raises(ConfigError, match="rounding must be one of"):
         QFormat(8, 4).quantize([0.0], rounding="nearest")
+
+
+def test_a_negative_value_that_underflows_still_truncates_down():
+    """-5e-324 * 2**-1 underflows to -0.0 in floats; its floor is -1 (found by the property above)."""
+    f = QFormat(2, -1, False)
+    assert f.quantize(np.array([-5e-324]), Rounding.TRUNCATE, Overflow.WRAP)[0][0] == 3
+    assert f.quantize(np.array([-5e-324]), Rounding.HALF_EVEN, Overflow.SATURATE)[0][0] == 0
+    assert QFormat(8, -4).quantize(np.array([-1e-310, -0.0]), Rounding.TRUNCATE)[0].tolist() == [-1, 0]
