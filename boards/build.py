@@ -14,6 +14,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -76,7 +77,7 @@ def _tool_path(cmd):
     found = shutil.which(cmd)
     if found:
         return found
-    here = Path(os.sys.executable).parent / cmd
+    here = Path(sys.executable).parent / cmd
     return str(here) if here.exists() else None
 
 

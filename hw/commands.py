@@ -152,6 +152,13 @@ class CommandDispatcher(wiring.Component):
         def shift_in():
             m.d.sync += [word.eq(Cat(word[8:], f.data)), nbyte.eq(nbyte + 1), done.eq(f.last)]
 
+        def answer(state, port):
+            """A state that offers one answer on ``port``, then waits for the next frame."""
+            with m.State(state):
+                m.d.comb += port.valid.eq(1)
+                with m.If(port.ready):
+                    m.next = "HEAD"
+
         def refuse(why):
             m.d.sync += code.eq(why)
             m.next = "DRAIN"
@@ -216,10 +223,7 @@ class CommandDispatcher(wiring.Component):
                 m.d.comb += self.i_frame.ready.eq(1)
                 with m.If(take & f.last):
                     m.next = "ERROR"
-            with m.State("ERROR"):
-                m.d.comb += self.o_error.valid.eq(1)
-                with m.If(self.o_error.ready):
-                    m.next = "HEAD"
+            answer("ERROR", self.o_error)
             with m.State("STREAM"):
                 m.d.comb += self.i_frame.ready.eq(1)
                 with m.If(take):
@@ -267,12 +271,6 @@ class CommandDispatcher(wiring.Component):
             with m.State("FIRE"):
                 m.d.comb += self.start.eq(1)
                 m.next = "ACK"
-            with m.State("STATUS"):
-                m.d.comb += self.o_status.valid.eq(1)
-                with m.If(self.o_status.ready):
-                    m.next = "HEAD"
-            with m.State("ACK"):
-                m.d.comb += self.o_ack.valid.eq(1)
-                with m.If(self.o_ack.ready):
-                    m.next = "HEAD"
+            answer("STATUS", self.o_status)
+            answer("ACK", self.o_ack)
         return m

@@ -407,7 +407,10 @@ def _program(target, out, report):
         raise MissingDependencyError(tool, f"sudo apt-get install {tool.lower() if tool != 'iceprog' else 'fpga-icestorm'}",
                                      "--program")
     console.print(f"programming with {' '.join(cmd)}")
-    subprocess.run(cmd, check=True)
+    done = subprocess.run(cmd)
+    if done.returncode != 0:
+        raise ZskipError(f"{tool} failed (exit status {done.returncode}); is the board connected, and may this "
+                         "user open it?")
 
 
 def main(argv=None):
