@@ -11,10 +11,11 @@ BC = B*C a-chunks and BH = B*H elements per step, R = 4H rows, C = ceil(N/P):
    of step n-2 (the last user of its buffer) to finish.
 2. **Feed**: step n waits from W_n (1 for the first step, Z_{n-1} + 1 after)
    until its a_t is loaded; it feeds its elements (unit j, batch b within j)
-   in cycles F_n .. F_n + BH - 1, F_n = max(W_n, A_n + 1) + 1.
+   one every k = ``feed_interval`` cycles (the gate-gradient unit's
+   ``ggu_cycles``), element e in cycle F_n + e*k, F_n = max(W_n, A_n + 1) + 1.
 3. **Gate-gradient unit and dz buffer**: only elements with a nonzero enter
    the buffer (every element in dense mode); element e's dz reach the encoder
-   in cycle F_n + e + ``ggu_latency`` (feed register, the unit's pipeline, the
+   in cycle F_n + e*k + ``ggu_latency`` (feed register, the unit's pipeline, the
    buffer FIFO), or the cycle after the encoder took the element before.
 4. **Encoder**: takes the next element when it is there and the previous one
    is done: the cycle its last entry went to the lanes. It offers the
@@ -24,8 +25,8 @@ BC = B*C a-chunks and BH = B*H elements per step, R = 4H rows, C = ceil(N/P):
    the previous entry's acceptance, plus one hazard bubble when C = 1 and the
    entry shares its row k or batch b with the previous one (the accumulators
    are read again ``rmw_depth`` = 2 cycles after a read, see hw.mac_lanes).
-   The step's MAC work is done at Z_n = max(F_n + BH + ``ggu_latency`` -
-   ``buffer_latency``, x_last + 1, y_last + C + ``mac_drain``, Z_{n-1} + 1 + BC)
+   The step's MAC work is done at Z_n = max(F_n + (BH - 1)*k + 1 + ``ggu_latency``
+   - ``buffer_latency``, x_last + 1, y_last + C + ``mac_drain``, Z_{n-1} + 1 + BC)
    (the unit's last element is out; the encoder took the last element with a
    nonzero; the last entry is written; the previous read-out has finished).
 6. **Read-out** of da (double-buffered): BC cycles Z_n + 1 .. Z_n + BC, beside
@@ -53,7 +54,8 @@ class MicroArch:
 
     ``ggu_latency``: from an element's feed cycle to its dz being available to
     the encoder (1 feed register + GateGradUnit.latency + 2 for the buffered
-    FIFO). ``buffer_latency``: the FIFO's part of it. ``rmw_depth``:
+    FIFO). ``buffer_latency``: the FIFO's part of it. ``feed_interval``:
+    cycles between two elements of the feed (``EngineConfig.ggu_cycles``). ``rmw_depth``:
     MacLanes.rmw_depth. ``mac_drain``: from the last
     entry's last column to the cycle the controller sees the lanes idle.
     """
@@ -62,9 +64,22 @@ class MicroArch:
     buffer_latency: int = 2
     rmw_depth: int = 2
     mac_drain: int = 3
+    feed_interval: int = 1
+
+    #: Pipeline stages of the gate-gradient unit, fully pipelined and folded (hw.gate_grad schedules
+    #: them; tests/hw/test_engine.py holds hw.controller.micro_arch equal to :meth:`of`).
+    GGU_STAGES = {"pipelined": 11, "folded": 8}
+
+    @classmethod
+    def of(cls, config):
+        """The hardware's timing for ``config``: its gate-gradient unit takes an element every
+        k = ``config.ggu_cycles`` cycles and needs (stages - 1) * k + 1 cycles for it."""
+        k = config.ggu_cycles
+        stages = cls.GGU_STAGES["pipelined" if k == 1 else "folded"]
+        return cls(ggu_latency=1 + (stages - 1) * k + 1 + 2, feed_interval=k)
 
     def __post_init__(self):
-        for name in ("ggu_latency", "buffer_latency", "rmw_depth", "mac_drain"):
+        for name in ("ggu_latency", "buffer_latency", "rmw_depth", "mac_drain", "feed_interval"):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int) or v < 1:
                 raise ValueError(f"MicroArch.{name} must be a positive integer, not {v!r}")
@@ -98,14 +113,15 @@ def _issued(dz_t, dense):
     return bb, qq * H + jj, per_elem.sum(axis=2).ravel()
 
 
-def cycle_counts(config, result, arch=MicroArch()):
+def cycle_counts(config, result, arch=None):
     """Cycle counts of the sequence whose engine-model ``result`` (run_engine) is given.
 
-    Skip or dense mode comes from the result itself.
+    Skip or dense mode comes from the result itself; ``arch`` defaults to ``MicroArch.of(config)``.
     """
+    arch = arch or MicroArch.of(config)
     T, B, G = result.dz.shape
     H = G // 4
-    C, R = config.cols_per_lane, config.n_rows
+    C, R, every = config.cols_per_lane, config.n_rows, arch.feed_interval
     BC, BH = B * C, B * H
     A_prev, Z = 0, [0, 0]               # A_{n-1}; Z_{n-2}, Z_{n-1}
     readout_end = None                  # the cycle after the previous step's read-out
@@ -125,7 +141,7 @@ def cycle_counts(config, result, arch=MicroArch()):
             m = int(per_elem[e])
             if m == 0:
                 continue                 # never enters the dz buffer
-            avail = F + e + arch.ggu_latency
+            avail = F + e * every + arch.ggu_latency
             x = avail if free is None else max(avail, free, x + 1)
             offer = x + 1
             for _ in range(m):
@@ -139,7 +155,7 @@ def cycle_counts(config, result, arch=MicroArch()):
                 issued += 1
                 offer = y + 1
             free = y_prev
-        done = F + BH + arch.ggu_latency - arch.buffer_latency      # the unit's last element is out
+        done = F + (BH - 1) * every + 1 + arch.ggu_latency - arch.buffer_latency   # the unit's last element is out
         if y_last is not None:
             done = max(done, x + 1, y_last + C + arch.mac_drain)
         if readout_end is not None:
@@ -153,12 +169,13 @@ def cycle_counts(config, result, arch=MicroArch()):
                        nonzeros=nnz, zeros_skipped=0 if result.dense else result.dz.size - nnz, steps=steps)
 
 
-def max_cycles(config, arch=MicroArch()):
+def max_cycles(config, arch=None):
     """An upper bound of the cycles of any sequence the configuration allows (dense mode, a
     hazard bubble on every entry, every step as long as it can be)."""
+    arch = arch or MicroArch.of(config)
     B, T, H, C = config.max_batch, config.max_seq, config.hidden_size, config.cols_per_lane
     R = config.n_rows
-    step = B * (H + C) + arch.ggu_latency + R * B * (C + arch.rmw_depth) + B * C + arch.mac_drain + 64
+    step = B * (H * arch.feed_interval + C) + arch.ggu_latency + R * B * (C + arch.rmw_depth) + B * C + arch.mac_drain + 64
     return T * step + B * H + R * (C + 1) + 64
 
 

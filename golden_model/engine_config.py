@@ -15,7 +15,11 @@ Build-time parameters (validated here, before any elaboration):
 - accumulator widths of dW, da and db: by default the width that holds the
   worst-case sum exactly (``accumulator_width``); a smaller width saturates
   and raises the sticky overflow flag;
-- the rounding rule of every product that loses bits, and the overflow rule.
+- the rounding rule of every product that loses bits, and the overflow rule;
+- ``ggu_cycles`` k: cycles the gate-gradient unit spends on each element. 1
+  (the default) pipelines it fully on 16 multipliers; k > 1 shares
+  ceil(16 / (k - 1)) multipliers (hw.gate_grad), for parts with few of them:
+  the feed then offers one element every k cycles (golden_model.cycles).
 
 Run-time registers (tau, skip/dense, T <= max_seq, B <= max_batch) are not
 part of the configuration.
@@ -68,6 +72,8 @@ DEFAULT_FORMATS = {
 #: Largest W (and dW) memory, in words, a configuration may ask for: 2**20
 #: words of 16 bits is 2 MiB, beyond every board zskip targets.
 MAX_MEMORY_WORDS = 1 << 20
+#: Slowest gate-gradient unit: one multiplier, 16 products in 16 cycles, one more to round the last.
+MAX_GGU_CYCLES = 17
 #: Widest operand the model's int64 paths support, and widest accumulator the hardware builds.
 MAX_WIDTH = 62
 
@@ -110,11 +116,15 @@ class EngineConfig:
     db_acc_width: int = None
     rounding: str = "half-even"
     overflow: str = "saturate"
+    ggu_cycles: int = 1
 
     def __post_init__(self):
         set_ = object.__setattr__
-        for name in ("input_size", "hidden_size", "lanes", "max_batch", "max_seq"):
+        for name in ("input_size", "hidden_size", "lanes", "max_batch", "max_seq", "ggu_cycles"):
             _size(name, getattr(self, name))
+        if self.ggu_cycles > MAX_GGU_CYCLES:
+            raise ConfigError(f"ggu_cycles must be at most {MAX_GGU_CYCLES} (one multiplier does the unit's 16 "
+                              f"products in {MAX_GGU_CYCLES - 1} cycles), not {self.ggu_cycles}")
         if self.lanes & (self.lanes - 1):
             raise ConfigError(f"lanes must be a positive power of two, not {self.lanes!r}")
         if self.lanes > self.n_inputs:

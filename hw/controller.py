@@ -43,7 +43,7 @@ from . import fixed
 from .bits import address, depth, equals
 from .encoder import ZeroSkipEncoder
 from .fixed import shape_of
-from .gate_grad import GateGradUnit
+from .gate_grad import GateGradUnit, schedule
 from .layouts import chunk_layout, dz_layout, element_layout, state_layout
 from .mac_lanes import MacLanes
 
@@ -76,14 +76,15 @@ def flags_layout():
     return data.StructLayout({name: 1 for name in FLAGS})
 
 
-def micro_arch():
-    """The golden_model.cycles.MicroArch of this hardware, from its components' own latencies: an
-    element's feed register, the gate-gradient unit's pipeline and the dz buffer (a buffered FIFO:
-    two cycles from write to read); the lanes' read-modify-write depth; their write latency and the
-    cycle in which the controller sees them idle."""
+def micro_arch(config):
+    """The golden_model.cycles.MicroArch of this hardware for ``config``, from its components' own
+    latencies: an element's feed register, the gate-gradient unit's pipeline and the dz buffer (a
+    buffered FIFO: two cycles from write to read); the feed interval; the lanes' read-modify-write
+    depth; their write latency and the cycle in which the controller sees them idle."""
     from golden_model.cycles import MicroArch
-    return MicroArch(ggu_latency=1 + GateGradUnit.latency + 2, buffer_latency=2, rmw_depth=MacLanes.rmw_depth,
-                     mac_drain=MacLanes.write_latency + 1)
+    ggu = schedule(config)
+    return MicroArch(ggu_latency=1 + ggu.latency + 2, buffer_latency=2, rmw_depth=MacLanes.rmw_depth,
+                     mac_drain=MacLanes.write_latency + 1, feed_interval=ggu.interval)
 
 
 class EngineCore(wiring.Component):
@@ -193,6 +194,7 @@ class EngineCore(wiring.Component):
         w_lane, w_chunk = Signal(range(max(P, 2))), Signal(range(max(C, 2)))
         walk_last = equals(w_j, H - 1) & (w_b == b_last)
         walking = Signal()
+        pace = Signal(range(max(c.ggu_cycles, 2)))   # cycles since the feed's last element
         m.submodules.dc_mem = dc_mem = memory.Memory(shape=shape_of(c.grad), depth=depth(B, H), init=[])
         dc_wp, dc_rp = dc_mem.write_port(), dc_mem.read_port()
         out_rps, out_wps = [], []
@@ -358,12 +360,13 @@ class EngineCore(wiring.Component):
         with m.Elif(in_state("WAIT")):             # for step `step`'s a_t
             with m.If(ld_ahead.any()):
                 m.d.sync += [w_j.eq(0), w_b.eq(0), w_lane.eq(I % P), w_chunk.eq(I // P),
-                             g_j.eq(0), g_b.eq(0), ggu_all.eq(0)]
+                             g_j.eq(0), g_b.eq(0), ggu_all.eq(0), pace.eq(0)]
                 m.d.sync += state.eq(State.FEED)
-        with m.Elif(in_state("FEED")):
-            m.d.comb += [walking.eq(1), self.elem_want.eq(1)]
-            m.d.sync += e1_feed.eq(1)
-            with m.If(walk_last):
+        with m.Elif(in_state("FEED")):     # one element every ggu_cycles cycles, the unit's rate
+            tick = equals(pace, 0)
+            m.d.comb += [walking.eq(tick), self.elem_want.eq(tick)]
+            m.d.sync += [e1_feed.eq(tick), pace.eq(Mux(equals(pace, c.ggu_cycles - 1), 0, pace + 1))]
+            with m.If(walk_last & tick):
                 m.d.sync += state.eq(State.MAC)
         with m.Elif(in_state("MAC")):         # until the step's entries are done and the last read-out too
             with m.If(mac_done & ~ro_active):

@@ -191,6 +191,7 @@ def _add_engine_options(p):
         "dw_acc_width": "dW accumulator bits", "da_acc_width": "da accumulator bits",
         "db_acc_width": "db accumulator bits", "rounding": "rounding of every product that loses bits",
         "overflow": "what a value beyond its format does",
+        "ggu_cycles": "cycles per element of the gate-gradient unit (k > 1 shares ceil(16/(k-1)) multipliers)",
     }
     for f in fields(EngineConfig):
         default = getattr(d, f.name)

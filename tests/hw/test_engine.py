@@ -42,10 +42,15 @@ def check(cfg, inputs, *, dense, gap=0.3, stall=0.5, seed=0, runs=1):
     return want, cycles
 
 
-def test_the_cycle_model_describes_these_components():
-    """golden_model.cycles' default micro-architecture is the one the hardware's latencies add up to."""
+@pytest.mark.parametrize("k", [1, 2, 5, 17])
+def test_the_cycle_model_describes_these_components(k):
+    """golden_model.cycles' micro-architecture is the one the hardware's latencies add up to, for a
+    pipelined and a folded gate-gradient unit."""
     from hw.controller import micro_arch
-    assert micro_arch() == MicroArch()
+    cfg = EngineConfig(input_size=4, hidden_size=2, lanes=2, max_batch=1, max_seq=2, ggu_cycles=k)
+    assert micro_arch(cfg) == MicroArch.of(cfg)
+    if k == 1:
+        assert MicroArch.of(cfg) == MicroArch()
 
 
 CONFIGS = {
@@ -55,6 +60,9 @@ CONFIGS = {
     "C1-hazards": dict(input_size=2, hidden_size=2, lanes=4, max_batch=3, max_seq=4),
     "B1-odd": dict(input_size=5, hidden_size=3, lanes=2, max_batch=1, max_seq=5),
     "readout-bound": dict(input_size=20, hidden_size=1, lanes=1, max_batch=2, max_seq=3),   # BC > BH + latency
+    # a folded gate-gradient unit: the feed paces itself, one element every 5 (or 3) cycles
+    "folded-k5": dict(input_size=6, hidden_size=4, lanes=4, max_batch=2, max_seq=4, ggu_cycles=5),
+    "folded-k3-C1": dict(input_size=2, hidden_size=2, lanes=4, max_batch=3, max_seq=3, ggu_cycles=3),
 }
 
 

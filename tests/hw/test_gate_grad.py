@@ -1,5 +1,6 @@
 """The gate-gradient unit equals golden_model.engine_model.gate_gradients for every element, under random
-valid/ready; its latency is what it says; overflow is reported."""
+valid/ready, pipelined and folded onto fewer multipliers; its latency and interval are what it says;
+overflow is reported."""
 
 import numpy as np
 import pytest
@@ -32,11 +33,7 @@ def random_elements(cfg, n, rng, extreme=False):
 def run_unit(cfg, elems, tau, *, gap, stall, seed=0):
     dut = GateGradUnit(cfg)
     n = len(elems["gates"])
-    payloads = [{"i": int(e[0]), "f": int(e[1]), "g": int(e[2]), "o": int(e[3]),
-                 "tanh_c": int(elems["tanh_c"][k, 0]), "c_prev": int(elems["c_prev"][k, 0]),
-                 "dh": int(elems["dh"][k, 0]), "dh_rec": int(elems["dh_rec"][k, 0]),
-                 "dc_next": int(elems["dc_next"][k, 0])} for k, e in enumerate(elems["gates"])]
-    return run_stream_unit(dut, dut.i_elem, payloads, dut.o_grad, n, gap=gap, stall=stall, seed=seed,
+    return run_stream_unit(dut, dut.i_elem, payloads_of(elems), dut.o_grad, n, gap=gap, stall=stall, seed=seed,
                            setup=lambda ctx: ctx.set(dut.tau, tau))
 
 
@@ -56,9 +53,9 @@ def check(out, cfg, elems, tau):
 
 
 @pytest.mark.parametrize("gap, stall", [(0.0, 0.0), (0.5, 0.0), (0.0, 0.7), (0.4, 0.9)])
-@pytest.mark.parametrize("rounding", ["half-even", "truncate"])
-def test_unit_equals_the_model_under_random_handshakes(gap, stall, rounding):
-    cfg = EngineConfig.from_dict({**CFG.to_dict(), "rounding": rounding})
+@pytest.mark.parametrize("rounding, k", [("half-even", 1), ("truncate", 1), ("half-even", 5), ("truncate", 2)])
+def test_unit_equals_the_model_under_random_handshakes(gap, stall, rounding, k):
+    cfg = EngineConfig.from_dict({**CFG.to_dict(), "rounding": rounding, "ggu_cycles": k})
     rng = np.random.default_rng(7)
     elems = random_elements(cfg, 120, rng)
     tau = 40
@@ -68,38 +65,64 @@ def test_unit_equals_the_model_under_random_handshakes(gap, stall, rounding):
     assert 0.1 < (dz == 0).mean() < 0.9  # the threshold did something, and not everything
 
 
-def test_saturating_inputs_raise_the_overflow_bit_as_in_the_model():
+@pytest.mark.parametrize("k", [1, 4, 17])
+def test_saturating_inputs_raise_the_overflow_bit_as_in_the_model(k):
+    cfg = EngineConfig.from_dict({**CFG.to_dict(), "ggu_cycles": k})
     rng = np.random.default_rng(3)
-    elems = random_elements(CFG, 80, rng, extreme=True)
-    out = run_unit(CFG, elems, 0, gap=0.2, stall=0.3)
-    check(out, CFG, elems, 0)
+    elems = random_elements(cfg, 40, rng, extreme=True)
+    out = run_unit(cfg, elems, 0, gap=0.2, stall=0.3)
+    check(out, cfg, elems, 0)
     assert any(o.overflow for o in out)
 
 
-def test_latency():
-    dut = GateGradUnit(CFG)
+def payloads_of(elems):
+    return [{"i": int(e[0]), "f": int(e[1]), "g": int(e[2]), "o": int(e[3]), "tanh_c": int(elems["tanh_c"][n, 0]),
+             "c_prev": int(elems["c_prev"][n, 0]), "dh": int(elems["dh"][n, 0]), "dh_rec": int(elems["dh_rec"][n, 0]),
+             "dc_next": int(elems["dc_next"][n, 0])} for n, e in enumerate(elems["gates"])]
+
+
+@pytest.mark.parametrize("k, stages, multipliers", [(1, 11, 16), (2, 8, 16), (4, 8, 6), (5, 8, 4), (17, 8, 1)])
+def test_a_feed_k_cycles_apart_is_never_refused_and_each_output_comes_latency_cycles_later(k, stages, multipliers):
+    """Elements offered every k cycles (after a gap that empties the unit, the next one is taken at
+    once, in any phase): each is taken the cycle it is offered and its output is valid exactly
+    ``latency`` cycles after, for one cycle; the results equal the model's."""
+    cfg = EngineConfig.from_dict({**CFG.to_dict(), "ggu_cycles": k})
+    dut = GateGradUnit(cfg)
+    assert (dut.interval, dut.stages, dut.multipliers) == (k, stages, multipliers)
+    assert dut.latency == (stages - 1) * k + 1
     rng = np.random.default_rng(0)
-    e = random_elements(CFG, 1, rng)
-    payload = {"i": int(e["gates"][0, 0]), "f": int(e["gates"][0, 1]), "g": int(e["gates"][0, 2]),
-               "o": int(e["gates"][0, 3]), "tanh_c": int(e["tanh_c"][0, 0]), "c_prev": int(e["c_prev"][0, 0]),
-               "dh": int(e["dh"][0, 0]), "dh_rec": 0, "dc_next": 0}
-    cycles = []
+    elems = random_elements(cfg, 6, rng)
+    payloads = payloads_of(elems)
+    offers = [0, k, 2 * k, 2 * k + dut.latency + 3, 3 * k + dut.latency + 3, 4 * k + dut.latency + 3]
+    taken, seen, outputs = [], [], []
     sim = Simulator(dut)
     sim.add_clock(1e-8)
 
     async def bench(ctx):
+        ctx.set(dut.tau, 0)
         ctx.set(dut.o_grad.ready, 1)
-        ctx.set(dut.i_elem.valid, 1)
-        ctx.set(dut.i_elem.payload, payload)
-        await ctx.tick()           # the input is taken at this edge
-        ctx.set(dut.i_elem.valid, 0)
-        n = 0
-        while not ctx.get(dut.o_grad.valid):
+        for cycle in range(offers[-1] + dut.latency + 2):
+            n = offers.index(cycle) if cycle in offers else None
+            ctx.set(dut.i_elem.valid, n is not None)
+            if n is not None:
+                ctx.set(dut.i_elem.payload, payloads[n])
+                if ctx.get(dut.i_elem.ready):
+                    taken.append(cycle)
+            if ctx.get(dut.o_grad.valid):
+                seen.append(cycle)
+                outputs.append(ctx.get(dut.o_grad.payload))
             await ctx.tick()
-            n += 1
-        cycles.append(n)
 
     sim.add_testbench(bench)
     sim.run()
-    # the edge that takes the input, then latency - 1 more until the output is valid
-    assert [n + 1 for n in cycles] == [GateGradUnit.latency]
+    assert taken == offers
+    assert seen == [c + dut.latency for c in offers]
+    check(outputs, cfg, elems, 0)
+
+
+@pytest.mark.parametrize("k", [1, 3, 5])
+def test_the_design_has_as_many_multipliers_as_it_says(k):
+    from amaranth.back import rtlil
+    dut = GateGradUnit(EngineConfig.from_dict({**CFG.to_dict(), "ggu_cycles": k}))
+    text = rtlil.convert(dut)
+    assert text.count("cell $mul ") == dut.multipliers
