@@ -12,6 +12,7 @@ used against the device's capacity, not in a tool's traceback.
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -47,7 +48,7 @@ class DoesNotFit(BuildError):
         self.over = over
         items = "; ".join(f"{cell} {used} of {avail} ({100 * used / avail:.0f} %)" for cell, (used, avail) in over.items())
         super().__init__(f"the design does not fit the {device}: {items}. Use a smaller configuration "
-                         f"(fewer lanes, smaller H or I, narrower formats); Yosys' counts are in {log}")
+                         f"(fewer lanes, smaller H or I, narrower formats); the counts are in {log}")
 
 
 @dataclass
@@ -120,6 +121,20 @@ def _over_capacity(cells, capacity):
     return over
 
 
+def _placer_over_capacity(log):
+    """nextpnr's "Device utilisation" table ("ICESTORM_LC: 7086/ 5280 134%"): the BEL types it
+    needed more of than the device has. Yosys' cell counts cannot show this for logic cells: the
+    packer decides how many LUTs and flip-flops share one."""
+    if not Path(log).exists():
+        return {}
+    over = {}
+    for m in re.finditer(r"^Info:\s+(\w+):\s+(\d+)/\s*(\d+)\s+\d+%", Path(log).read_text(errors="replace"), re.M):
+        used, avail = int(m[2]), int(m[3])
+        if used > avail:
+            over[m[1]] = (used, avail)
+    return over
+
+
 def _last_error(log):
     if not Path(log).exists():
         return None
@@ -174,6 +189,9 @@ def build(target, config=None, out=Path("build/board"), *, clock_mhz=None, baud=
         raise DoesNotFit(target.device, over, stat)
     if done.returncode != 0 or not rep.exists():
         where = out / (f"{name}.tim" if stat.exists() else f"{name}.rpt")
+        over = _placer_over_capacity(where)
+        if over:
+            raise DoesNotFit(target.device, over, where)
         why = _last_error(where) or _last_error(out / "build.log") or f"exit status {done.returncode}"
         raise BuildError(f"the {target.family} build failed: {why} (log: {where})")
     report = _report(target, config, top, json.loads(rep.read_text()), cells, env, build_s,

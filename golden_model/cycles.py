@@ -45,7 +45,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-__all__ = ["MicroArch", "CycleCounts", "cycle_counts", "max_cycles", "counter_width"]
+__all__ = ["MicroArch", "GGUSchedule", "CycleCounts", "cycle_counts", "ggu_schedule", "max_cycles", "counter_width"]
 
 
 @dataclass(frozen=True)
@@ -66,23 +66,119 @@ class MicroArch:
     mac_drain: int = 3
     feed_interval: int = 1
 
-    #: Pipeline stages of the gate-gradient unit, fully pipelined and folded (hw.gate_grad schedules
-    #: them; tests/hw/test_engine.py holds hw.controller.micro_arch equal to :meth:`of`).
-    GGU_STAGES = {"pipelined": 11, "folded": 8}
-
     @classmethod
     def of(cls, config):
-        """The hardware's timing for ``config``: its gate-gradient unit takes an element every
-        k = ``config.ggu_cycles`` cycles and needs (stages - 1) * k + 1 cycles for it."""
-        k = config.ggu_cycles
-        stages = cls.GGU_STAGES["pipelined" if k == 1 else "folded"]
-        return cls(ggu_latency=1 + (stages - 1) * k + 1 + 2, feed_interval=k)
+        """The hardware's timing for ``config``: its gate-gradient unit (:func:`ggu_schedule`)
+        takes an element every k = ``config.ggu_cycles`` cycles."""
+        plan = ggu_schedule(config.ggu_cycles)
+        return cls(ggu_latency=1 + plan.latency + 2, feed_interval=plan.interval)
 
     def __post_init__(self):
         for name in ("ggu_latency", "buffer_latency", "rmw_depth", "mac_drain", "feed_interval"):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int) or v < 1:
                 raise ValueError(f"MicroArch.{name} must be a positive integer, not {v!r}")
+
+
+@dataclass(frozen=True)
+class GGUSchedule:
+    """How the gate-gradient unit computes ``engine_model.GGU_DATAFLOW``, and what it costs.
+
+    ``form``: "pipelined" (one element per cycle), "folded" (a pipeline whose stages advance
+    every ``interval`` cycles, its products shared by ``multipliers`` multipliers) or "serial" (one
+    element at a time, every value in one register, the products on ``multipliers`` multipliers).
+    ``latency``: cycles from the cycle an element is taken to the first cycle its output is valid.
+    Pipelined and folded: ``stage_of`` each value's stage (inputs 0: the input port), ``stages``.
+    Serial: ``time_of`` each operation's cycle (1 = the cycle after the element was taken; a
+    product's multiply cycle, rounded in the next), ``multiplier_of`` each product's multiplier.
+    ``chained``: logic operations computed right after the rounding of their product operand, in
+    the same stage or cycle.
+    """
+
+    form: str
+    interval: int
+    multipliers: int
+    latency: int
+    stage_of: dict = None
+    stages: int = 0
+    time_of: dict = None
+    multiplier_of: dict = None
+    chained: frozenset = frozenset()
+
+    def write_cycle(self, name):
+        """Serial: the cycle at the end of which the value ``name`` is registered."""
+        return self.time_of[name] + (1 if name in self.multiplier_of else 0)
+
+
+def _products():
+    from .engine_model import GGU_DATAFLOW
+    return {name for name, _, kind in GGU_DATAFLOW if kind == "mul"}
+
+
+def ggu_schedule(k):
+    """The gate-gradient unit for ``ggu_cycles`` = k: pipelined for k = 1; else serial on the fewest
+    multipliers whose schedule fits in k cycles, when one does (the fewest registers); else folded.
+
+    Every value goes in the earliest place its operands allow. Pipelined: a logic operation one
+    stage after its last operand, a product two (its exact product is registered first). Folded: a
+    product one stage after its operands, never from the input port (a shared multiplier needs
+    operands that hold still for a whole period). Folded and serial: a logic operation on a
+    product's result is chained to the product's rounding (round, then the sum, difference or
+    threshold, in one cycle).
+    """
+    from .engine_model import GGU_DATAFLOW, GGU_INPUTS, GGU_OUTPUTS
+    products = _products()
+    if k == 1 or k == 2:                  # (no serial schedule is that short)
+        pass
+    else:
+        for m in range(1, len(products) + 1):
+            plan = _serial(m)
+            if plan.latency <= k:
+                return GGUSchedule(**{**plan.__dict__, "interval": k})
+    at = {name: 0 for name in GGU_INPUTS}
+    chained = set()
+    for name, args, kind in GGU_DATAFLOW:
+        assert name not in at, f"{name} is defined twice"
+        if kind == "mul":
+            ready = max(at[a] for a in args)
+            at[name] = (max(ready, 1) + 1) if k > 1 else ready + 2
+        else:
+            at[name] = max(at[a] + (0 if k > 1 and a in products else 1) for a in args)
+            if k > 1 and any(a in products and at[a] == at[name] for a in args):
+                chained.add(name)
+    stages = max(at[name] for name in GGU_OUTPUTS)
+    return GGUSchedule(form="pipelined" if k == 1 else "folded", interval=k,
+                       multipliers=len(products) if k == 1 else -(-len(products) // (k - 1)),
+                       latency=(stages - 1) * k + 1, stage_of=at, stages=stages, chained=frozenset(chained))
+
+
+def _serial(n_mul):
+    """A serial schedule on ``n_mul`` multipliers: list scheduling in dataflow order. Inputs can be
+    read from cycle 1; a product multiplied in cycle t is rounded in t + 1 and readable from t + 2."""
+    from .engine_model import GGU_DATAFLOW, GGU_INPUTS, GGU_OUTPUTS
+    products = _products()
+    avail = {name: 1 for name in GGU_INPUTS}
+    time, unit, used, chained = {}, {}, {}, set()
+    for name, args, kind in GGU_DATAFLOW:
+        ready = max(avail[a] for a in args)
+        if kind == "mul":
+            t = ready
+            while used.get(t, 0) >= n_mul:
+                t += 1
+            unit[name], used[t] = used.get(t, 0), used.get(t, 0) + 1
+            time[name], avail[name] = t, t + 2
+            continue
+        rounds = [time[a] + 1 for a in args if a in products]
+        others = [avail[a] for a in args if a not in products]
+        if rounds and max(others, default=1) <= max(rounds):
+            time[name] = max(rounds)                # chained to its product's rounding
+            chained.add(name)
+        else:
+            time[name] = ready
+        avail[name] = time[name] + 1
+    last = max(time[n] + (1 if n in products else 0) for n in GGU_OUTPUTS)
+    return GGUSchedule(form="serial", interval=last + 1, multipliers=n_mul, latency=last + 1, time_of=time,
+                       multiplier_of=unit, chained=frozenset(chained))
 
 
 @dataclass

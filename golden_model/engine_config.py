@@ -17,9 +17,10 @@ Build-time parameters (validated here, before any elaboration):
   and raises the sticky overflow flag;
 - the rounding rule of every product that loses bits, and the overflow rule;
 - ``ggu_cycles`` k: cycles the gate-gradient unit spends on each element. 1
-  (the default) pipelines it fully on 16 multipliers; k > 1 shares
-  ceil(16 / (k - 1)) multipliers (hw.gate_grad), for parts with few of them:
-  the feed then offers one element every k cycles (golden_model.cycles).
+  (the default) pipelines it fully on 16 multipliers; 2 .. 9 fold the pipeline
+  onto ceil(16 / (k - 1)) shared multipliers; 10 .. 18 compute one element at
+  a time on 3, 2 or 1 (the fewest registers); see hw.gate_grad. The feed then
+  offers one element every k cycles (golden_model.cycles).
 
 Run-time registers (tau, skip/dense, T <= max_seq, B <= max_batch) are not
 part of the configuration.
@@ -72,8 +73,9 @@ DEFAULT_FORMATS = {
 #: Largest W (and dW) memory, in words, a configuration may ask for: 2**20
 #: words of 16 bits is 2 MiB, beyond every board zskip targets.
 MAX_MEMORY_WORDS = 1 << 20
-#: Slowest gate-gradient unit: one multiplier, 16 products in 16 cycles, one more to round the last.
-MAX_GGU_CYCLES = 17
+#: Slowest gate-gradient unit worth building: the serial one on a single multiplier needs 18 cycles
+#: per element (golden_model.cycles.ggu_schedule); a larger k would save nothing.
+MAX_GGU_CYCLES = 18
 #: Widest operand the model's int64 paths support, and widest accumulator the hardware builds.
 MAX_WIDTH = 62
 
@@ -123,8 +125,8 @@ class EngineConfig:
         for name in ("input_size", "hidden_size", "lanes", "max_batch", "max_seq", "ggu_cycles"):
             _size(name, getattr(self, name))
         if self.ggu_cycles > MAX_GGU_CYCLES:
-            raise ConfigError(f"ggu_cycles must be at most {MAX_GGU_CYCLES} (one multiplier does the unit's 16 "
-                              f"products in {MAX_GGU_CYCLES - 1} cycles), not {self.ggu_cycles}")
+            raise ConfigError(f"ggu_cycles must be at most {MAX_GGU_CYCLES} (the gate-gradient unit on one "
+                              f"multiplier takes {MAX_GGU_CYCLES} cycles per element), not {self.ggu_cycles}")
         if self.lanes & (self.lanes - 1):
             raise ConfigError(f"lanes must be a positive power of two, not {self.lanes!r}")
         if self.lanes > self.n_inputs:

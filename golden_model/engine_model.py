@@ -56,7 +56,7 @@ from .errors import ShapeError
 from .fixedpoint import _SAFE_BITS, fit, product, round_shift
 
 __all__ = ["EngineInputs", "EngineResult", "run_engine", "gate_gradients", "quantize_inputs", "fixed_backward",
-           "issue_order", "FLAGS"]
+           "issue_order", "FLAGS", "GGU_DATAFLOW", "GGU_INPUTS", "GGU_OUTPUTS"]
 
 #: Sticky overflow flags, one per place where a value can leave its format.
 FLAGS = ("gate", "dw", "da", "db", "out")
@@ -188,6 +188,30 @@ def run_engine(config, inputs, *, dense=False):
         dh_rec = out[:, I:]
     return EngineResult(dz=dz_all, dz_raw=dz_raw, dx=dx, dh0=dh_rec, dc0=dc_next, dW=dW, db=db, flags=flags, issued=issued[::-1],
                         nonzeros=nonzeros, zeros_skipped=zeros_skipped, dense=dense)
+
+
+#: The gate-gradient unit's dataflow, operation by operation as :func:`gate_gradients` computes it:
+#: (result, operands, kind). A "mul" is an exact product rounded to a format; a "logic" operation is
+#: one saturating sum or difference, or the threshold. hw.gate_grad implements each one and
+#: golden_model.cycles.ggu_schedule places them in time.
+GGU_INPUTS = ("i", "f", "g", "o", "tanh_c", "c_prev", "dh", "dh_rec", "dc_next")
+GGU_OUTPUTS = ("dz_i", "dz_f", "dz_g", "dz_o", "dc_prev")
+GGU_DATAFLOW = (
+    ("dh_sum", ("dh", "dh_rec"), "logic"),                  # dh_out + dh_rec
+    ("mi", ("i",), "logic"), ("mf", ("f",), "logic"), ("mo", ("o",), "logic"),     # 1 - x
+    ("tc2", ("tanh_c", "tanh_c"), "mul"), ("gg2", ("g", "g"), "mul"),
+    ("do", ("dh_sum", "tanh_c"), "mul"), ("t1", ("dh_sum", "o"), "mul"),
+    ("si", ("i", "mi"), "mul"), ("sf", ("f", "mf"), "mul"), ("so", ("o", "mo"), "mul"),   # x(1 - x)
+    ("u", ("tc2",), "logic"), ("sg", ("gg2",), "logic"),     # 1 - tanh(c)^2, 1 - g^2
+    ("t2", ("t1", "u"), "mul"),
+    ("dc", ("t2", "dc_next"), "logic"),
+    ("di", ("dc", "g"), "mul"), ("dg", ("dc", "i"), "mul"), ("df", ("dc", "c_prev"), "mul"),
+    ("dc_prev", ("dc", "f"), "mul"),
+    ("raw_i", ("di", "si"), "mul"), ("raw_f", ("df", "sf"), "mul"), ("raw_g", ("dg", "sg"), "mul"),
+    ("raw_o", ("do", "so"), "mul"),
+    ("dz_i", ("raw_i",), "logic"), ("dz_f", ("raw_f",), "logic"), ("dz_g", ("raw_g",), "logic"),
+    ("dz_o", ("raw_o",), "logic"),                           # the threshold
+)
 
 
 def gate_gradients(config, gates, tanh_c, c_prev, dh_out, dh_rec, dc_next, tau):

@@ -43,7 +43,7 @@ from . import fixed
 from .bits import address, depth, equals
 from .encoder import ZeroSkipEncoder
 from .fixed import shape_of
-from .gate_grad import GateGradUnit, schedule
+from .gate_grad import GateGradUnit
 from .layouts import chunk_layout, dz_layout, element_layout, state_layout
 from .mac_lanes import MacLanes
 
@@ -78,11 +78,12 @@ def flags_layout():
 
 def micro_arch(config):
     """The golden_model.cycles.MicroArch of this hardware for ``config``, from its components' own
-    latencies: an element's feed register, the gate-gradient unit's pipeline and the dz buffer (a
-    buffered FIFO: two cycles from write to read); the feed interval; the lanes' read-modify-write
-    depth; their write latency and the cycle in which the controller sees them idle."""
-    from golden_model.cycles import MicroArch
-    ggu = schedule(config)
+    latencies: an element's feed register, the gate-gradient unit's latency (its schedule, which
+    tests/hw/test_gate_grad.py holds equal to the simulated unit) and the dz buffer (a buffered
+    FIFO: two cycles from write to read); the feed interval; the lanes' read-modify-write depth;
+    their write latency and the cycle in which the controller sees them idle."""
+    from golden_model.cycles import MicroArch, ggu_schedule
+    ggu = ggu_schedule(config.ggu_cycles)
     return MicroArch(ggu_latency=1 + ggu.latency + 2, buffer_latency=2, rmw_depth=MacLanes.rmw_depth,
                      mac_drain=MacLanes.write_latency + 1, feed_interval=ggu.interval)
 

@@ -43,17 +43,23 @@ __all__ = ["Engine"]
 
 
 class Engine(wiring.Component):
-    """The zero-skipping LSTM backward engine for ``config`` (an EngineConfig); see the module docstring."""
+    """The zero-skipping LSTM backward engine for ``config`` (an EngineConfig); see the module docstring.
 
-    #: Depth of the FIFO on each stream.
-    fifo_depth = 2
+    ``fifo_depth``: depth of the FIFO on each stream. 2 lets a host that keeps up move a transfer
+    every cycle; 1 halves the streams' rate for half their flip-flops (a board behind a UART, whose
+    host is thousands of cycles per transfer, loses nothing by it).
+    """
+
     #: Width of the ``stall`` counter (it saturates).
     stall_width = 32
 
-    def __init__(self, config):
+    def __init__(self, config, *, fifo_depth=2):
         if not isinstance(config, EngineConfig):
             raise TypeError(f"config must be an EngineConfig, not {type(config).__name__}")
+        if fifo_depth not in (1, 2):
+            raise ValueError(f"fifo_depth must be 1 or 2, not {fifo_depth!r}")
         config.check_buildable()
+        self.fifo_depth = fifo_depth
         c = self.config = config
         super().__init__({
             "i_weight": In(stream.Signature(chunk_layout(c, c.weight))),

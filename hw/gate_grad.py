@@ -3,46 +3,47 @@
 One element (b, j) enters and leaves ``latency`` cycles later with its four
 linear gate gradients dz (i, f, g, o; already thresholded against the ``tau``
 register: |dz| < tau gives 0) and the recurrent dc_{t-1}. The arithmetic is
-golden_model.engine_model's, operation for operation (see
-:func:`golden_model.engine_model.gate_gradients`); ``overflow`` in the output
-is set when any operation of the element left its format.
+golden_model.engine_model's, operation for operation: the dataflow is
+``engine_model.GGU_DATAFLOW`` (16 products rounded to a format; sums,
+differences and the threshold), :func:`operations` gives each operation's
+hardware, and ``golden_model.cycles.ggu_schedule`` places them in time for
+``config.ggu_cycles`` = k, in one of three forms:
 
-The computation is written once, as operations on named values
-(:func:`operations`: 16 products rounded to a format, and sums, differences
-and the threshold), and scheduled into pipeline stages as soon as their
-operands are there. ``config.ggu_cycles`` = k chooses how:
+- **pipelined** (k = 1): one element per cycle on 16 multipliers, 11 stages;
+  every exact product has its own register before it is rounded (no stage
+  holds a multiplier and a carry chain).
+- **folded** (k = 2 .. 9): the same kind of pipeline whose 5 stages advance
+  together once every k cycles; in phase p (0 .. k-2) of each period one of
+  ceil(16 / (k - 1)) shared multipliers forms a product from its stage's
+  registers into a holding register, and the period's last cycle rounds them
+  into the next stage (with the sum or threshold that follows). An element
+  that finds the unit empty is taken at once (the phase restarts), later ones
+  every k cycles.
+- **serial** (k >= 10): one element at a time, each value in one register
+  written once, the products on as few multipliers as fit the schedule in k
+  cycles (3 for k = 10, 2 from 11, 1 from 18): the fewest registers, for parts
+  whose logic cells run out first (the iCE40 UP5K). The threshold works on
+  the registered products at the output.
 
-- k = 1, fully pipelined: one element per cycle, 16 multipliers; every exact
-  product has its own register before it is rounded (timing: no stage holds a
-  multiplier and a carry chain). 11 stages.
-- k > 1, folded: one element every k cycles on ``multipliers`` =
-  ceil(16 / (k - 1)) shared multipliers (for the iCE40 UP5K's 8). The stages
-  advance together once every k cycles; in phase p (0 .. k-2) of each period a
-  multiplier forms one of its products from its stage's registers into a
-  holding register, and the period's last cycle rounds them into the next
-  stage. An element that finds the unit empty is taken at once (the phase
-  restarts), later ones every k cycles, so a feed that offers its elements k
-  cycles apart is never refused.
-
-Either way the stages stall as a whole: they advance only when the output
-register is empty or being taken, so no transfer is ever dropped or
-duplicated whatever the valid/ready pattern.
+``overflow`` in the output is set when any operation of the element left its
+format. Whatever the form, no transfer is ever dropped or duplicated under
+any valid/ready pattern: the unit takes an element only when its output
+register will be free for it.
 """
-
-import math
-from dataclasses import dataclass
 
 from amaranth.hdl import Cat, Module, Mux, Signal, signed
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
+from golden_model.cycles import ggu_schedule
 from golden_model.engine_config import EngineConfig
+from golden_model.engine_model import GGU_DATAFLOW, GGU_INPUTS, GGU_OUTPUTS
 
 from . import fixed
 from .bits import equals
 from .fixed import shape_of
 
-__all__ = ["GateGradUnit", "Schedule", "ggu_input_layout", "ggu_output_layout", "operations", "schedule"]
+__all__ = ["GateGradUnit", "ggu_input_layout", "ggu_output_layout", "operations"]
 
 
 def ggu_input_layout(config):
@@ -56,30 +57,16 @@ def ggu_output_layout(config):
     return data.StructLayout({"dz_i": g, "dz_f": g, "dz_g": g, "dz_o": g, "dc_prev": g, "overflow": 1})
 
 
-@dataclass(frozen=True)
-class Op:
-    """One operation of the unit: ``name`` := a function of the named ``args``.
-
-    A product (``mul`` set: (frac of x, frac of y, output format)) is the exact x * y rounded to the
-    output format; any other operation is ``fn(*args)`` -> (value, overflowed, format), logic that
-    a stage computes in one cycle.
-    """
-
-    name: str
-    args: tuple
-    mul: tuple = None
-    fn: object = None
-
-
 def operations(config, tau):
-    """The unit's operations in dependency order (golden_model.engine_model.gate_gradients)."""
+    """The hardware of each operation of ``GGU_DATAFLOW``: a product's (frac of x, frac of y, output
+    format), or a logic operation's function of its operands -> (value, overflowed, format)."""
     c = config
     g, act = c.grad, c.act
     A, S, G = act.frac, c.state.frac, g.frac
     one = 1 << A
 
-    def sat(fmt):                  # an exact sum or difference through the overflow rule
-        return lambda x: (*fixed.fit(x, fmt, c.overflow), fmt)
+    def sat(fmt, f):               # an exact sum or difference through the overflow rule
+        return lambda *x: (*fixed.fit(f(*x), fmt, c.overflow), fmt)
 
     def threshold(v):              # |v| < tau -> 0, by sign and zero tests only
         below = (v - tau)[-1]                       # v < tau (v >= 0 here)
@@ -87,53 +74,16 @@ def operations(config, tau):
         above = ~sum_[-1] & sum_.any()              # v > -tau (v < 0 here)
         return Mux(Mux(v[-1], above, below), 0, v), 0, g
 
-    ops = [Op("dh", ("dh", "dh_rec"), fn=lambda a, b: sat(g)(a + b))]
-    ops += [Op("m" + q, (q,), fn=lambda x: sat(act)(one - x)) for q in "ifo"]              # 1 - x
-    ops += [Op("tc2", ("tanh_c", "tanh_c"), mul=(A, A, act)), Op("gg2", ("g", "g"), mul=(A, A, act)),
-            Op("do", ("dh", "tanh_c"), mul=(G, A, g)), Op("t1", ("dh", "o"), mul=(G, A, g))]
-    ops += [Op("s" + q, (q, "m" + q), mul=(A, A, act)) for q in "ifo"]                     # x(1 - x)
-    ops += [Op("u", ("tc2",), fn=lambda x: sat(act)(one - x)), Op("sg", ("gg2",), fn=lambda x: sat(act)(one - x)),
-            Op("t2", ("t1", "u"), mul=(G, A, g)),
-            Op("dc", ("t2", "dc_next"), fn=lambda a, b: sat(g)(a + b)),
-            Op("di", ("dc", "g"), mul=(G, A, g)), Op("dg", ("dc", "i"), mul=(G, A, g)),
-            Op("df", ("dc", "c_prev"), mul=(G, S, g)), Op("dc_prev", ("dc", "f"), mul=(G, A, g))]
-    ops += [Op("raw_" + q, ("d" + q, "s" + q), mul=(G, A, g)) for q in "ifgo"]
-    ops += [Op("dz_" + q, ("raw_" + q,), fn=threshold) for q in "ifgo"]
-    return ops
-
-
-OUTPUTS = ("dz_i", "dz_f", "dz_g", "dz_o", "dc_prev")
-
-
-@dataclass(frozen=True)
-class Schedule:
-    """Where the unit's values are computed, and what that costs (see :func:`schedule`)."""
-
-    stage_of: dict            # value name -> the stage that registers it (inputs: 0, the port itself)
-    stages: int
-    interval: int             # cycles per element
-    multipliers: int
-    latency: int              # cycles from an element's taking to its output being valid: (stages - 1) x interval + 1
-
-
-def schedule(config):
-    """Each value in the earliest stage its operands allow: a logic operation one stage after its
-    last operand; a product one stage later still when pipelined (its exact product is registered
-    first), and never from the input port when folded (a shared multiplier needs operands that hold
-    still for a whole period)."""
-    k = config.ggu_cycles
-    ops = operations(config, None)
-    at = {name: 0 for name in ggu_input_layout(config).members}
-    for op in ops:
-        ready = max(at[a] for a in op.args)
-        if op.mul is None:
-            at[op.name] = ready + 1
-        else:
-            at[op.name] = (max(ready, 1) + 1) if k > 1 else ready + 2
-    stages = max(at[name] for name in OUTPUTS)
-    n_mul = sum(op.mul is not None for op in ops)
-    return Schedule(stage_of=at, stages=stages, interval=k,
-                    multipliers=n_mul if k == 1 else math.ceil(n_mul / (k - 1)), latency=(stages - 1) * k + 1)
+    one_minus = sat(act, lambda x: one - x)
+    add = sat(g, lambda a, b: a + b)
+    impl = {"dh_sum": add, "mi": one_minus, "mf": one_minus, "mo": one_minus, "u": one_minus, "sg": one_minus,
+            "dc": add, "tc2": (A, A, act), "gg2": (A, A, act), "si": (A, A, act), "sf": (A, A, act),
+            "so": (A, A, act), "do": (G, A, g), "t1": (G, A, g), "t2": (G, A, g), "di": (G, A, g),
+            "dg": (G, A, g), "df": (G, S, g), "dc_prev": (G, A, g)}
+    for q in "ifgo":
+        impl["raw_" + q], impl["dz_" + q] = (G, A, g), threshold
+    assert set(impl) == {name for name, _, _ in GGU_DATAFLOW}
+    return impl
 
 
 class GateGradUnit(wiring.Component):
@@ -147,11 +97,12 @@ class GateGradUnit(wiring.Component):
 
     Attributes
     ----------
-    interval : cycles per element (``config.ggu_cycles``).
+    form : "pipelined", "folded" or "serial".
+    interval : cycles per element (``config.ggu_cycles``): the unit takes an element every
+        ``interval`` cycles when its output is taken at once.
     multipliers : how many multipliers the unit has.
-    stages : pipeline stages.
     latency : cycles from the cycle an element is taken to the first cycle its output is valid,
-        without stalls: (stages - 1) x interval + 1.
+        without stalls.
     """
 
     def __init__(self, config):
@@ -163,74 +114,85 @@ class GateGradUnit(wiring.Component):
             "o_grad": Out(stream.Signature(ggu_output_layout(config))),
             "tau": In(shape_of(config.grad)),
         })
-        self._ops = operations(config, self.tau)
-        plan = schedule(config)
-        self.interval, self.multipliers, self.stages, self.latency = (
-            plan.interval, plan.multipliers, plan.stages, plan.latency)
-        self._stage_of = plan.stage_of
+        self.plan = ggu_schedule(config.ggu_cycles)
+        self.form, self.interval = self.plan.form, self.plan.interval
+        self.multipliers, self.latency = self.plan.multipliers, self.plan.latency
+
+    def _round(self, exact, name, impl):
+        fx, fy, fmt = impl[name]
+        c = self.config
+        return (*fixed.fit(fixed.round_shift(exact, fx + fy - fmt.frac, c.rounding), fmt, c.overflow), fmt)
 
     def elaborate(self, platform):
         m = Module()
-        c, k, at, n = self.config, self.interval, self._stage_of, self.stages
-        folded = k > 1
-        layout = ggu_input_layout(c)
+        impl = operations(self.config, self.tau)
+        if self.form == "serial":
+            self._serial(m, impl)
+        else:
+            self._pipeline(m, impl)
+        return m
 
-        # where each value is last needed: the stage before its last reader, or the last stage
-        need = {name: n for name in OUTPUTS}
-        for op in self._ops:
-            reads = at[op.name] - (2 if op.mul is not None and not folded else 1)
-            for a in op.args:
-                need[a] = max(need.get(a, 0), reads)
+    # -- pipelined and folded --------------------------------------------------------------------------
 
-        # stage registers: vals[s][name] holds the value in stage s (stage 0: the input port)
-        vals = [{name: self.i_elem.payload[name] for name in layout.members}] + [{} for _ in range(n)]
+    def _pipeline(self, m, impl):
+        plan, k = self.plan, self.interval
+        at, n, folded = plan.stage_of, plan.stages, self.form == "folded"
+        products = {name for name, _, kind in GGU_DATAFLOW if kind == "mul"}
+
+        def source(name, args, a):         # the stage whose register an operation reads ``a`` from
+            if name in products:
+                return at[name] - (1 if folded else 2)
+            return at[a] if name in plan.chained and a in products and at[a] == at[name] else at[name] - 1
+
+        need = {name: n for name in GGU_OUTPUTS}     # the last stage that must hold each value
+        for name, args, _ in GGU_DATAFLOW:
+            for a in args:
+                need[a] = max(need.get(a, 0), source(name, args, a))
+
+        vals = [{name: self.i_elem.payload[name] for name in GGU_INPUTS}] + [{} for _ in range(n)]
         valid = [self.i_elem.valid] + [Signal(name=f"s{s}_valid") for s in range(1, n + 1)]
         over = [0] + [Signal(name=f"s{s}_over") for s in range(1, n + 1)]
-        step = Signal()                       # the stages advance in this cycle
-
-        products = []                         # folded: (operation, its operands, its holding register)
+        step = Signal()                    # the stages advance in this cycle
+        shared = []                        # folded: (operands, holding register) of each product
         for s in range(1, n + 1):
             updates, overflow = [valid[s].eq(valid[s - 1])], over[s - 1]
-            for op in self._ops:
-                if op.mul is not None and not folded and at[op.name] - 1 == s:      # the exact product
-                    x, y = (vals[s - 1][a] for a in op.args)
-                    p = Signal(signed(len(x) + len(y)), name=f"s{s}_p_{op.name}")
-                    vals[s]["p_" + op.name] = p
+            now = {}                       # this stage's results before their registers
+            for name, args, kind in GGU_DATAFLOW:
+                if kind == "mul" and not folded and at[name] - 1 == s:       # the exact product first
+                    x, y = (vals[s - 1][a] for a in args)
+                    p = vals[s]["p_" + name] = Signal(signed(len(x) + len(y)), name=f"s{s}_p_{name}")
                     updates.append(p.eq(x * y))
-                if at[op.name] != s:
+                if at[name] != s:
                     continue
-                if op.mul is not None:
-                    fx, fy, fmt = op.mul
+                if kind == "mul":
                     if folded:
-                        x, y = (vals[s - 1][a] for a in op.args)
-                        exact = Signal(signed(len(x) + len(y)), name=f"h_{op.name}")
-                        products.append((op, (x, y), exact))
+                        x, y = (vals[s - 1][a] for a in args)
+                        exact = Signal(signed(len(x) + len(y)), name=f"h_{name}")
+                        shared.append(((x, y), exact))
                     else:
-                        exact = vals[s - 1]["p_" + op.name]
-                    v, o = fixed.fit(fixed.round_shift(exact, fx + fy - fmt.frac, c.rounding), fmt, c.overflow)
+                        exact = vals[s - 1]["p_" + name]
+                    v, o, fmt = self._round(exact, name, impl)
                 else:
-                    v, o, fmt = op.fn(*(vals[s - 1][a] for a in op.args))
-                reg = vals[s][op.name] = Signal(shape_of(fmt), name=f"s{s}_{op.name}")
+                    v, o, fmt = impl[name](*(now[a] if source(name, args, a) == s else vals[s - 1][a]
+                                             for a in args))
+                now[name] = v
+                reg = vals[s][name] = Signal(shape_of(fmt), name=f"s{s}_{name}")
                 updates.append(reg.eq(v))
                 overflow = overflow | o
-            for name in at:                   # values carried through this stage
+            for name in at:                # values carried through this stage
                 if at[name] < s <= need.get(name, -1):
                     prev = vals[s - 1][name]
                     vals[s][name] = Signal(prev.shape(), name=f"s{s}_{name}")
                     updates.append(vals[s][name].eq(prev))
             updates.append(over[s].eq(overflow))
-            if s < n:
-                with m.If(step):
-                    m.d.sync += updates
-            else:                             # the output register: loaded when the stages advance,
-                with m.If(step):              # emptied when taken
-                    m.d.sync += updates
+            with m.If(step):
+                m.d.sync += updates
+            if s == n:                     # the output register empties when taken
                 with m.Elif(self.o_grad.ready):
                     m.d.sync += valid[n].eq(0)
 
         out_free = ~valid[n] | self.o_grad.ready
-        if folded:
-            # shared multipliers: product j is formed by multiplier j % M in phase j // M
+        if folded:                         # product j on multiplier j % M in phase j // M
             phase = Signal(range(k))
             empty = ~Cat(valid[1:]).any()
             m.d.comb += step.eq(out_free & (equals(phase, k - 1) | empty))
@@ -238,26 +200,96 @@ class GateGradUnit(wiring.Component):
                 m.d.sync += phase.eq(0)
             with m.Else():
                 m.d.sync += phase.eq(phase + 1)
-            M = self.multipliers
-            for unit in range(M):
-                mine = products[unit::M]
-                wa = max(len(x) for _, (x, _), _ in mine)
-                wb = max(len(y) for _, (_, y), _ in mine)
-                a, b = Signal(signed(wa), name=f"mul{unit}_a"), Signal(signed(wb), name=f"mul{unit}_b")
-                prod = Signal(signed(wa + wb), name=f"mul{unit}_p")
-                m.d.comb += prod.eq(a * b)
+            for unit in range(self.multipliers):
+                mine = shared[unit::self.multipliers]
+                a, b, prod = self._multiplier(m, unit, [xy for xy, _ in mine])
                 with m.Switch(phase):
-                    for p, (op, (x, y), exact) in enumerate(mine):
+                    for p, ((x, y), _) in enumerate(mine):
                         with m.Case(p):
                             m.d.comb += [a.eq(x), b.eq(y)]
-                for p, (op, _, exact) in enumerate(mine):
+                for p, (_, exact) in enumerate(mine):
                     with m.If(equals(phase, p)):
                         m.d.sync += exact.eq(prod)
         else:
             m.d.comb += step.eq(out_free)
-
         m.d.comb += [self.i_elem.ready.eq(step), self.o_grad.valid.eq(valid[n]),
                      self.o_grad.payload.overflow.eq(over[n])]
-        for name in OUTPUTS:
+        for name in GGU_OUTPUTS:
             m.d.comb += self.o_grad.payload[name].eq(vals[n][name])
-        return m
+
+    @staticmethod
+    def _multiplier(m, unit, operands):
+        wa, wb = max(len(x) for x, _ in operands), max(len(y) for _, y in operands)
+        a, b = Signal(signed(wa), name=f"mul{unit}_a"), Signal(signed(wb), name=f"mul{unit}_b")
+        prod = Signal(signed(wa + wb), name=f"mul{unit}_p")
+        m.d.comb += prod.eq(a * b)
+        return a, b, prod
+
+    # -- serial ------------------------------------------------------------------------------------------
+
+    def _serial(self, m, impl):
+        plan = self.plan
+        last = self.latency - 1            # the cycle whose end registers the outputs
+        products = plan.multiplier_of
+        busy, count = Signal(), Signal(range(last + 1))
+        take = self.i_elem.valid & self.i_elem.ready
+        m.d.comb += self.i_elem.ready.eq(~busy & (~self.o_grad.valid | self.o_grad.ready))
+        with m.If(self.o_grad.valid & self.o_grad.ready):
+            m.d.sync += self.o_grad.valid.eq(0)
+        with m.If(take):
+            m.d.sync += [busy.eq(1), count.eq(1)]
+        with m.Elif(busy):
+            m.d.sync += count.eq(count + 1)
+            with m.If(equals(count, last)):
+                m.d.sync += [busy.eq(0), self.o_grad.valid.eq(1)]
+
+        regs = {name: Signal.like(self.i_elem.payload[name], name=f"in_{name}") for name in GGU_INPUTS}
+        with m.If(take):
+            m.d.sync += [regs[name].eq(self.i_elem.payload[name]) for name in GGU_INPUTS]
+        for name, args, kind in GGU_DATAFLOW:     # one register per value
+            fmt = impl[name][2] if kind == "mul" else impl[name](*(regs[a] for a in args))[2]
+            regs[name] = Signal(shape_of(fmt), name=f"r_{name}")
+
+        def at(cycle):
+            return busy & equals(count, cycle)
+
+        # the multipliers: operands chosen by the cycle, the exact product registered and rounded in
+        # the cycle after
+        exact = {}
+        for unit in range(self.multipliers):
+            mine = [(plan.time_of[name], name, args) for name, args, kind in GGU_DATAFLOW
+                    if kind == "mul" and products[name] == unit]
+            a, b, p = self._multiplier(m, unit, [(regs[x], regs[y]) for _, _, (x, y) in mine])
+            q = Signal.like(p, name=f"mul{unit}_q")
+            m.d.sync += q.eq(p)
+            with m.Switch(count):
+                for t, name, (x, y) in mine:
+                    with m.Case(t):
+                        m.d.comb += [a.eq(regs[x]), b.eq(regs[y])]
+            exact.update({name: q for _, name, _ in mine})
+
+        overflow = Signal()
+        with m.If(take):
+            m.d.sync += overflow.eq(0)
+        now, flags = {}, {}
+        for name, args, kind in GGU_DATAFLOW:
+            if name in GGU_OUTPUTS and name in plan.chained:
+                # the threshold reads the registered product and drives the output: no register of its
+                # own, and rounding and threshold are not one cycle's path (the critical one on a UP5K)
+                regs[name] = impl[name](*(regs[a] for a in args))[0]
+                continue
+            if kind == "mul":
+                v, o, _ = self._round(exact[name], name, impl)
+            else:
+                v, o, _ = impl[name](*(now[a] if name in plan.chained and a in products else regs[a] for a in args))
+            now[name] = v
+            cycle = plan.write_cycle(name)
+            with m.If(at(cycle)):
+                m.d.sync += regs[name].eq(v)
+            flags.setdefault(cycle, []).append(o)
+        for cycle, over in flags.items():
+            with m.If(at(cycle)):
+                m.d.sync += overflow.eq(overflow | Cat(*over).any())
+        m.d.comb += self.o_grad.payload.overflow.eq(overflow)
+        for name in GGU_OUTPUTS:
+            m.d.comb += self.o_grad.payload[name].eq(regs[name])

@@ -95,15 +95,40 @@ def test_command_line(capsys, tmp_path):
     assert "lanes must be a positive power of two" in capsys.readouterr().err
 
 
-def test_the_icebreaker_default_stops_at_the_fit_check(tmp_path, capsys):
-    """A real Yosys run for the UP5K: the default engine needs more multipliers and block RAMs than the
-    part has (the gate-gradient unit does not share its multipliers yet), and the message says so."""
+def test_a_design_too_big_for_the_up5k_is_refused_with_its_figures(tmp_path, capsys):
+    """A real Yosys run for the UP5K: a second lane needs more block RAMs than the part has, and the
+    build stops after synthesis with a message that names them."""
     out = tmp_path / "ice"
-    assert main(["build", "--board", "icebreaker", "--out", str(out)]) == 2
-    err = capsys.readouterr().err
-    assert "does not fit the iCE40UP5K-SG48: SB_MAC16 20 of 8" in err.replace("\n", " ")
+    assert main(["build", "--board", "icebreaker", "--lanes", "2", "--out", str(out)]) == 2
+    err = capsys.readouterr().err.replace("\n", " ")
+    assert "does not fit the iCE40UP5K-SG48: SB_RAM40_4K" in err and "of 30" in err
     cells = json.loads((out / "top.stat.json").read_text())
     assert cells and not (out / "report.json").exists()
+
+
+def test_placer_utilisation_beyond_the_part_is_a_does_not_fit(tmp_path):
+    """Logic cells are counted by nextpnr's packer, not by Yosys: its utilisation table decides."""
+    log = tmp_path / "top.tim"
+    log.write_text("Info: Device utilisation:\nInfo: \t         ICESTORM_LC:    7086/   5280   134%\n"
+                   "Info: \t        ICESTORM_RAM:      26/     30    86%\n")
+    assert bb._placer_over_capacity(log) == {"ICESTORM_LC": (7086, 5280)}
+    assert "ICESTORM_LC 7086 of 5280 (134 %)" in str(bb.DoesNotFit("iCE40UP5K", bb._placer_over_capacity(log), log))
+
+
+def test_a_full_icebreaker_build_and_its_report(tmp_path):
+    """Synthesis, place and route and the bitstream for the UP5K, on a small engine (the default fills
+    the part, and its place and route takes minutes): the report's figures come from the tools, the
+    multipliers are used, timing is met at the constraint, and every count is within the part."""
+    t = get_target("icebreaker")
+    cfg = EngineConfig(input_size=4, hidden_size=4, lanes=1, max_batch=1, max_seq=4, ggu_cycles=18)
+    r = bb.build(t, cfg, tmp_path / "ice", clock_mhz=12)
+    d = json.loads((tmp_path / "ice" / "report.json").read_text())
+    assert d["board"] == "icebreaker" and d["device"] == "iCE40UP5K-SG48" and d["config"]["ggu_cycles"] == 18
+    assert d["timing_met"] and d["fmax_mhz"] >= d["constraint_mhz"] == 12
+    assert d["utilization"]["ICESTORM_DSP"]["used"] == 3                 # 2 in the lane, 1 in the unit
+    for name, u in d["utilization"].items():
+        assert 0 <= u["used"] <= u["available"], name
+    assert (tmp_path / "ice" / "top.bin").stat().st_size > 0 and r.critical_path["from"]
 
 
 @pytest.mark.slow

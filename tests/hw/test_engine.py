@@ -42,7 +42,7 @@ def check(cfg, inputs, *, dense, gap=0.3, stall=0.5, seed=0, runs=1):
     return want, cycles
 
 
-@pytest.mark.parametrize("k", [1, 2, 5, 17])
+@pytest.mark.parametrize("k", [1, 2, 5, 10, 18])
 def test_the_cycle_model_describes_these_components(k):
     """golden_model.cycles' micro-architecture is the one the hardware's latencies add up to, for a
     pipelined and a folded gate-gradient unit."""
@@ -60,9 +60,10 @@ CONFIGS = {
     "C1-hazards": dict(input_size=2, hidden_size=2, lanes=4, max_batch=3, max_seq=4),
     "B1-odd": dict(input_size=5, hidden_size=3, lanes=2, max_batch=1, max_seq=5),
     "readout-bound": dict(input_size=20, hidden_size=1, lanes=1, max_batch=2, max_seq=3),   # BC > BH + latency
-    # a folded gate-gradient unit: the feed paces itself, one element every 5 (or 3) cycles
+    # a folded and a serial gate-gradient unit: the feed paces itself, one element every k cycles
     "folded-k5": dict(input_size=6, hidden_size=4, lanes=4, max_batch=2, max_seq=4, ggu_cycles=5),
     "folded-k3-C1": dict(input_size=2, hidden_size=2, lanes=4, max_batch=3, max_seq=3, ggu_cycles=3),
+    "serial-k11": dict(input_size=5, hidden_size=3, lanes=2, max_batch=2, max_seq=3, ggu_cycles=11),
 }
 
 
