@@ -63,7 +63,8 @@ class BoardCore(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         c = self.config
-        m.submodules.engine = engine = Engine(c, fifo_depth=1)      # (the UART is the bottleneck)
+        # (the UART is the bottleneck: one-deep output FIFOs, inputs straight from the dispatcher and the a FIFO)
+        m.submodules.engine = engine = Engine(c, fifo_depth=1, input_fifos=False)
         m.submodules.uart_rx = urx = UARTRx(self.divisor)
         m.submodules.uart_tx = utx = UARTTx(self.divisor)
         m.submodules.receiver = recv = FrameReceiver(max_payload=MAX_PAYLOAD, timeout=self.timeout)

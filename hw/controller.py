@@ -215,10 +215,11 @@ class EngineCore(wiring.Component):
                 with m.If(equals(w_j, H - 1)):
                     m.d.sync += [w_j.eq(0), w_lane.eq(I % P), w_chunk.eq(I // P)]
         # stage 1 of the walk: the memories answer
-        e1 = Signal(element_layout(c))
+        # (the element itself is taken from the host in this cycle, beside the memories' answers: no copy)
         e1_lane = Signal.like(w_lane)
         e1_feed, e1_state = Signal(), Signal()
-        m.d.sync += [e1.eq(self.elem), e1_lane.eq(w_lane)]
+        m.d.sync += e1_lane.eq(w_lane)
+        m.d.comb += self.elem_want.eq(e1_feed)
         dh_rec = Signal(shape_of(c.grad))
         m.d.comb += dh_rec.eq(out_rps[P - 1].data)
         for p in range(P - 1):
@@ -232,7 +233,7 @@ class EngineCore(wiring.Component):
             self.state.dh0.eq(dh_rec), self.state.dc0.eq(dc_rp.data),
         ]
         for name in element_layout(c).members:
-            m.d.comb += ggu.i_elem.payload[name].eq(e1[name])
+            m.d.comb += ggu.i_elem.payload[name].eq(self.elem[name])
 
         # -- the gate-gradient unit's results: dz to the buffer, dc_prev to the dc memory -------------
         # Only elements with something to issue enter the dz buffer (every element in dense mode): an
@@ -365,7 +366,7 @@ class EngineCore(wiring.Component):
                 m.d.sync += state.eq(State.FEED)
         with m.Elif(in_state("FEED")):     # one element every ggu_cycles cycles, the unit's rate
             tick = equals(pace, 0)
-            m.d.comb += [walking.eq(tick), self.elem_want.eq(tick)]
+            m.d.comb += walking.eq(tick)
             m.d.sync += [e1_feed.eq(tick), pace.eq(Mux(equals(pace, c.ggu_cycles - 1), 0, pace + 1))]
             with m.If(walk_last & tick):
                 m.d.sync += state.eq(State.MAC)

@@ -47,19 +47,21 @@ class Engine(wiring.Component):
 
     ``fifo_depth``: depth of the FIFO on each stream. 2 lets a host that keeps up move a transfer
     every cycle; 1 halves the streams' rate for half their flip-flops (a board behind a UART, whose
-    host is thousands of cycles per transfer, loses nothing by it).
+    host is thousands of cycles per transfer, loses nothing by it). ``input_fifos=False`` takes
+    ``i_elem`` and ``i_a`` straight from their streams (ready is then combinational from valid;
+    fine behind a registered source, such as the board's command dispatcher).
     """
 
     #: Width of the ``stall`` counter (it saturates).
     stall_width = 32
 
-    def __init__(self, config, *, fifo_depth=2):
+    def __init__(self, config, *, fifo_depth=2, input_fifos=True):
         if not isinstance(config, EngineConfig):
             raise TypeError(f"config must be an EngineConfig, not {type(config).__name__}")
         if fifo_depth not in (1, 2):
             raise ValueError(f"fifo_depth must be 1 or 2, not {fifo_depth!r}")
         config.check_buildable()
-        self.fifo_depth = fifo_depth
+        self.fifo_depth, self.input_fifos = fifo_depth, bool(input_fifos)
         c = self.config = config
         super().__init__({
             "i_weight": In(stream.Signature(chunk_layout(c, c.weight))),
@@ -90,6 +92,10 @@ class Engine(wiring.Component):
         stalls = []
         for name, port, data, want in (("elem", self.i_elem, core.elem, core.elem_want),
                                        ("a", self.i_a, core.a, core.a_want)):
+            if not self.input_fifos:
+                m.d.comb += [data.eq(port.payload), port.ready.eq(want & run)]
+                stalls.append(want & ~port.valid)
+                continue
             q = queue(f"{name}_fifo", port)
             m.d.comb += [q.w_data.eq(port.payload), q.w_en.eq(port.valid), port.ready.eq(q.w_rdy),
                          data.eq(q.r_data), q.r_en.eq(want & run)]
