@@ -53,13 +53,13 @@ class SimHost(wiring.Component):
     #: Bytes the host may queue: more than one whole frame (the host waits for each frame's answer).
     queue = 512
 
-    def __init__(self, config, divisor):
-        self.config, self.divisor = config, divisor
+    def __init__(self, config, divisor, *, lean=False):
+        self.config, self.divisor, self.lean = config, divisor, lean
         super().__init__()
 
     def elaborate(self, platform):
         m = Module()
-        m.submodules.board = board = BoardCore(self.config, self.divisor)
+        m.submodules.board = board = BoardCore(self.config, self.divisor, input_fifos=not self.lean)
         m.submodules.queue = q = fifo.SyncFIFOBuffered(width=8, depth=self.queue)
         m.submodules.host_tx = tx = UARTTx(self.divisor)
         m.submodules.host_rx = rx = UARTRx(self.divisor)
@@ -70,22 +70,24 @@ class SimHost(wiring.Component):
         return m
 
 
-def build_board(config, sim="verilator", *, divisor=SIM_DIVISOR, root=Path("build/board-sim"), waves=False):
+def build_board(config, sim="verilator", *, divisor=SIM_DIVISOR, root=Path("build/board-sim"), waves=False,
+                lean=False):
     require_simulator(sim)
-    text = verilog.convert(SimHost(config, divisor), name=TOP)
+    text = verilog.convert(SimHost(config, divisor, lean=lean), name=TOP)
     key = json.dumps({"config": config.to_dict(), "divisor": divisor}, sort_keys=True)
     return compile_verilog(text, TOP, sim, design_dir(root, sim, key, waves), waves=waves, key=key,
                            build_args=VERILATOR_ARGS)
 
 
 def simulate_board(config, runs, *, sim="verilator", divisor=SIM_DIVISOR, root=Path("build/board-sim"),
-                   waves=False, name="job"):
-    """Run every entry of ``runs`` on one simulated board, in order; returns the testbench's results."""
+                   waves=False, name="job", lean=False):
+    """Run every entry of ``runs`` on one simulated board, in order; returns the testbench's results.
+    ``lean``: the board core of a lean target (boards.targets), its engine without input FIFOs."""
     if not isinstance(config, EngineConfig):
         raise ConfigError(f"config must be an EngineConfig, not {type(config).__name__}")
     for r in runs:
         r["inputs"].check(config)
-    built = build_board(config, sim, divisor=divisor, root=root, waves=waves)
+    built = build_board(config, sim, divisor=divisor, root=root, waves=waves, lean=lean)
     jdir = built.dir / name
     if jdir.exists():
         shutil.rmtree(jdir)

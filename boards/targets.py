@@ -31,6 +31,7 @@ class Target:
     capacity: dict            # Yosys cell type -> how many the device has
     engine: dict = field(default_factory=dict)   # EngineConfig fields of the default configuration
     why: str = ""             # why that configuration fits the part and uses it well
+    lean: bool = False        # the logic cells run out first: fewer registers for longer paths (BoardCore)
 
     def make_platform(self):
         module, cls = self.platform.split(":")
@@ -52,9 +53,10 @@ TARGETS = {t.name: t for t in (
             "3 multipliers, one register per value; the pipelined unit alone would need 2400 cells), one lane "
             "has 2 multipliers. The block RAMs decide the size: the exact dW accumulators are 39 bits wide and "
             "every small memory (da, a, the dz buffer) costs whole block RAMs, so I = H = 8 (N = 16 columns) "
-            "fills 26 of them; batch 4 and T = 32 cost no more than batch 2 and T = 16. A second lane needs 36. "
-            "The design fills 99.8 % of the logic cells and reaches 18 MHz, so the engine runs on the board's "
-            "12 MHz oscillator (no PLL)."),
+            "fills 26 of them; batch 4 and T = 32 cost no more than batch 2 and T = 16. A second lane needs 37. "
+            "The design fills 96.6 % of the logic cells and reaches 18 MHz, so the engine runs on the board's "
+            "12 MHz oscillator (no PLL); lean: the engine takes its inputs without FIFOs.",
+        lean=True),
     Target(
         name="ulx3s-85f", title="Radiona ULX3S (ECP5-85F)", family="ecp5", device="LFE5U-85F-6BG381C",
         platform="amaranth_boards.ulx3s:ULX3S_85F_Platform", clock_mhz=50, goal_mhz=125, baud=115200,

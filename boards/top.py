@@ -43,6 +43,9 @@ class BoardCore(wiring.Component):
         Clock cycles per UART bit (clock frequency / baud rate).
     timeout_bytes : int
         A frame whose bytes stop for longer than this many byte times is dropped.
+    input_fifos : bool
+        Engine(input_fifos=...): False saves a few hundred registers for a longer path from the
+        dispatcher's state through the engine's enable (worth it where logic cells run out first).
     """
 
     rx: In(1, init=1)
@@ -50,7 +53,7 @@ class BoardCore(wiring.Component):
     idle: Out(1)
     error: Out(1)        # pulses when a frame is refused
 
-    def __init__(self, config, divisor, *, timeout_bytes=64):
+    def __init__(self, config, divisor, *, timeout_bytes=64, input_fifos=True):
         if not isinstance(config, EngineConfig):
             self._MustUse__silence = True
             raise TypeError(f"config must be an EngineConfig, not {type(config).__name__}")
@@ -58,13 +61,15 @@ class BoardCore(wiring.Component):
         self.config = config
         self.divisor = check_divisor(divisor, self)
         self.timeout = 10 * divisor * timeout_bytes
+        self.input_fifos = input_fifos
         super().__init__()
 
     def elaborate(self, platform):
         m = Module()
         c = self.config
-        # (the UART is the bottleneck: one-deep output FIFOs, inputs straight from the dispatcher and the a FIFO)
-        m.submodules.engine = engine = Engine(c, fifo_depth=1, input_fifos=False)
+        # the UART is the bottleneck: one-deep FIFOs; without input FIFOs (targets' ``lean``) the engine takes
+        # its inputs straight from the dispatcher and the a FIFO, for fewer registers and a longer enable path
+        m.submodules.engine = engine = Engine(c, fifo_depth=1, input_fifos=self.input_fifos)
         m.submodules.uart_rx = urx = UARTRx(self.divisor)
         m.submodules.uart_tx = utx = UARTTx(self.divisor)
         m.submodules.receiver = recv = FrameReceiver(max_payload=MAX_PAYLOAD, timeout=self.timeout)
@@ -147,7 +152,7 @@ class BoardTop(Elaboratable):
             m.d.comb += cd.clk.eq(pll_clk)
             m.submodules.reset = ResetSynchronizer(~locked, domain="sync")
             platform.add_clock_constraint(pll_clk, self.clock_mhz * 1e6)
-        m.submodules.core = core = BoardCore(self.config, self.divisor)
+        m.submodules.core = core = BoardCore(self.config, self.divisor, input_fifos=not self.target.lean)
         lines = [sub.name for sub in platform.lookup("uart", 0).ios]          # rx, tx and any modem lines
         uart = platform.request("uart", 0, dir={name: "-" for name in lines})
         m.submodules.rx_buf = rx = io.Buffer("i", uart.rx)

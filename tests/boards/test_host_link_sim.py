@@ -60,13 +60,15 @@ def test_a_small_engine_in_both_modes_with_refusals_and_bit_errors(root):
     assert res[0]["counters"]["zeros_skipped"] > 0 and res[1]["counters"]["zeros_skipped"] == 0
 
 
-def test_answers_and_outputs_competing_for_the_line(root):
+@pytest.mark.parametrize("lean", [False, True], ids=["input-fifos", "lean"])
+def test_answers_and_outputs_competing_for_the_line(root, lean):
     """B = 4 with two element frames per step: ACKs become ready while output frames are being sent.
-    (The arbiter once switched sources between a frame's header bytes and garbled the frame.)"""
-    cfg = EngineConfig(input_size=9, hidden_size=8, lanes=2, max_batch=4, max_seq=6)
+    (The arbiter once switched sources between a frame's header bytes and garbled the frame.) The lean
+    board (the iCEBreaker's: the engine takes its inputs without FIFOs) with a serial unit too."""
+    cfg = EngineConfig(input_size=9, hidden_size=8, lanes=2, max_batch=4, max_seq=6, ggu_cycles=10 if lean else 1)
     inputs = random_inputs(cfg, 6, 4, np.random.default_rng(1))
     assert_exact(simulate_board(cfg, [{"inputs": inputs, "dense": False}, {"inputs": inputs, "dense": True}],
-                                root=root))
+                                root=root, lean=lean, name=f"job-{lean}"))
 
 
 def test_the_committed_trace_bit_exact_through_the_uart(root):
