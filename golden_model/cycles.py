@@ -22,10 +22,9 @@ BC = B*C a-chunks and BH = B*H elements per step, R = 4H rows, C = ceil(N/P):
    element's entries (the nonzeros in gate order i, f, g, o; all four in
    dense mode) from the cycle after it took it, one after the other.
 5. **Lanes**: accept an entry at y = max(offered, y_prev + C), where y_prev is
-   the previous entry's acceptance, plus a hazard bubble when C < ``rmw_depth``
-   and the entry shares its row k or batch b with the previous one (hardware
-   whose accumulators can be read again only ``rmw_depth`` cycles after a read;
-   hw.mac_lanes reads them late enough that ``rmw_depth`` = 1: no bubbles).
+   the previous entry's acceptance, plus one hazard bubble when C = 1 and the
+   entry shares its row k or batch b with the previous one (the accumulators
+   are read again ``rmw_depth`` = 2 cycles after a read, see hw.mac_lanes).
    The step's MAC work is done at Z_n = max(F_n + (BH - 1)*k + 1 + ``ggu_latency``
    - ``buffer_latency``, x_last + 1, y_last + C + ``mac_drain``, Z_{n-1} + 1 + BC)
    (the unit's last element is out; the encoder took the last element with a
@@ -63,8 +62,8 @@ class MicroArch:
 
     ggu_latency: int = 14
     buffer_latency: int = 2
-    rmw_depth: int = 1
-    mac_drain: int = 4
+    rmw_depth: int = 2
+    mac_drain: int = 3
     feed_interval: int = 1
 
     @classmethod

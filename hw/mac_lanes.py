@@ -18,14 +18,14 @@ An address (c, k) is the concatenation of c's bits and k's (hw.bits.address):
 no multiplier or adder on any address path, for the price of rounding C up to
 a power of two in the memories' depth.
 
-Pipeline (cycle r: a column's addresses go to W and a):
-r+1 the operands arrive and are registered (the block RAMs' output registers);
-r+2 the products v*a and v*W are formed (registered), and the accumulators are read;
-r+3 the sums are formed, saturated per ``config.overflow``, and written. The
-accumulator read ports are transparent to their write ports, so the read of
-the next column (cycle r+3) already sees this write: ``rmw_depth`` = 1, and
-entries never wait for each other, whatever C (the hazard rule of
-golden_model.cycles never fires for this hardware).
+Pipeline (cycle r: a column's addresses go to the memories):
+r+1 the operands arrive and the products v*a and v*W are formed (registered);
+r+2 the sums are formed, saturated per ``config.overflow``, and written. The
+accumulator read ports are transparent to their write ports, so a read in
+cycle r+2 already sees that write: two operations on the same accumulator must
+read at least ``rmw_depth`` = 2 cycles apart. Consecutive entries are C cycles
+apart, so only C = 1 needs care: an entry sharing its row k or batch b with the
+entry issued in the cycle before waits one cycle (a hazard bubble).
 
 The read-and-clear port (``rd_dw``/``rd_da``/``rd_db`` with ``rd_addr``)
 returns an accumulator's word (all lanes) in the next cycle and writes 0 to it
@@ -68,9 +68,9 @@ class MacLanes(wiring.Component):
     """
 
     #: Cycles between two reads of the same accumulator (see the module docstring).
-    rmw_depth = 1
+    rmw_depth = 2
     #: Cycles from a column's issue to its write (the lanes are idle the cycle after).
-    write_latency = 3
+    write_latency = 2
 
     def __init__(self, config):
         if not isinstance(config, EngineConfig):
@@ -119,36 +119,31 @@ class MacLanes(wiring.Component):
         w_addr, d_addr = address((col, C), (k, R)), address((col, C), (b, B))
 
         # -- memories ------------------------------------------------------------------------------
-        def mem(name, shape, suffix="", transparent=True):
+        def mem(name, shape, suffix=""):
             mm = memory.Memory(shape=shape, depth=self.depths[name.rstrip("01")], init=[])
             m.submodules[name + suffix] = mm
             wp = mm.write_port()
-            rp = mm.read_port(transparent_for=(wp,) if transparent else ())
+            rp = mm.read_port(transparent_for=(wp,))
             return rp, wp
 
-        # pipeline registers: stage 1 (operands arrive), 2 (operands registered, accumulators read),
-        # 3 (products and accumulators there: write)
+        # pipeline registers: stage 1 (operands arrive), stage 2 (products ready, write)
         stage = data.StructLayout({"mac": 1, "db": 1, "clr_dw": 1, "clr_da": 1, "clr_db": 1, "abuf": 1, "dbuf": 1,
                                    "rd_dbuf": 1, "v": v.shape(), "w_addr": len(w_addr), "d_addr": len(d_addr),
                                    "k": k.shape(), "r_addr": len(self.rd_addr)})
-        s1, s2, s3 = Signal(stage), Signal(stage), Signal(stage)
+        s1, s2 = Signal(stage), Signal(stage)
         m.d.sync += [
             s1.mac.eq(busy), s1.db.eq(busy & ~col.any()), s1.v.eq(v), s1.k.eq(k), s1.abuf.eq(self.abuf),
             s1.dbuf.eq(self.dbuf), s1.clr_dw.eq(self.rd_dw), s1.clr_da.eq(self.rd_da), s1.clr_db.eq(self.rd_db),
             s1.rd_dbuf.eq(self.rd_dbuf), s1.w_addr.eq(w_addr), s1.d_addr.eq(d_addr), s1.r_addr.eq(self.rd_addr),
-            s2.eq(s1), s3.eq(s2),
+            s2.eq(s1),
         ]
-        m.d.comb += [self.idle.eq(~busy & ~s1.mac & ~s2.mac & ~s3.mac), self.busy.eq(busy)]
-
-        def acc_width(fmt):               # (registers as wide as the sum's operands: equal widths keep
-            return signed(fmt.width + 1)  # the Verilog free of width warnings)
+        m.d.comb += [self.idle.eq(~busy & ~s1.mac & ~s2.mac), self.busy.eq(busy)]
 
         ovf_dw, ovf_da = [], []
         for p in range(P):
-            # W and a are never written while they are read (W only while idle, a into the other buffer)
-            w_rp, w_wp = mem("W", shape_of(c.weight), str(p), transparent=False)
-            a0_rp, a0_wp = mem("a0", shape_of(c.inp), f"_{p}", transparent=False)
-            a1_rp, a1_wp = mem("a1", shape_of(c.inp), f"_{p}", transparent=False)
+            w_rp, w_wp = mem("W", shape_of(c.weight), str(p))
+            a0_rp, a0_wp = mem("a0", shape_of(c.inp), f"_{p}")
+            a1_rp, a1_wp = mem("a1", shape_of(c.inp), f"_{p}")
             dw_rp, dw_wp = mem("dW", shape_of(c.dw_acc), str(p))
             da_ports = [mem(f"da{i}", shape_of(c.da_acc), f"_{p}") for i in range(2)]
             m.d.comb += [
@@ -157,46 +152,44 @@ class MacLanes(wiring.Component):
                 a0_wp.addr.eq(self.a_addr), a1_wp.addr.eq(self.a_addr),
                 a0_wp.data.eq(self.a_data[p]), a1_wp.data.eq(self.a_data[p]),
                 w_rp.addr.eq(w_addr), a0_rp.addr.eq(d_addr), a1_rp.addr.eq(d_addr),
-                dw_rp.addr.eq(Mux(self.rd_dw, self.rd_addr, s2.w_addr)),
+                dw_rp.addr.eq(Mux(self.rd_dw, self.rd_addr, w_addr)),
                 self.dw_data[p].eq(dw_rp.data),
                 self.da_data[p].eq(Mux(s1.rd_dbuf, da_ports[1][0].data, da_ports[0][0].data)),
             ]
-            # stage 1 -> 2: the operands registered; 2 -> 3: the exact products
-            w_op, a_op = Signal.like(w_rp.data), Signal.like(a0_rp.data)
-            pw, pa = Signal(acc_width(c.dw_acc)), Signal(acc_width(c.da_acc))
-            m.d.sync += [w_op.eq(w_rp.data), a_op.eq(Mux(s1.abuf, a1_rp.data, a0_rp.data)),
-                         pw.eq(a_op * s2.v), pa.eq(w_op * s2.v)]
-            # stage 3: sum with the accumulator read in stage 2, saturate, write back (or write 0 one
-            # cycle after a read-and-clear)
-            dw_old = Signal(acc_width(c.dw_acc))
-            da_old = Signal(acc_width(c.da_acc))
-            m.d.comb += [dw_old.eq(dw_rp.data), da_old.eq(Mux(s3.dbuf, da_ports[1][0].data, da_ports[0][0].data))]
+            a = Mux(s1.abuf, a1_rp.data, a0_rp.data)
+            da_data = Mux(s1.dbuf, da_ports[1][0].data, da_ports[0][0].data)
+            # stage 1 -> 2: the exact products, and the old accumulator values beside them
+            # (registers as wide as the sum's operands: equal widths keep the Verilog free of width warnings)
+            pw, dw_old = Signal(signed(c.dw_acc.width + 1)), Signal(signed(c.dw_acc.width + 1))
+            pa, da_old = Signal(signed(c.da_acc.width + 1)), Signal(signed(c.da_acc.width + 1))
+            m.d.sync += [pw.eq(a * s1.v), pa.eq(w_rp.data * s1.v), dw_old.eq(dw_rp.data), da_old.eq(da_data)]
+            # stage 2: sum, saturate, write back (or write 0 after a read-and-clear)
             dw_new, dw_over = fixed.fit(dw_old + pw, c.dw_acc, c.overflow)
             da_new, da_over = fixed.fit(da_old + pa, c.da_acc, c.overflow)
             m.d.comb += [
-                dw_wp.addr.eq(Mux(s2.clr_dw, s2.r_addr, s3.w_addr)), dw_wp.en.eq(s3.mac | s2.clr_dw),
-                dw_wp.data.eq(Mux(s3.mac, dw_new, 0)),
+                dw_wp.addr.eq(Mux(s2.clr_dw, s2.r_addr, s2.w_addr)), dw_wp.en.eq(s2.mac | s2.clr_dw),
+                dw_wp.data.eq(Mux(s2.mac, dw_new, 0)),
             ]
             for i, (rp, wp) in enumerate(da_ports):
                 clear_rd = self.rd_da & (self.rd_dbuf if i else ~self.rd_dbuf)     # this buffer is read out
                 clear_wr = s2.clr_da & (s2.rd_dbuf if i else ~s2.rd_dbuf)
-                mac_wr = s3.mac & (s3.dbuf if i else ~s3.dbuf)
-                m.d.comb += [rp.addr.eq(Mux(clear_rd, self.rd_addr, s2.d_addr)),
-                             wp.addr.eq(Mux(clear_wr, s2.r_addr, s3.d_addr)), wp.en.eq(mac_wr | clear_wr),
+                mac_wr = s2.mac & (s2.dbuf if i else ~s2.dbuf)
+                m.d.comb += [rp.addr.eq(Mux(clear_rd, self.rd_addr, d_addr)),
+                             wp.addr.eq(Mux(clear_wr, s2.r_addr, s2.d_addr)), wp.en.eq(mac_wr | clear_wr),
                              wp.data.eq(Mux(clear_wr, 0, da_new))]
             ovf_dw.append(dw_over)
             ovf_da.append(da_over)
 
         db_rp, db_wp = mem("db", shape_of(c.db_acc))
-        db_old, db_v = Signal(acc_width(c.db_acc)), Signal(acc_width(c.db_acc))
-        m.d.comb += [db_old.eq(db_rp.data), db_v.eq(s3.v)]
+        db_old, db_v = Signal(signed(c.db_acc.width + 1)), Signal(signed(c.db_acc.width + 1))
+        m.d.sync += [db_old.eq(db_rp.data), db_v.eq(s1.v)]
         db_new, db_over = fixed.fit(db_old + db_v, c.db_acc, c.overflow)
         m.d.comb += [
-            db_rp.addr.eq(Mux(self.rd_db, self.rd_addr, s2.k)), self.db_data.eq(db_rp.data),
-            db_wp.addr.eq(Mux(s2.clr_db, s2.r_addr, s3.k)), db_wp.en.eq(s3.db | s2.clr_db),
-            db_wp.data.eq(Mux(s3.db, db_new, 0)),
-            self.ovf_dw.eq(s3.mac & Cat(ovf_dw).any()),
-            self.ovf_da.eq(s3.mac & Cat(ovf_da).any()),
-            self.ovf_db.eq(s3.db & db_over),
+            db_rp.addr.eq(Mux(self.rd_db, self.rd_addr, k)), self.db_data.eq(db_rp.data),
+            db_wp.addr.eq(Mux(s2.clr_db, s2.r_addr, s2.k)), db_wp.en.eq(s2.db | s2.clr_db),
+            db_wp.data.eq(Mux(s2.db, db_new, 0)),
+            self.ovf_dw.eq(s2.mac & Cat(ovf_dw).any()),
+            self.ovf_da.eq(s2.mac & Cat(ovf_da).any()),
+            self.ovf_db.eq(s2.db & db_over),
         ]
         return m

@@ -69,31 +69,24 @@ def test_one_nonzero_at_the_last_index(B):
     assert (c.issued, c.nonzeros, c.zeros_skipped) == (1, 1, dz.size - 1)
 
 
-#: Hardware whose accumulators can be read again only two cycles after a read (hw.mac_lanes before it
-#: read them a cycle later): the model's hazard rule, which the engine in hw/ never needs.
-DEEP = MicroArch(rmw_depth=2, mac_drain=3)
-
-
 def test_consecutive_entries_of_one_row_wait_when_c_is_below_the_rmw_depth():
     """C = 1 (N = P): gate i alone is nonzero, so (k = j, b = 0) and (k = j, b = 1) follow each other."""
     cfg, dz = setup(2, H=2, I=2, lanes=4)
-    assert cfg.cols_per_lane == 1 < DEEP.rmw_depth
+    assert cfg.cols_per_lane == 1 < ARCH.rmw_depth
     dz[0, :, :2] = 7
-    c = cycle_counts(cfg, fake(dz), DEEP)
+    c = cycle_counts(cfg, fake(dz))
     assert c.hazard == 2            # one bubble per unit, before its b = 1 entry
     wide = EngineConfig(input_size=6, hidden_size=2, lanes=4, max_batch=2)   # C = 2: the write is in time
-    assert cycle_counts(wide, fake(dz), DEEP).hazard == 0
-    assert cycle_counts(cfg, fake(dz)).hazard == 0        # this hardware: rmw_depth 1, never a bubble
+    assert cycle_counts(wide, fake(dz)).hazard == 0
 
 
 def test_consecutive_entries_of_one_batch_wait_when_c_is_below_the_rmw_depth():
     """C = 1, dense: the four gates of an element share b, so each waits for the one before."""
     cfg, dz = setup(2, H=2, I=2, lanes=4)
-    c = cycle_counts(cfg, fake(dz, dense=True), DEEP)
+    c = cycle_counts(cfg, fake(dz, dense=True))
     assert c.hazard == 3 * dz.size // 4
-    assert cycle_counts(cfg, fake(dz, dense=True)).hazard == 0
     wide = EngineConfig(input_size=6, hidden_size=2, lanes=4, max_batch=2)   # C = 2: no hazard
-    assert cycle_counts(wide, fake(np.zeros((1, 2, 8), np.int64), dense=True), DEEP).hazard == 0
+    assert cycle_counts(wide, fake(np.zeros((1, 2, 8), np.int64), dense=True)).hazard == 0
 
 
 def test_steps_follow_each_other_and_loads_overlap():

@@ -150,13 +150,13 @@ def test_one_nonzero_at_the_last_index():
     assert nz.tolist() == [[0, 1, 15]]
 
 
-def test_consecutive_nonzeros_in_one_row_with_one_column_per_lane():
-    """N = P: one column per lane (C = 1); dz_i alone, every batch: (k = j, b) then (k = j, b + 1)
-    follow each other in the same row, back to back, and every sum is exact (no hazard bubble)."""
+def test_consecutive_nonzeros_in_one_row_with_c_below_the_rmw_depth():
+    """N = P: one column per lane (C = 1 < rmw_depth = 2); dz_i alone, every batch: (k = j, b) then
+    (k = j, b + 1) follow each other in the same row."""
     cfg = EngineConfig(input_size=2, hidden_size=2, lanes=4, max_batch=3, max_seq=2)
     inputs = one_gate_inputs(cfg, 2, 3, np.ones((2, 3, 2), bool))
     want, cycles = check(cfg, inputs, dense=False)
-    assert cycles["hazard"] == 0
+    assert cycles["hazard"] > 0
     rows = np.argwhere(want.dz[1] != 0)[:, 1]
     assert set(rows.tolist()) == {0, 1}       # gate i only
 
