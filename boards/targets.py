@@ -59,7 +59,7 @@ TARGETS = {t.name: t for t in (
         lean=True),
     Target(
         name="ulx3s-85f", title="Radiona ULX3S (ECP5-85F)", family="ecp5", device="LFE5U-85F-6BG381C",
-        platform="amaranth_boards.ulx3s:ULX3S_85F_Platform", clock_mhz=50, goal_mhz=125, baud=115200,
+        platform="amaranth_boards.ulx3s:ULX3S_85F_Platform", clock_mhz=40, goal_mhz=125, baud=115200,
         capacity={"TRELLIS_SLICE": 41820, "LUT4": 83640, "TRELLIS_FF": 83640, "MULT18X18D": 156, "DP16KD": 208,
                   "TRELLIS_IO": 197, "EHXPLLL": 4},
         engine=dict(input_size=28, hidden_size=32, lanes=8, max_batch=4, max_seq=32),
@@ -68,7 +68,7 @@ TARGETS = {t.name: t for t in (
             "(128 x 60 words) in a few dozen block RAMs. Larger engines fit the part by count (H = 64 with "
             "16 lanes used 31 % of the multipliers, 56 % of the block RAMs, 30 % of the LUTs) but nextpnr's "
             "router did not converge on them within 15 minutes here; the memories' LUT-RAM read ports are "
-            "the likely congestion."),
+            "the likely congestion. 40 MHz: the design reaches 48 MHz (bench/results/board_builds.md)."),
 )}
 
 
