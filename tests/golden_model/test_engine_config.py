@@ -71,3 +71,17 @@ def test_file_errors(tmp_path):
     (tmp_path / "typo.toml").write_text("lane = 4")
     with pytest.raises(ConfigError, match="unknown engine option.*lane"):
         EngineConfig.from_toml(tmp_path / "typo.toml")
+
+
+@pytest.mark.parametrize("k, message", [(0, "ggu_cycles must be an integer >= 1"), (19, "ggu_cycles must be at most 18"),
+                                        (True, "ggu_cycles must be an integer >= 1")])
+def test_ggu_cycles_out_of_range_is_named(k, message):
+    with pytest.raises(ConfigError, match=message):
+        EngineConfig(ggu_cycles=k)
+
+
+def test_the_slowest_unit_worth_building_is_the_limit():
+    from golden_model.cycles import ggu_schedule
+    from golden_model.engine_config import MAX_GGU_CYCLES
+    plan = ggu_schedule(MAX_GGU_CYCLES)
+    assert (plan.form, plan.multipliers, plan.latency) == ("serial", 1, MAX_GGU_CYCLES)
