@@ -55,7 +55,10 @@ def test_default_engine_from_the_command_line_lints_clean(tmp_path):
     dict(input_size=2, hidden_size=2, lanes=4, max_batch=1, max_seq=2),            # C = 1, B = 1
     dict(input_size=3, hidden_size=1, lanes=1, max_batch=1, max_seq=1, overflow="wrap", rounding="truncate"),
     dict(input_size=81, hidden_size=32, lanes=16, max_batch=4, max_seq=32, dw_acc_width=32),
-], ids=["C1-B1", "P1-H1-wrap", "austen-P16-narrow"])
+    dict(input_size=4, hidden_size=4, lanes=1, max_batch=2, max_seq=4, ggu_cycles=5),
+    dict(input_size=8, hidden_size=8, lanes=1, max_batch=4, max_seq=32, ggu_cycles=10),   # the iCEBreaker's
+    dict(input_size=4, hidden_size=4, lanes=1, max_batch=2, max_seq=4, ggu_cycles=18),
+], ids=["C1-B1", "P1-H1-wrap", "austen-P16-narrow", "folded-k5", "serial-k10", "serial-k18"])
 def test_edge_configurations_lint_clean(tmp_path, options):
     path = tmp_path / "engine.v"
     path.write_text(verilog.convert(Engine(EngineConfig(**options)), name="zskip_engine"))
