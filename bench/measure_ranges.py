@@ -33,7 +33,7 @@ def load_run(run):
     from golden_model.train import TrainConfig, build_model
     metrics = json.loads((Path(run) / "metrics.json").read_text())
     cfg = TrainConfig.from_dict(metrics["config"])
-    ds = load_dataset(cfg.dataset, seq_len=cfg.seq_len, seed=cfg.seed)
+    ds = load_dataset(cfg.dataset, seq_len=cfg.seq_len, seed=cfg.seed, features=cfg.features)
     layer, head = build_model(cfg, ds)
     with np.load(Path(run) / "model.npz") as saved:
         for name, arr in saved.items():

@@ -62,7 +62,8 @@ def main(argv=None):
         return 0
     cfg, rules, fixed = PRESETS[args.preset]
     runs = Path("runs") / "bench" / args.preset
-    ds = load_dataset(cfg.dataset, seq_len=cfg.seq_len, limit=cfg.limit, eval_limit=cfg.eval_limit, seed=cfg.seed)
+    ds = load_dataset(cfg.dataset, seq_len=cfg.seq_len, limit=cfg.limit, eval_limit=cfg.eval_limit, seed=cfg.seed,
+                      features=cfg.features)
 
     def progress(e):
         if e["kind"] == "run":

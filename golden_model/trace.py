@@ -153,7 +153,7 @@ def capture_trace(run_dir, *, passes=3, batch=4, lanes=4, threshold=None, engine
     cfg = TrainConfig.from_dict(metrics["config"]).validate()
     if cfg.cell != "lstm":
         raise ConfigError(f"the run in {run} trained a {cfg.cell.upper()}; the engine is an LSTM engine")
-    ds = load_dataset(cfg.dataset, seq_len=cfg.seq_len, seed=cfg.seed)
+    ds = load_dataset(cfg.dataset, seq_len=cfg.seq_len, seed=cfg.seed, features=cfg.features)
     layer, head = build_model(cfg, ds)
     for name, arr in saved.items():
         part, attr = name.split(".", 1)

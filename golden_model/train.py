@@ -58,6 +58,7 @@ class TrainConfig:
     seq_len: int = 100
     limit: int = None
     eval_limit: int = None
+    features: int = None
     dtype: str = "float64"
     backward: str = "float"
     engine: dict = None
@@ -70,7 +71,7 @@ class TrainConfig:
         """Raise ConfigError naming the first invalid field; return self."""
         if self.cell not in CELLS:
             raise ConfigError(f"unknown cell {self.cell!r}; use one of {', '.join(CELLS)}")
-        for name in ("hidden", "epochs", "batch_size", "seq_len", "limit", "eval_limit"):
+        for name in ("hidden", "epochs", "batch_size", "seq_len", "limit", "eval_limit", "features"):
             if name in ("hidden", "epochs", "batch_size", "seq_len") or getattr(self, name) is not None:
                 check_size(name, getattr(self, name))
         check_size("seed", self.seed, minimum=0)
@@ -197,7 +198,7 @@ def train(config, progress=None, dataset=None, keep_model=False):
     config.validate()
     if dataset is None:
         dataset = load_dataset(config.dataset, seq_len=config.seq_len, limit=config.limit,
-                               eval_limit=config.eval_limit, seed=config.seed)
+                               eval_limit=config.eval_limit, seed=config.seed, features=config.features)
     progress = progress or (lambda event: None)
     for split in ("train", "val", "test"):  # a split too small for the batch fails now, not after an epoch
         dataset.n_batches(split, config.batch_size if split == "train" else _eval_batch(dataset, split,

@@ -171,3 +171,32 @@ def test_debian_root_from_environment(monkeypatch, tmp_path):
     (tmp_path / "a" / "f").write_text("x")
     assert datasets.find_debian_file("a/f", "p", "q") == tmp_path / "a" / "f"
     assert os.fspath(datasets._debian_roots()[0]) == str(tmp_path)
+
+
+def test_features_are_area_averaged_onto_fewer_bins(tmp_path):
+    """28 features onto 8 bins of 3.5: bin 0 = (x0 + x1 + x2 + x3 / 2) / 3.5; n = I is the identity; the
+    mean of every step is kept."""
+    x = np.arange(28.0)[None, None, :]
+    out = datasets.resample_features(x, 8)
+    assert out.shape == (1, 1, 8)
+    assert out[0, 0, 0] == pytest.approx((0 + 1 + 2 + 1.5) / 3.5)
+    assert out[0, 0, 7] == pytest.approx((24 / 2 + 25 + 26 + 27) / 3.5)       # half of pixel 24
+    assert out.mean() == pytest.approx(x.mean())
+    np.testing.assert_array_equal(datasets.resample_features(x, 28), x)
+    rng = np.random.default_rng(1)
+    p = save(tmp_path, x=rng.normal(size=(20, 5, 6)), y=rng.integers(0, 2, 20))
+    ds = load_dataset(p, features=3)
+    assert ds.input_size == 3 and ds.x_train.shape[1:] == (5, 3) and "(3 features)" in ds.name
+
+
+def test_bad_features_are_refused(tmp_path):
+    p = save(tmp_path, x=np.zeros((10, 2, 4)), y=np.zeros(10, int))
+    for bad in (0, -1, 2.5, True):
+        with pytest.raises(DataError, match="features must be a positive integer"):
+            load_dataset(p, features=bad)
+    with pytest.raises(DataError, match=r"features \(5\) must not exceed the dataset's 4 features per step"):
+        load_dataset(p, features=5)
+    t = tmp_path / "book.txt"
+    t.write_text("the quick brown fox. " * 20)
+    with pytest.raises(DataError, match="features applies to sequence datasets; book.txt is text"):
+        load_dataset(str(t), features=4)
