@@ -205,7 +205,7 @@ async def _run(dut, config, inputs, run, layouts):
     received["db"] = [Const(w, shape_of(config.db_acc)).value for w in monitors["o_db"].words]   # (signed)
     return {"received": received, "counters": _fields(layouts["counters"], int(dut.counters.value)),
             "flags": {k: bool(v) for k, v in _fields(layouts["flags"], int(dut.flags.value)).items()},
-            "stall": int(dut.stall.value), "sim_cycles": sim_cycles, "wall_s": wall}
+            "stall": int(dut.stall.value), "sim_cycles": sim_cycles, "wall_s": wall, "t_start_ns": t0}
 
 
 @cocotb.test()
@@ -245,7 +245,8 @@ async def engine_against_the_golden_model(dut):
         entry = {"run": run, "passed": mismatch is None and not counters_ok and not flags_ok,
                  "mismatch": mismatch, "counter_mismatches": counters_ok, "flag_mismatches": flags_ok,
                  "counters": got["counters"], "model_cycles": cycles, "flags": got["flags"], "stall": got["stall"],
-                 "sim_cycles": got["sim_cycles"], "wall_s": got["wall_s"], "nonzeros": result.nonzeros,
+                 "sim_cycles": got["sim_cycles"], "wall_s": got["wall_s"], "t_start_ns": got["t_start_ns"],
+                 "nonzeros": result.nonzeros,
                  "entries": int(result.dz.size)}
         results.append(entry)
         if not entry["passed"]:
