@@ -6,6 +6,7 @@
     zskip verilog  the engine for an EngineConfig as Verilog or RTLIL
     zskip cosim    the exported engine against the golden model, on Verilator or Icarus
     zskip build    the engine on a board: bitstream, resources and Fmax from the open toolchain
+    zskip report   speed, energy per step (an estimate) and accuracy on a board, in one report
 """
 
 import argparse
@@ -36,6 +37,8 @@ def _add_training_options(p, *, with_threshold):
     g.add_argument("--eval-limit", type=int, default=d.eval_limit, help="use at most this many validation "
                    "and test sequences (characters for text)")
     g.add_argument("--seq-len", type=int, default=d.seq_len, help="chunk length of text (truncated BPTT)")
+    g.add_argument("--features", type=int, default=d.features, help="resample each step's features to this "
+                   "many (area average; sequence datasets), e.g. 8 for the iCEBreaker's engine")
     g = p.add_argument_group("model")
     g.add_argument("--cell", choices=list(CELLS), default=d.cell, help="recurrent cell")
     g.add_argument("--hidden", type=int, default=d.hidden, help="hidden size H")
@@ -173,6 +176,25 @@ def build_parser():
     p.add_argument("--out", type=Path, default=None, help="output directory (default: build/<board>)")
     p.add_argument("--program", action="store_true", help="program the board after the build (never by default)")
     p.set_defaults(func=cmd_build)
+
+    p = sub.add_parser("report", help="speed, energy (estimate) and accuracy of the engine on a board, in one report",
+                       formatter_class=fmt, description="Build the engine for a board (or reuse --build), "
+                       "co-simulate a trace in skip and dense mode and at other thresholds with waveforms, "
+                       "estimate the energy per backward step from the switching activity (boards/power.py: an "
+                       "estimate, not vendor analysis, not measured), and write report.md, report.json, "
+                       "energy_breakdown.png and sparsity_sweep.png to --out. Prints the headline table.")
+    p.add_argument("--board", required=True, help="board name (zskip build --list)")
+    p.add_argument("--config", type=Path, default=None, metavar="TOML",
+                   help="engine configuration (default: the board's); the trace's sizes and formats must agree")
+    p.add_argument("--trace", type=Path, required=True, help="a trace from 'zskip trace' (.npz)")
+    p.add_argument("--run", type=Path, default=None, help="a 'zskip compare' (or 'zskip train') directory: "
+                   "its accuracy table goes into the report")
+    p.add_argument("--build", type=Path, default=None, help="board build directory: reused when its report.json "
+                   "is this board's and configuration's, else built there (default: OUT/build)")
+    p.add_argument("--passes", type=int, default=None, help="use the first N passes of the trace (default: all)")
+    p.add_argument("--sim", choices=["verilator", "icarus"], default="verilator", help="simulator")
+    p.add_argument("--out", type=Path, required=True, help="output directory (e.g. reports/NAME)")
+    p.set_defaults(func=cmd_report)
     return parser
 
 
@@ -244,7 +266,7 @@ def cmd_compare(args):
         parse_threshold(t)
     out = prepare_dir(args.out or Path("runs") / f"compare-{slug(Path(cfg.dataset).stem)}-{cfg.cell}-h{cfg.hidden}")
     dataset = load_dataset(cfg.dataset, seq_len=cfg.seq_len, limit=cfg.limit, eval_limit=cfg.eval_limit,
-                           seed=cfg.seed)
+                           seed=cfg.seed, features=cfg.features)
     with TrainingProgress() as progress:
         summary = compare(cfg, args.thresholds, out, progress=progress, tolerance=args.tolerance, dataset=dataset,
                           fixed=args.fixed)
@@ -396,6 +418,27 @@ def cmd_build(args):
     if args.program:
         _program(target, out, report)
     return 0 if report.timing_met else 1
+
+
+def cmd_report(args):
+    from boards.report import headline_table, report
+    from boards.targets import get_target
+    from golden_model.engine_config import EngineConfig
+    from golden_model.trace import load_trace
+    from sim.cosim import require_simulator
+
+    target = get_target(args.board)
+    require_simulator(args.sim)
+    config = EngineConfig.from_toml(args.config) if args.config else target.default_config()
+    trace = load_trace(args.trace)
+    with console.status("report") as status:
+        d = report(target, config, trace, args.out, build_dir=args.build, run_dir=args.run, passes=args.passes,
+                   sim=args.sim, trace_path=args.trace,
+                   progress=lambda text: (status.update(text), console.print(text, highlight=False)))
+    console.print(headline_table(d), highlight=False, markup=False)
+    console.print(f"energy figures: {d['label']}; report: {Path(args.out) / 'report.md'}, report.json, "
+                  "energy_breakdown.png, sparsity_sweep.png", highlight=False)
+    return 0
 
 
 def _program(target, out, report):

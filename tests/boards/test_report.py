@@ -1,0 +1,112 @@
+"""zskip report: a real trace co-simulated with waveforms, its activity and counters turned into the energy
+estimate, the report's files and keys; and the inputs it must refuse by name."""
+
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from boards.report import TEMPORARIES, engine_unit, report
+from boards.targets import get_target
+from golden_model.cycles import cycle_counts
+from golden_model.engine_model import EngineInputs, run_engine
+from golden_model.trace import Trace, load_trace
+from zskip.cli import main
+
+DATA = Path(__file__).parents[1] / "data"
+TRACE = DATA / "fashion8_lstm_h8.npz"       # fits the iCEBreaker's default engine (I = H = 8)
+STEPS = 8
+
+
+def _short_trace():
+    """The committed trace's first pass, its last STEPS steps (a valid sequence of its own, with the loss's
+    gradient at its end: the report test takes a minute, not five)."""
+    t = load_trace(TRACE)
+    p = t.passes[0]
+    last = slice(-STEPS, None)
+    cut = EngineInputs(gates=p.gates[last], tanh_c=p.tanh_c[last], c_prev=p.c_prev[last], a=p.a[last],
+                       dh=p.dh[last], W=p.W, tau=p.tau)
+    return Trace(config=t.config, passes=[cut], meta=t.meta), cut
+
+
+def _fake_build(target, config, directory):
+    """A build report as boards.build writes it (the report test is not a build test: tests/boards/test_build.py
+    runs the tools)."""
+    directory.mkdir(parents=True)
+    (directory / "report.json").write_text(json.dumps({
+        "board": target.name, "device": target.device, "fmax_mhz": 18.9, "constraint_mhz": 12.0,
+        "goal_mhz": 48, "timing_met": True, "goal_met": False, "config": config.to_dict(),
+        "utilization": {"ICESTORM_LC": {"used": 5116, "available": 5280},
+                        "ICESTORM_DSP": {"used": 5, "available": 8}, "ICESTORM_RAM": {"used": 26, "available": 30}},
+        "cells": {"SB_DFF": 140, "SB_DFFE": 415, "SB_DFFESR": 1893, "SB_DFFSR": 12, "SB_LUT4": 3462},
+        "critical_path": {"from": "a", "to": "b"}, "build_s": 1.0, "bitstream": "top.bin", "tools": {}, "clock": {}}))
+
+
+def test_a_report_of_the_committed_trace(tmp_path):
+    target = get_target("icebreaker")
+    config = target.default_config()
+    trace, inputs = _short_trace()
+    _fake_build(target, config, tmp_path / "build")
+    d = report(target, config, trace, tmp_path / "out", build_dir=tmp_path / "build", taus=(4.0,),
+               cosim_root=tmp_path / "cosim")
+    for name in ("report.md", "report.json", "energy_breakdown.png", "sparsity_sweep.png"):
+        assert (tmp_path / "out" / name).stat().st_size > 0
+    on_disk = json.loads((tmp_path / "out" / "report.json").read_text())
+    for key in ("board", "sparsity", "cycles_dense", "cycles_skip", "fmax_mhz", "energy_dense_nj", "energy_skip_nj",
+                "energy_ratio", "energy_band", "estimate", "coefficient_sources"):
+        assert key in on_disk
+    assert on_disk["estimate"] is True and on_disk["board"] == "icebreaker"
+    # the cycles are the hardware's, which the co-simulation held equal to the cycle model
+    for mode, dense in (("skip", False), ("dense", True)):
+        model = cycle_counts(config, run_engine(config, inputs, dense=dense))
+        assert d[f"cycles_{mode}_total"] == model.steps
+        assert d[f"cycles_{mode}"] == model.steps / STEPS
+    result = run_engine(config, inputs, dense=False)
+    assert d["sparsity"] == 1 - result.nonzeros / result.dz.size
+    assert d["speedup"] == d["cycles_dense"] / d["cycles_skip"] > 1
+    # the estimate: skip costs less than dense, the ratio inside its band, the band inside the totals'
+    lo, hi = d["energy_band"]["ratio"]
+    assert d["energy_skip_nj"] < d["energy_dense_nj"]
+    assert lo < d["energy_ratio"] < hi
+    assert d["energy_ratio"] == pytest.approx(d["energy_skip_nj"] / d["energy_dense_nj"])
+    assert d["energy_band"]["skip_nj"][0] < d["energy_skip_nj"] < d["energy_band"]["skip_nj"][1]
+    # what the terms count: cycles, the build's flip-flops, the lanes' work only in what skip mode issues
+    ops = d["operations_per_step"]
+    assert ops["skip"]["cycles"] == d["cycles_skip"] and ops["skip"]["flip_flops"] == 2460
+    assert ops["skip"]["dsp_ops"] < ops["dense"]["dsp_ops"]
+    tg = d["toggles_per_step"]
+    assert tg["dense"]["MAC lanes"] > tg["skip"]["MAC lanes"] > 0
+    # the gate-gradient unit does the same work in both modes: its named signals toggle alike
+    assert tg["skip"]["gate-gradient unit"] == pytest.approx(tg["dense"]["gate-gradient unit"], rel=0.02)
+    assert [p["point"] for p in d["sweep"]] == ["trace tau", "4 x tau"]
+    assert d["sweep"][1]["sparsity"] > d["sweep"][0]["sparsity"]
+    md = (tmp_path / "out" / "report.md").read_text()
+    assert "estimate, not vendor analysis, not measured" in md and "| icebreaker |" in md
+
+
+def test_signals_are_counted_by_unit_and_temporaries_apart():
+    assert engine_unit("core.ggu.r_t1") == "gate-gradient unit"
+    assert engine_unit("core.ggu.$12") == "gate-gradient unit" + TEMPORARIES
+    assert engine_unit("core.lanes.wp__en$16") == "MAC lanes"
+    assert engine_unit("core.state") == "controller"
+    assert engine_unit("a_fifo.w_en") == "stream FIFOs"
+    assert engine_unit("tau") == "ports and glue"
+
+
+def test_report_refuses_what_it_cannot_use(tmp_path, capsys):
+    austen = DATA / "austen_lstm_h32.npz"
+    assert main(["report", "--board", "nosuch", "--trace", str(TRACE), "--out", str(tmp_path / "r")]) == 2
+    assert "unknown board 'nosuch'" in capsys.readouterr().err
+    assert main(["report", "--board", "icebreaker", "--trace", str(austen), "--out", str(tmp_path / "r")]) == 2
+    assert "the trace does not match the configuration (input_size: trace 81 vs configuration 8" in \
+        capsys.readouterr().err
+    assert main(["report", "--board", "icebreaker", "--trace", str(TRACE), "--run", str(tmp_path),
+                 "--out", str(tmp_path / "r")]) == 2
+    assert "holds neither compare.json" in capsys.readouterr().err
+    (tmp_path / "b").mkdir()
+    (tmp_path / "b" / "report.json").write_text("{not json")
+    assert main(["report", "--board", "icebreaker", "--trace", str(TRACE), "--build", str(tmp_path / "b"),
+                 "--out", str(tmp_path / "r")]) == 2
+    assert "report.json is not valid JSON" in capsys.readouterr().err
