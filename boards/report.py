@@ -50,7 +50,8 @@ TEMPORARIES = " (temporaries)"
 
 def engine_unit(name):
     """The unit of the engine a signal (its name below the top) belongs to, for the toggle breakdown;
-    Amaranth's unnamed expression temporaries go to the unit's ``TEMPORARIES`` twin.
+    Amaranth's expression temporaries (``$12``; an unnamed Signal, ``$signal$7``, is a real one) go to
+    the unit's ``TEMPORARIES`` twin.
 
     The estimate counts the named signals only (registers, ports and named wires). The temporaries are
     every intermediate of every expression at its full width (a multiplexer tree is one temporary per
@@ -67,7 +68,8 @@ def engine_unit(name):
         unit = "stream FIFOs"
     else:
         unit = "ports and glue"
-    return unit + TEMPORARIES if leaf.startswith("$") else unit
+    temporary = leaf.startswith("$") and (leaf[1:2].isdigit() or leaf.startswith("$auto$"))
+    return unit + TEMPORARIES if temporary else unit
 
 
 def engine_operations(config, counters, elements, buffered):
@@ -129,7 +131,7 @@ def measure(config, sequences, *, taus=SWEEP, sim="verilator", root=Path("build/
     from sim.export import TOP
     from sim.tb_engine import PERIOD_NS
 
-    built = build(config, sim, root=root, waves=True)
+    built = build(config, sim, root=root, waves=True, temporaries=False)
     offset, width = next((f.offset, f.width) for name, f in counters_layout(config) if name == "steps")
     keys = ["skip", "dense", *taus]
     acc = {}
@@ -252,7 +254,9 @@ def report(target, config, trace, out, *, build_dir=None, run_dir=None, passes=N
         return Workload(cycles=f.cycles, f_mhz=clock, flip_flops=ffs, net_toggles=toggles, **ops)
 
     loads = {k: workload(f) for k, f in figures.items()}
-    with_temporaries = ratio_band(family, workload(figures["skip"], True), workload(figures["dense"], True))
+    traced = any(u.endswith(TEMPORARIES) for u in figures["dense"].toggles)     # Icarus traces them
+    with_temporaries = ratio_band(family, workload(figures["skip"], True), workload(figures["dense"], True))[0] \
+        if traced else None
     est = {k: estimate(family, w) for k, w in loads.items()}
     skip, dense = figures["skip"], figures["dense"]
     per_step = lambda k: est[k].total_nj / figures[k].steps
@@ -287,7 +291,7 @@ def report(target, config, trace, out, *, build_dir=None, run_dir=None, passes=N
                         "skip_nj": [x / skip.steps for x in est["skip"].band_nj],
                         "dense_nj": [x / dense.steps for x in est["dense"].band_nj]},
         "energy_goal": 1.15 * (1 - s), "energy_goal_met": ratio <= 1.15 * (1 - s),
-        "energy_ratio_with_temporaries": with_temporaries[0],
+        "energy_ratio_with_temporaries": with_temporaries,
         "power_mw": {"skip": est["skip"].power_mw, "dense": est["dense"].power_mw},
         "energy_breakdown_nj_per_step": breakdown,
         "toggles_per_step": {m: {u: v / figures[m].steps for u, v in figures[m].toggles.items()} for m in ("skip", "dense")},
@@ -302,8 +306,9 @@ def report(target, config, trace, out, *, build_dir=None, run_dir=None, passes=N
                         "full-rate streams, the trace's passes; net toggles = toggles of the bits of named RTL "
                         "signals (registers, ports, named wires; clock and reset excluded) in the cycles of the "
                         "backward steps, read from the waveform with pywellen. Amaranth's unnamed expression "
-                        "temporaries are left out (they outnumber the mapped netlist's nets several times); with "
-                        f"them the ratio would be {with_temporaries[0]:.3f}",
+                        "temporaries are left out (they outnumber the mapped netlist's nets several times" +
+                        (f"; with them the ratio would be {with_temporaries:.3f})" if traced else
+                         "; Verilator does not trace them here)"),
             "operations": "block-RAM accesses and multiplies from the engine's counters (boards.report."
                           "engine_operations); every memory access charged at the block-RAM figure",
             "flip_flops": "Yosys' flip-flop cells of the whole board build (engine, host link, UART), all clocked "

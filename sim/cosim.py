@@ -25,7 +25,7 @@ from golden_model.errors import ConfigError, MissingDependencyError, ZskipError
 
 from .export import TOP, export
 
-__all__ = ["SIMULATORS", "Build", "CosimError", "CosimReport", "cosim", "build", "compile_verilog", "design_dir",
+__all__ = ["SIMULATORS", "Build", "untraced_temporaries", "CosimError", "CosimReport", "cosim", "build", "compile_verilog", "design_dir",
            "run_job", "require_simulator", "trace_sequences"]
 
 #: Simulators by the name users type, with the command that installs them.
@@ -79,6 +79,19 @@ def icarus_time_zero(text):
     return pattern.sub(lambda m: f"reg {m.group(1)} ;\n  initial #0 {m.group(1)}  = 1'h0;", text)
 
 
+#: The start of a temporary's escaped name: ``\$`` and a digit, or Yosys' ``\$auto$``. (An unnamed
+#: Signal, ``\$signal$7``, is a real register or wire: it stays.)
+TEMPORARY = re.compile(r"\\\$(?=\d|auto\$)")
+
+
+def untraced_temporaries(text):
+    """Amaranth names its expression temporaries ``\\$12`` (and Yosys its helpers ``\\$auto$...``); renamed
+    ``\\_$12`` they are not traced by Verilator (without ``--trace-underscore`` it leaves signals that start with an
+    underscore out of the waveform). The activity estimate counts named signals only, and the
+    temporaries are most of a waveform's size and reading time (4 GB for one ULX3S pass with them)."""
+    return TEMPORARY.sub(r"\\_$", text)
+
+
 @dataclass
 class Build:
     """A compiled design: its directory, simulator and the cocotb runner that built it."""
@@ -89,15 +102,18 @@ class Build:
     waves: bool = False
 
 
-def build(config, sim="verilator", *, root=Path("build/cosim"), waves=False):
-    """Export and compile ``config`` for ``sim`` into a per-configuration directory; returns a Build."""
+def build(config, sim="verilator", *, root=Path("build/cosim"), waves=False, temporaries=True):
+    """Export and compile ``config`` for ``sim`` into a per-configuration directory; returns a Build.
+    ``temporaries=False``: leave Amaranth's expression temporaries out of Verilator's waveform."""
     require_simulator(sim)
     config.check_buildable()
     key = json.dumps(config.to_dict(), sort_keys=True)
-    bdir = design_dir(root, sim, key, waves)
+    named = waves and not temporaries and sim == "verilator"
+    bdir = design_dir(root, sim, key + (" named" if named else ""), waves)
     fresh = bdir / "fresh.v"
     export(config, fresh)
-    return compile_verilog(fresh.read_text(), TOP, sim, bdir, waves=waves, key=key)
+    text = fresh.read_text()
+    return compile_verilog(untraced_temporaries(text) if named else text, TOP, sim, bdir, waves=waves, key=key)
 
 
 def design_dir(root, sim, key, waves=False):

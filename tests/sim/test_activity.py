@@ -65,3 +65,10 @@ def test_bad_waveforms_are_named(tmp_path):
     _counter_vcd(tmp_path / "c.vcd", 4)
     with pytest.raises(ActivityError, match="no signal of module 'zskip_engine'"):
         toggle_bins(tmp_path / "c.vcd", PERIOD_NS, top="zskip_engine")
+
+
+def test_temporaries_are_renamed_out_of_verilators_waveform_and_nothing_else():
+    from sim.cosim import untraced_temporaries
+    text = r"assign \$2  = a & \$1 ; wire \$signal$7 ; reg \$auto$verilog_backend.cc:1$1  = 0; wire counters$93 ;"
+    assert untraced_temporaries(text) == \
+        r"assign \_$2  = a & \_$1 ; wire \$signal$7 ; reg \_$auto$verilog_backend.cc:1$1  = 0; wire counters$93 ;"
