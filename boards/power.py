@@ -26,7 +26,7 @@ bench measurements is :data:`CALIBRATION` (tests/boards/test_power.py).
 
 import itertools
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 
 from golden_model.errors import ConfigError
 

@@ -24,7 +24,6 @@ the step's. The report says so.
 
 import json
 import math
-import shutil
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -270,7 +269,8 @@ def report(target, config, trace, out, *, build_dir=None, run_dir=None, passes=N
         if k == "dense":
             continue
         rb = ratio_band(family, loads[k], loads["dense"])
-        sweep.append({"point": "trace tau" if k == "skip" else "tau = 0 (exact zeros)" if k == 0 else f"{k:g} x tau", "tau": f.tau, "sparsity": f.sparsity,
+        point = "trace tau" if k == "skip" else "tau = 0 (exact zeros)" if k == 0 else f"{k:g} x tau"
+        sweep.append({"point": point, "tau": f.tau, "sparsity": f.sparsity,
                       "cycles_per_step": cyc[k], "speedup": cyc["dense"] / cyc[k], "ideal_speedup": _ideal(f.sparsity),
                       "energy_per_step_nj": per_step(k), "energy_ratio": rb[0], "energy_ratio_band": [rb[1], rb[2]],
                       "goal": 1.15 * (1 - f.sparsity)})

@@ -56,6 +56,7 @@ class ToggleBins:
     bins: np.ndarray                # (units, cycles) int64
     bits: dict                      # unit -> signal bits traced
     watched: dict = field(default_factory=dict)   # signal name -> [(time_ns, value)]
+    duplicates: int = 0             # signals counted once with another of the same waveform (one net)
 
     def window(self, t0_ns, t1_ns):
         """Toggles per unit of the changes at times t0 <= t < t1 (exact when both are multiples of the
@@ -90,11 +91,16 @@ def toggle_bins(path, period_ns, *, top, watch=(), unit=first_scope):
         * ts.factor if ts is not None else 1.0
     # pywellen's SignalId has no equality of its own; its text ("SignalId(12)") names the signal
     chosen, units, bits, watched_ids, unit_of = [], [], {}, {}, {}
-    for var in wave.all_vars():
+    variables = list(wave.all_vars())
+    names = {v.full_name for v in variables}
+    for var in variables:
         name, ref = var.full_name, str(var.signal_ref)
         if name in watch:
             watched_ids[ref] = name
-        counted = name.startswith(top + ".") and name.split(".")[-1] not in EXCLUDED and var.bitwidth
+        # a field or element of another signal (Amaranth names a View's fields ``counters.cycles``; the
+        # waveform shows them in a scope named after the signal): the same nets, counted once, there
+        view = name.rsplit(".", 1)[0] in names
+        counted = name.startswith(top + ".") and name.split(".")[-1] not in EXCLUDED and var.bitwidth and not view
         if counted and ref not in unit_of:     # one signal under two names (an alias): counted once
             u = unit(name[len(top) + 1:])
             if u not in units:
@@ -109,9 +115,13 @@ def toggle_bins(path, period_ns, *, top, watch=(), unit=first_scope):
     missing = set(watch) - set(watched_ids.values())
     if missing:
         raise ActivityError(f"waveform {path} has no signal {', '.join(sorted(missing))}")
-    # per change: (time, unit, bits flipped) into flat arrays, summed per cycle at the end with NumPy
-    state = {ref: [u, None] for ref, u in unit_of.items()}
-    times, unit_codes, flips = array("q"), array("b" if len(units) < 128 else "l"), array("l")
+    # per change: (time, signal, bits flipped) into flat arrays, summed per cycle at the end with NumPy.
+    # Each signal also hashes its changes: signals with the same width and the same changes at the same
+    # times are one net under several names (a port seen in the module and in its parent, a wire that
+    # forwards a register) and are counted once.
+    refs = list(unit_of)
+    state = {ref: [i, None, 0, 0] for i, ref in enumerate(refs)}     # index, last value, hash, changes
+    times, signals, flips = array("q"), array("i"), array("i")
     watched = {n: [] for n in watch}
 
     def change(time, ref, value):
@@ -123,23 +133,40 @@ def toggle_bins(path, period_ns, *, top, watch=(), unit=first_scope):
         if st is None:
             return
         old, st[1] = st[1], value
+        st[2] = hash((st[2], time, value))
+        st[3] += 1
         if type(value) is int and type(old) is int:     # not the first value, not X/Z
             f = (old ^ value).bit_count()
             if f:
                 times.append(time)
-                unit_codes.append(st[0])
+                signals.append(st[0])
                 flips.append(f)
 
     try:
         wave.stream_changes(change, chosen)
     except Exception as e:
         raise ActivityError(f"cannot read the value changes of {path}: {e}") from None
-    cycle = (np.frombuffer(times, dtype=np.int64) // (period_ns / scale_ns)).astype(np.int64)
+    width = {str(v.signal_ref): v.bitwidth for v in chosen}
+    first, representative, duplicates = {}, np.ones(len(refs), dtype=bool), 0
+    for ref in refs:
+        i, _, h, n = state[ref]
+        if n > 1:                                       # changed at least once after its first value
+            key = (width[ref], h, n)
+            if key in first:
+                representative[i] = False
+                duplicates += 1
+                bits[units[unit_of[ref]]] -= width[ref]
+            else:
+                first[key] = i
+    sig = np.frombuffer(signals, dtype=np.int32)
+    keep = representative[sig]
+    cycle = (np.frombuffer(times, dtype=np.int64)[keep] // (period_ns / scale_ns)).astype(np.int64)
     n_cycles = int(cycle.max()) + 1 if len(cycle) else 1
     arr = np.zeros((len(units), n_cycles), dtype=np.int64)
-    np.add.at(arr, (np.frombuffer(unit_codes, dtype=np.int8 if unit_codes.typecode == "b" else np.int64), cycle),
-              np.frombuffer(flips, dtype=np.int64))
-    return ToggleBins(path=str(path), period_ns=period_ns, units=units, bins=arr, bits=bits, watched=watched)
+    unit_index = np.array([unit_of[r] for r in refs], dtype=np.int64)
+    np.add.at(arr, (unit_index[sig[keep]], cycle), np.frombuffer(flips, dtype=np.int32)[keep].astype(np.int64))
+    return ToggleBins(path=str(path), period_ns=period_ns, units=units, bins=arr, bits=bits, watched=watched,
+                      duplicates=duplicates)
 
 
 def field_changes(changes, offset, width):

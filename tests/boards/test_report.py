@@ -2,10 +2,8 @@
 estimate, the report's files and keys; and the inputs it must refuse by name."""
 
 import json
-from dataclasses import replace
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from boards.report import TEMPORARIES, engine_unit, report

@@ -55,6 +55,31 @@ def test_watched_signals_and_packed_fields(tmp_path):
         toggle_bins(tmp_path / "c.vcd", PERIOD_NS, top="bench.top", watch=("bench.top.nosuch",))
 
 
+def test_fields_of_a_signal_are_not_counted_twice(tmp_path):
+    """Amaranth names a View's fields ``counters.cycles``; the waveform puts them in a scope named after
+    the signal. They are the signal's own bits: counted once, in the signal."""
+    vcd = tmp_path / "v.vcd"
+    vcd.write_text("$timescale 1ns $end\n$scope module top $end\n$var wire 4 ! counters [3:0] $end\n"
+                   "$scope module counters $end\n$var wire 2 \" cycles [1:0] $end\n$upscope $end\n"
+                   "$var wire 1 # other $end\n$upscope $end\n$enddefinitions $end\n"
+                   "#0\nb0000 !\nb00 \"\n0#\n#10\nb0101 !\nb01 \"\n1#\n#20\nb0110 !\nb10 \"\n")
+    bins = toggle_bins(vcd, 10, top="top", unit=lambda name: name)
+    assert bins.window(0, 30) == {"counters": 2 + 2, "other": 1}
+
+
+def test_one_net_under_several_names_is_counted_once(tmp_path):
+    """A port seen in the module and in its parent: the same changes at the same times, counted once;
+    a register one cycle behind it is another net."""
+    vcd = tmp_path / "v.vcd"
+    vcd.write_text("$timescale 1ns $end\n$scope module top $end\n$var wire 4 ! x [3:0] $end\n"
+                   "$var wire 4 # late [3:0] $end\n$scope module sub $end\n$var wire 4 \" x_in [3:0] $end\n"
+                   "$upscope $end\n$upscope $end\n$enddefinitions $end\n"
+                   "#0\nb0000 !\nb0000 \"\nb0000 #\n#10\nb1111 !\nb1111 \"\n#20\nb0001 !\nb0001 \"\nb1111 #\n"
+                   "#30\nb0001 #\n")
+    bins = toggle_bins(vcd, 10, top="top", unit=lambda name: name.split(".")[0])
+    assert bins.window(0, 40) == {"x": 4 + 3, "late": 4 + 3, "sub": 0} and bins.duplicates == 1
+
+
 def test_bad_waveforms_are_named(tmp_path):
     with pytest.raises(ActivityError, match="does not exist"):
         toggle_bins(tmp_path / "none.vcd", PERIOD_NS, top="top")
