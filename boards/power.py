@@ -217,6 +217,8 @@ def ratio_band(family, numerator, denominator, *, v_core=None):
     def total(w, corner):
         return sum(_terms(family, w.check(), v_core, corner).values())
 
+    if total(denominator, None) <= 0:
+        raise ConfigError("the ratio's denominator workload has no energy (no cycles, no activity)")
     mid = total(numerator, None) / total(denominator, None)
     ratios = [total(numerator, dict(zip(names, f))) / total(denominator, dict(zip(names, f)))
               for f in itertools.product(*[table[n].band for n in names])]

@@ -86,14 +86,14 @@ def engine_operations(config, counters, elements, buffered):
     Accesses are counted in 16-bit words (a 39-bit accumulator is 39/16 of one), wherever the tools put the
     memory (block RAM or LUT RAM): the estimate charges them all at the block-RAM figure."""
     c = config
-    P, C, B, H = c.lanes, c.cols_per_lane, c.max_batch, c.hidden_size
+    P, C, H = c.lanes, c.cols_per_lane, c.hidden_size
     w16 = lambda fmt_width: fmt_width / 16
     busy = counters["mac_busy"]
-    T = elements // (B * H) if B * H else 0
+    rows = elements / H            # T x B: the batch rows of every step (the trace's B, not max_batch)
     reads = busy * P * (w16(c.weight.width) + w16(c.inp.width) + w16(c.dw_acc.width) + w16(c.da_acc.width)) \
-        + elements * 2 * w16(c.grad.width) + buffered * 4 * w16(c.grad.width) + T * B * C * P * w16(c.da_acc.width)
+        + elements * 2 * w16(c.grad.width) + buffered * 4 * w16(c.grad.width) + rows * C * P * w16(c.da_acc.width)
     writes = busy * P * (w16(c.dw_acc.width) + w16(c.da_acc.width)) + elements * w16(c.grad.width) \
-        + buffered * 4 * w16(c.grad.width) + T * B * C * P * (w16(c.inp.width) + w16(c.grad.width))
+        + buffered * 4 * w16(c.grad.width) + rows * C * P * (w16(c.inp.width) + w16(c.grad.width))
     mults = busy * P * 2 * 2 + elements * 16 * 2
     return {"bram_reads": reads, "bram_writes": writes, "dsp_ops": mults}
 
@@ -150,6 +150,8 @@ def measure(config, sequences, *, taus=SWEEP, sim="verilator", root=Path("build/
                               f"{r.get('mismatch') or r.get('counter_mismatches') or r.get('flag_mismatches')}; "
                               f"see {built.dir / f'activity{n}'}")
         wave = res[0]["waveform"]
+        if wave is None:
+            raise ReportError(f"the co-simulation of pass {n} wrote no waveform; see {built.dir / f'activity{n}'}")
         if progress:
             progress(f"pass {n + 1}/{len(sequences)}: {len(res)} runs (skip, dense, swept tau) bit-exact: every "
                      f"output, counter and flag equal to the golden model; reading the switching activity from "
@@ -159,7 +161,10 @@ def measure(config, sequences, *, taus=SWEEP, sim="verilator", root=Path("build/
         starts = [r["t_start_ns"] for r in res] + [math.inf]
         for key, r, t0, t1 in zip(keys, res, starts, starts[1:]):
             # the run's backward steps: from its start to the last increment of its `steps` counter
-            t_end = max(t for t, v in steps if t0 <= t < t1 and v > 0)
+            t_end = max((t for t, v in steps if t0 <= t < t1 and v > 0), default=None)
+            if t_end is None:
+                raise ReportError(f"the waveform {wave} shows no backward step of run {key!r} of pass {n} "
+                                  "(its steps counter never rises after the run's start)")
             toggles = bins.window(t0, t_end + PERIOD_NS)
             tau = r["run"].get("model_tau", inputs.tau)
             result = run_engine(config, EngineInputs(**{**inputs.__dict__, "tau": int(tau)}), dense=r["run"]["dense"])
@@ -202,12 +207,13 @@ def _build_report(target, config, build_dir, progress):
             old = json.loads(path.read_text())
         except json.JSONDecodeError:
             raise ReportError(f"{path} is not valid JSON; delete it or name another --build directory") from None
-        if old.get("board") == target.name and old.get("config") == config.to_dict():
+        complete = all(k in old for k in ("fmax_mhz", "constraint_mhz", "timing_met", "utilization", "cells"))
+        if old.get("board") == target.name and old.get("config") == config.to_dict() and complete:
             if progress:
                 progress(f"using the build in {build_dir} (its report.json is this board's and configuration's)")
             return old
         if progress:
-            progress(f"the build in {build_dir} is of another board or configuration: building again")
+            progress(f"the build in {build_dir} is of another board or configuration (or incomplete): building again")
     if progress:
         progress(f"building for {target.name} in {build_dir} (minutes)")
     return build(target, config, Path(build_dir), progress=progress).to_dict()
@@ -221,17 +227,23 @@ def _accuracy(run_dir):
     """Rows (label, dz sparsity, test metric, delta vs dense) of a 'zskip compare' directory, or the one row of
     a 'zskip train' directory."""
     run_dir = Path(run_dir)
-    if (run_dir / "compare.json").is_file():
-        d = json.loads((run_dir / "compare.json").read_text())
-        rows = [{"label": r["label"], "kind": r["kind"], "dz_sparsity": r["dz_sparsity"],
-                 "test_metric": r["test_metric"], "delta": r["delta"]} for r in d["rows"]]
-        return {"source": str(run_dir / "compare.json"), "metric": d["metric"], "dataset": d.get("dataset"),
-                "rows": rows}
-    if (run_dir / "metrics.json").is_file():
-        m = json.loads((run_dir / "metrics.json").read_text())
-        return {"source": str(run_dir / "metrics.json"), "metric": m.get("metric"), "dataset": m.get("dataset"),
-                "rows": [{"label": m.get("threshold_rule", "run"), "kind": "run",
-                          "dz_sparsity": m.get("dz_sparsity"), "test_metric": m.get("test_metric"), "delta": None}]}
+    for name in ("compare.json", "metrics.json"):
+        path = run_dir / name
+        if not path.is_file():
+            continue
+        try:
+            d = json.loads(path.read_text())
+            if name == "compare.json":
+                rows = [{"label": str(r["label"]), "kind": r["kind"], "dz_sparsity": float(r["dz_sparsity"]),
+                         "test_metric": float(r["test_metric"]), "delta": float(r["delta"])} for r in d["rows"]]
+            else:
+                rows = [{"label": str(d.get("threshold_rule", "run")), "kind": "run",
+                         "dz_sparsity": float(d["dz_sparsity"]), "test_metric": float(d["test_metric"]),
+                         "delta": None}]
+            return {"source": str(path), "metric": str(d["metric"]), "dataset": d.get("dataset"), "rows": rows}
+        except (ValueError, KeyError, TypeError) as e:     # JSONDecodeError is a ValueError
+            raise ConfigError(f"{path} is not a readable {name} of 'zskip {name.split('.')[0].replace('metrics', 'train')}' "
+                              f"({type(e).__name__}: {e})") from None
     raise ConfigError(f"--run {run_dir} holds neither compare.json ('zskip compare') nor metrics.json ('zskip train')")
 
 
@@ -312,7 +324,9 @@ def report(target, config, trace, out, *, build_dir=None, run_dir=None, passes=N
                         (f"; with them the ratio would be {with_temporaries:.3f})" if traced else
                          "; Verilator does not trace them here)"),
             "operations": "block-RAM accesses and multiplies from the engine's counters (boards.report."
-                          "engine_operations); every memory access charged at the block-RAM figure",
+                          "engine_operations); every memory access charged at the block-RAM figure, every "
+                          "multiply (lanes and gate-gradient unit) at the DSP figure: both builds put all of "
+                          "them in DSP blocks",
             "flip_flops": "Yosys' flip-flop cells of the whole board build (engine, host link, UART), all clocked "
                           "every cycle",
             "clock": f"energy at the engine clock {clock:g} MHz (the build's constraint); times also at Fmax",

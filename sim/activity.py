@@ -87,8 +87,11 @@ def toggle_bins(path, period_ns, *, top, watch=(), unit=first_scope):
     except Exception as e:         # pywellen raises its own exception types for malformed files
         raise ActivityError(f"cannot read waveform {path}: {e}") from None
     ts = wave.timescale
-    scale_ns = {"fs": 1e-6, "ps": 1e-3, "ns": 1.0, "us": 1e3, "ms": 1e6, "s": 1e9}[str(ts.unit).split(".")[-1].lower()] \
-        * ts.factor if ts is not None else 1.0
+    units_ns = {"fs": 1e-6, "ps": 1e-3, "ns": 1.0, "us": 1e3, "ms": 1e6, "s": 1.0e9}
+    unit_name = str(ts.unit).split(".")[-1].lower() if ts is not None else "ns"
+    if unit_name not in units_ns:
+        raise ActivityError(f"waveform {path} has a timescale unit zskip does not know ({ts})")
+    scale_ns = units_ns[unit_name] * (ts.factor if ts is not None else 1)
     # pywellen's SignalId has no equality of its own; its text ("SignalId(12)") names the signal
     chosen, units, bits, watched_ids, unit_of = [], [], {}, {}, {}
     variables = list(wave.all_vars())
@@ -110,6 +113,7 @@ def toggle_bins(path, period_ns, *, top, watch=(), unit=first_scope):
             chosen.append(var)
         elif name in watch:
             chosen.append(var)
+    chosen = list({str(v.signal_ref): v for v in chosen}.values())     # each signal streamed once
     if not unit_of:
         raise ActivityError(f"waveform {path} has no signal of module {top!r}")
     missing = set(watch) - set(watched_ids.values())

@@ -91,3 +91,8 @@ def test_unknown_family_and_odd_voltages_are_refused():
         estimate("xilinx", w)
     with pytest.raises(ConfigError, match="v_core must be a voltage near the ice40 nominal 1.2 V"):
         estimate("ice40", w, v_core=3.3)
+
+
+def test_a_ratio_over_nothing_is_refused():
+    with pytest.raises(ConfigError, match="denominator workload has no energy"):
+        ratio_band("ice40", Workload(cycles=10, f_mhz=12), Workload(cycles=0, f_mhz=12))

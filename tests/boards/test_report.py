@@ -108,3 +108,14 @@ def test_report_refuses_what_it_cannot_use(tmp_path, capsys):
     assert main(["report", "--board", "icebreaker", "--trace", str(TRACE), "--build", str(tmp_path / "b"),
                  "--out", str(tmp_path / "r")]) == 2
     assert "report.json is not valid JSON" in capsys.readouterr().err
+
+
+def test_a_malformed_run_directory_is_named(tmp_path):
+    from boards.report import _accuracy
+    from golden_model.errors import ConfigError
+    (tmp_path / "compare.json").write_text('{"metric": "accuracy", "rows": [{"label": "dense"}]}')
+    with pytest.raises(ConfigError, match=r"compare.json is not a readable compare.json of 'zskip compare' \(KeyError"):
+        _accuracy(tmp_path)
+    (tmp_path / "compare.json").write_text("{not json")
+    with pytest.raises(ConfigError, match="is not a readable compare.json"):
+        _accuracy(tmp_path)
