@@ -15,7 +15,7 @@ from zskip.cli import main
 
 DATA = Path(__file__).parents[1] / "data"
 TRACE = DATA / "fashion8_lstm_h8.npz"       # fits the iCEBreaker's default engine (I = H = 8)
-STEPS = 8
+STEPS = 6
 
 
 def _short_trace():
