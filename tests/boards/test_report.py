@@ -103,6 +103,12 @@ def test_report_refuses_what_it_cannot_use(tmp_path, capsys):
     assert main(["report", "--board", "icebreaker", "--trace", str(TRACE), "--run", str(tmp_path),
                  "--out", str(tmp_path / "r")]) == 2
     assert "holds neither compare.json" in capsys.readouterr().err
+    assert main(["report", "--board", "icebreaker", "--trace", str(TRACE), "--passes", "0",
+                 "--out", str(tmp_path / "r")]) == 2
+    assert "--passes must be in 1..2" in capsys.readouterr().err
+    assert main(["report", "--board", "icebreaker", "--trace", str(tmp_path / "none.npz"),
+                 "--out", str(tmp_path / "r")]) == 2
+    assert "none.npz" in capsys.readouterr().err
     (tmp_path / "b").mkdir()
     (tmp_path / "b" / "report.json").write_text("{not json")
     assert main(["report", "--board", "icebreaker", "--trace", str(TRACE), "--build", str(tmp_path / "b"),
