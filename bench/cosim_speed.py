@@ -17,6 +17,9 @@ from pathlib import Path
 from golden_model.engine_config import EngineConfig
 from golden_model.trace import load_trace
 from sim.cosim import build, run_job, trace_sequences
+from sim.jobs import RunSpec
+
+__all__ = ["main"]
 
 TRACE = Path(__file__).parents[1] / "tests" / "data" / "fashion_lstm_h32.npz"
 
@@ -33,13 +36,13 @@ def main(argv=None):
     print(f"| pass | mode | simulated cycles | wall s | cycles/s |")
     print("|---:|---|---:|---:|---:|")
     for n, inputs in enumerate(passes):
-        for r in run_job(config, inputs, [{"dense": False}, {"dense": True}], built, name=f"speed{n}"):
-            if not r["passed"]:
-                raise SystemExit(f"pass {n} differs from the golden model: {r['mismatch']}")
-            mode = "dense" if r["run"]["dense"] else "skip"
-            rows.append({"pass": n, "mode": mode, "sim_cycles": r["sim_cycles"], "wall_s": r["wall_s"],
-                         "cycles_per_s": r["sim_cycles"] / r["wall_s"]})
-            print(f"| {n} | {mode} | {r['sim_cycles']} | {r['wall_s']:.2f} | {rows[-1]['cycles_per_s']:,.0f} |",
+        for r in run_job(config, inputs, [RunSpec(dense=False), RunSpec(dense=True)], built, name=f"speed{n}"):
+            if not r.passed:
+                raise SystemExit(f"pass {n} differs from the golden model: {r.differences}")
+            mode = "dense" if r.run.dense else "skip"
+            rows.append({"pass": n, "mode": mode, "sim_cycles": r.sim_cycles, "wall_s": r.wall_s,
+                         "cycles_per_s": r.sim_cycles / r.wall_s})
+            print(f"| {n} | {mode} | {r.sim_cycles} | {r.wall_s:.2f} | {rows[-1]['cycles_per_s']:,.0f} |",
                   flush=True)
     total = sum(r["sim_cycles"] for r in rows) / sum(r["wall_s"] for r in rows)
     print(f"\n{args.sim}, default configuration (P = {config.lanes}, H = {config.hidden_size}): "
@@ -47,7 +50,6 @@ def main(argv=None):
     if args.json:
         args.json.write_text(json.dumps({"sim": args.sim, "config": config.to_dict(), "rows": rows,
                                          "cycles_per_s": total}, indent=1))
-    return 0
 
 
 if __name__ == "__main__":

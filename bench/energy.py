@@ -7,8 +7,8 @@
 Runs ``zskip report`` (boards.report) for a board's preset: its default engine and a committed real
 trace that fits it, reusing a build directory whose report.json is that board's and configuration's
 (else building there: minutes). Prints the energy ratio skip / dense with its band against the goal
-1.15 x (1 - s) at the trace's dz sparsity s, and the breakdown by resource class that explains it;
-writes the report to bench/results/energy-<board>/ (report.md, report.json, plots).
+1.15 x (1 - s) (boards.power.ENERGY_GOAL_FACTOR) at the trace's dz sparsity s, and the breakdown by
+resource class that explains it; writes the report to bench/results/energy-<board>/ (report.md, report.json, plots).
 
 The energy figures are an estimate, not vendor analysis, not measured (boards/power.py, docs/power.md).
 """
@@ -17,9 +17,12 @@ import argparse
 import sys
 from pathlib import Path
 
+from boards.power import ENERGY_GOAL_FACTOR, LABEL
 from boards.report import headline_table, report
 from boards.targets import get_target
 from golden_model.trace import load_trace
+
+__all__ = ["main"]
 
 ROOT = Path(__file__).resolve().parents[1]
 PRESETS = {
@@ -45,23 +48,22 @@ def main(argv=None):
     target = get_target(args.board)
     preset = PRESETS[args.board]
     out = args.out or ROOT / "bench/results" / f"energy-{args.board}"
-    d = report(target, target.default_config(), load_trace(preset["trace"]), out,
+    r = report(target, target.default_config(), load_trace(preset["trace"]), out,
                build_dir=args.build or Path("build") / args.board, passes=args.passes,
                trace_path=preset["trace"].relative_to(ROOT), progress=lambda text: print(text, flush=True))
     print()
-    print(headline_table(d))
-    s, (lo, hi) = d["sparsity"], d["energy_band"]["ratio"]
-    print(f"\nenergy ratio skip/dense {d['energy_ratio']:.3f} (band {lo:.3f}-{hi:.3f}) at dz sparsity {100 * s:.1f} %; "
-          f"goal 1.15 (1 - s) = {d['energy_goal']:.3f}: {'met' if d['energy_goal_met'] else 'NOT met'} "
-          f"(estimate, not vendor analysis, not measured)")
-    print(f"cycles per step skip / dense: {d['cycles_skip']:.0f} / {d['cycles_dense']:.0f} (speedup {d['speedup']:.2f}x)")
+    print(headline_table(r))
+    lo, hi = r.energy_band.ratio
+    print(f"\nenergy ratio skip/dense {r.energy_ratio:.3f} (band {lo:.3f}-{hi:.3f}) at dz sparsity "
+          f"{100 * r.sparsity:.1f} %; goal {ENERGY_GOAL_FACTOR:g} (1 - s) = {r.energy_goal:.3f}: "
+          f"{'met' if r.energy_goal_met else 'NOT met'} ({LABEL})")
+    print(f"cycles per step skip / dense: {r.cycles_skip:.0f} / {r.cycles_dense:.0f} (speedup {r.speedup:.2f}x)")
     print("\nper step (nJ)          skip      dense   skip/dense")
-    bd = d["energy_breakdown_nj_per_step"]
-    for term in bd["dense"]:
-        a, b = bd["skip"][term], bd["dense"][term]
+    bd = r.energy_breakdown_nj_per_step
+    for term in bd.dense:
+        a, b = bd.skip[term], bd.dense[term]
         print(f"  {term:<18} {a:9.2f} {b:10.2f}   {a / b:.3f}" if b else f"  {term:<18} {a:9.2f} {b:10.2f}")
     print(f"\n-> {out / 'report.md'}")
-    return 0
 
 
 if __name__ == "__main__":

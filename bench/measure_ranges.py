@@ -120,7 +120,6 @@ def main(argv=None):
         print(f"| {r['operand']} | {r['max']:.4g} | {r['p99.99']:.4g} | {r['log2_max']:.2f} | {r['format']} "
               f"| {r['headroom_bits']:.2f} |")
     print(f"-> {out}/ranges.json, ranges.png")
-    return 0
 
 
 if __name__ == "__main__":

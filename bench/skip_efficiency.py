@@ -25,6 +25,7 @@ import sys
 from pathlib import Path
 
 from golden_model.cycles import cycle_counts
+from hw.timing import micro_arch
 from golden_model.engine_model import run_engine
 from golden_model.trace import capture_trace
 
@@ -53,8 +54,8 @@ def main(argv=None):
                     verify(trace)
                 dense = skip = dense_all = skip_all = nnz = total = 0
                 for p in trace.passes:
-                    r = cycle_counts(trace.config, run_engine(trace.config, p))
-                    d = cycle_counts(trace.config, run_engine(trace.config, p, dense=True))
+                    r = cycle_counts(trace.config, run_engine(trace.config, p), micro_arch(trace.config))
+                    d = cycle_counts(trace.config, run_engine(trace.config, p, dense=True), micro_arch(trace.config))
                     skip, dense = skip + r.steps, dense + d.steps
                     skip_all, dense_all = skip_all + r.cycles, dense_all + d.cycles
                     nnz, total = nnz + r.nonzeros, total + r.nonzeros + r.zeros_skipped
@@ -88,7 +89,7 @@ def verify(trace):
     inputs = EngineInputs(gates=p.gates[s, b], tanh_c=p.tanh_c[s, b], c_prev=p.c_prev[s, b], a=p.a[s, b],
                           dh=p.dh[s, b], W=p.W, tau=p.tau)
     for dense in (False, True):
-        model = cycle_counts(cfg, run_engine(cfg, inputs, dense=dense))
+        model = cycle_counts(cfg, run_engine(cfg, inputs, dense=dense), micro_arch(cfg))
         want = (model.cycles, model.steps)
         counters = simulate(cfg, inputs, dense=dense)[0].counters
         got = (counters["cycles"], counters["steps"])

@@ -78,7 +78,6 @@ def main(argv=None):
     for f in ("compare.md", "compare.json", "sparsity_vs_metric.png"):
         shutil.copy(runs / f, out / f)
     print(markdown_table(summary))
-    return 0
 
 
 if __name__ == "__main__":

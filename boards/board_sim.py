@@ -1,38 +1,44 @@
 """The board in co-simulation: the exported BoardCore on Verilator (or Icarus), the host driver
 (boards.host) talking to it through the simulated UART (boards/tb_board.py).
 
-    results = simulate_board(config, [{"inputs": inputs, "dense": False}, ...])
+    results = simulate_board(config, [(inputs, BoardRunSpec(dense=False)), ...])
 
-Each run may also carry ``corrupt`` ([byte offset, xor mask] pairs: bit errors in what the host sends
-from the start of that run) and ``probe`` (frames the board must refuse first). Each result says
-whether the board's outputs and flags equal the golden model's, and gives the counters, the frames
-the host sent again, and the board's answers to the probes.
+Each run (a :class:`BoardRunSpec`) may also carry ``corrupt`` ((byte offset, xor mask) pairs: bit
+errors in what the host sends from the start of that run) and ``probe`` (frames the board must refuse
+first). Each result (a :class:`BoardRunResult`) says whether the board's outputs and flags equal the
+golden model's, and gives the counters, the frames the host sent again, and the board's answers to the
+probes. The job file and the results file are the records :class:`BoardJob` and :class:`BoardResults`.
 """
 
 import json
-import shutil
+from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 from amaranth.back import verilog
 from amaranth.hdl import Module
 from amaranth.lib import fifo, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from golden_model.engine_config import EngineConfig
+from golden_model.engine_config import EngineConfig, check_config
+from golden_model.engine_model import EngineInputs
 from golden_model.errors import ConfigError
-from sim.cosim import CosimError, compile_verilog, design_dir, require_simulator
+from golden_model.records import Record, results_document
+from sim.cosim import compile_verilog, design_dir, require_simulator, run_testbench
+from sim.jobs import Comparison
 
 from hw.uart import UARTRx, UARTTx
 
 from .top import BoardCore
 
-__all__ = ["simulate_board", "SimHost", "TOP", "SIM_DIVISOR"]
+__all__ = ["simulate_board", "SimHost", "TOP", "SIM_DIVISOR", "BOARD_JOB_ENV", "BoardRunSpec", "OutputMismatch",
+           "BoardRunResult", "BoardJob", "BoardResults"]
 
 #: Name of the exported board core.
 TOP = "zskip_board"
 #: UART clock cycles per bit in simulation (the fastest the UART allows: the bits are what matter).
 SIM_DIVISOR = 4
+#: The environment variable that names the job file of boards.tb_board.
+BOARD_JOB_ENV = "ZSKIP_BOARD_JOB"
 #: Warnings that Amaranth's own FSMs and lib.crc raise in Verilator; the engine itself is lint-clean
 #: (tests/hw/test_lint.py).
 VERILATOR_ARGS = ("-Wno-fatal",)
@@ -79,36 +85,101 @@ def build_board(config, sim="verilator", *, divisor=SIM_DIVISOR, root=Path("buil
                            build_args=VERILATOR_ARGS)
 
 
+@dataclass(frozen=True)
+class BoardRunSpec(Record):
+    """One run of a sequence on the simulated board: dense or skip mode; ``corrupt``: (byte offset, xor mask)
+    pairs, bit errors in the bytes the host sends from the start of the run; ``probe``: first send frames the
+    board must refuse (their answers are the result's ``refusals``)."""
+
+    dense: bool = False
+    corrupt: tuple[tuple[int, int], ...] = ()
+    probe: bool = False
+
+    def __post_init__(self):
+        corrupt = tuple(tuple(c) for c in self.corrupt)
+        for c in corrupt:
+            if len(c) != 2 or not all(isinstance(x, int) for x in c) or c[0] < 0 or not 0 < c[1] < 256:
+                raise ConfigError(f"corrupt must hold (byte offset >= 0, xor mask in 1..255) pairs, not {c!r}")
+        object.__setattr__(self, "corrupt", corrupt)
+
+
+@dataclass(frozen=True)
+class OutputMismatch(Record):
+    """The first value of an output array that differs from the golden model's (hw.transfers.Outputs.mismatches):
+    the array, the value's index (None when the shapes differ), expected and actual (values or shapes)."""
+
+    array: str
+    index: tuple[int, ...] | None
+    expected: object
+    actual: object
+
+
+@dataclass
+class BoardRunResult(Comparison):
+    """The outcome of one BoardRunSpec against the golden model (see sim.jobs.Comparison): ``error``, why
+    the run did not finish (a boards.host.BoardError), else None; ``mismatches``, the first differing value
+    of each output array; ``retries``, frames the host sent again; ``refusals``, the board's answer to each
+    probe frame (None: accepted), with ``probe``."""
+
+    run: BoardRunSpec
+    error: str | None
+    mismatches: list[OutputMismatch]
+    zeros_skipped: int
+    retries: int
+    refusals: dict[str, str | None] | None = None
+
+    @classmethod
+    def failed(cls, run, error, wall_s, refusals=None):
+        """The result of a run that ended in a BoardError."""
+        return cls(run=run, passed=False, error=error, mismatches=[], counter_mismatches={}, flag_mismatches={},
+                   counters={}, stall=0, nonzeros=0, zeros_skipped=0, entries=0, retries=0, wall_s=wall_s,
+                   refusals=refusals)
+
+
+@dataclass
+class BoardJob(Record):
+    """The job file of boards.tb_board: the configuration, the UART divisor, where the results go, and the
+    runs with the .npz of each one's sequence (``inputs[n]`` for ``runs[n]``)."""
+
+    SCHEMA = "zskip.board-job/2"
+
+    engine: dict
+    divisor: int
+    results: str
+    inputs: list[str]
+    runs: list[BoardRunSpec]
+    timeout_bytes: int = 4096
+
+    @property
+    def config(self):
+        """The engine configuration (``engine`` is its EngineConfig.to_dict())."""
+        return EngineConfig.from_dict(self.engine)
+
+    def __post_init__(self):
+        if len(self.inputs) != len(self.runs):
+            raise ConfigError(f"a board job needs one sequence per run, not {len(self.inputs)} for {len(self.runs)}")
+
+
+BoardResults = results_document("BoardResults", "zskip.board-results/1", BoardRunResult,
+                                "The results file of boards.tb_board: one BoardRunResult per run, in order.")
+
+
 def simulate_board(config, runs, *, sim="verilator", divisor=SIM_DIVISOR, root=Path("build/board-sim"),
                    waves=False, name="job", lean=False):
-    """Run every entry of ``runs`` on one simulated board, in order; returns the testbench's results.
-    ``lean``: the board core of a lean target (boards.targets), its engine without input FIFOs."""
-    if not isinstance(config, EngineConfig):
-        raise ConfigError(f"config must be an EngineConfig, not {type(config).__name__}")
-    for r in runs:
-        r["inputs"].check(config)
+    """Run every ``(inputs, spec)`` of ``runs`` (an EngineInputs and a BoardRunSpec) on one simulated board,
+    in order; returns a BoardRunResult per run. ``lean``: the board core of a lean target (boards.targets), its
+    engine without input FIFOs."""
+    check_config(config)
+    runs = list(runs)
+    for run in runs:
+        if not (isinstance(run, tuple) and len(run) == 2 and isinstance(run[0], EngineInputs)
+                and isinstance(run[1], BoardRunSpec)):
+            raise ConfigError(f"each run must be a pair (EngineInputs, BoardRunSpec), not {run!r:.80}")
+        run[0].check(config)
     built = build_board(config, sim, divisor=divisor, root=root, waves=waves, lean=lean)
-    jdir = built.dir / name
-    if jdir.exists():
-        shutil.rmtree(jdir)
-    jdir.mkdir(parents=True)
-    job_runs = []
-    for n, r in enumerate(runs):
-        path = jdir / f"inputs{n}.npz"
-        i = r["inputs"]
-        np.savez(path, gates=i.gates, tanh_c=i.tanh_c, c_prev=i.c_prev, a=i.a, dh=i.dh, W=i.W, tau=np.int64(i.tau))
-        job_runs.append({"dense": False, **{k: v for k, v in r.items() if k != "inputs"}, "inputs": str(path)})
-    results = jdir / "results.json"
-    job = {"config": config.to_dict(), "divisor": divisor, "results": str(results), "runs": job_runs}
-    (jdir / "job.json").write_text(json.dumps(job, indent=1))
-    log = jdir / "sim.log"
-    try:
-        built.runner.test(test_module="boards.tb_board", hdl_toplevel=TOP, build_dir=built.dir, test_dir=jdir,
-                          extra_env={"ZSKIP_BOARD_JOB": str(jdir / "job.json")}, waves=waves,
-                          results_xml=str(jdir / "results.xml"), log_file=log)
-    except (SystemExit, RuntimeError) as e:
-        if not results.exists():
-            raise CosimError(f"{sim} could not run the board testbench ({e}); see {log}") from None
-    if not results.exists():
-        raise CosimError(f"the board testbench ended without results; see {log}")
-    return json.loads(results.read_text())
+    results, _ = run_testbench(
+        built, name, [inputs for inputs, _ in runs],
+        lambda paths, out: BoardJob(engine=config.to_dict(), divisor=divisor, results=out, inputs=paths,
+                                    runs=[spec for _, spec in runs]),
+        BoardResults, test_module="boards.tb_board", toplevel=TOP, env_var=BOARD_JOB_ENV)
+    return results.runs

@@ -17,11 +17,14 @@ import shutil
 import subprocess
 import sys
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from golden_model.engine_config import EngineConfig
+from golden_model.checks import check_range, check_size
+from golden_model.engine_config import check_config
 from golden_model.errors import ConfigError, MissingDependencyError, ZskipError
+from golden_model.records import Record
+from sim.cosim import environment
 
 from .targets import Target
 from .top import BoardTop
@@ -52,7 +55,13 @@ class DoesNotFit(BuildError):
 
 
 @dataclass
-class BuildReport:
+class BuildReport(Record):
+    """What a board build gave (report.json): Fmax against the clock constraint and DESIGN.md's goal,
+    utilisation, the clock plan, the critical path, the tools and the cell counts. Written and read as the
+    record ``zskip.build-report/1`` (golden_model.records: ``BuildReport.read(path)``)."""
+
+    SCHEMA = "zskip.build-report/1"
+
     board: str
     device: str
     fmax_mhz: float
@@ -68,9 +77,6 @@ class BuildReport:
     build_s: float
     bitstream: str
     cells: dict = field(default_factory=dict)   # Yosys' cell counts
-
-    def to_dict(self):
-        return asdict(self)
 
 
 def _tool_path(cmd):
@@ -144,13 +150,16 @@ def _last_error(log):
 
 def build(target, config=None, out=Path("build/board"), *, clock_mhz=None, baud=None, seed=1, progress=None):
     """Build ``config`` (the target's default when None) for ``target`` into ``out``; returns a BuildReport
-    and writes report.json and report.md there."""
+    and writes report.json and report.md there. ``clock_mhz`` (in [1, 400]) and ``baud`` (a positive
+    integer) default to the target's; they and ``config`` are checked before the tools are looked for."""
     if not isinstance(target, Target):
         raise ConfigError(f"target must be a boards.targets.Target, not {type(target).__name__}")
     config = target.default_config() if config is None else config
-    if not isinstance(config, EngineConfig):
-        raise ConfigError(f"config must be an EngineConfig, not {type(config).__name__}")
-    config.check_buildable()
+    check_config(config).check_buildable()
+    if clock_mhz is not None:
+        check_range("clock_mhz", clock_mhz, 1, 400)
+    if baud is not None:
+        check_size("baud", baud)
     env = toolchain(target.family)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -169,15 +178,8 @@ def build(target, config=None, out=Path("build/board"), *, clock_mhz=None, baud=
         # left after 10 minutes); router2 routes it in about 2.5 minutes
         overrides["nextpnr_opts"] += " --router router2"
     say("elaborating the board top")
-    saved = os.environ.get("AMARANTH_USE_YOSYS")
-    os.environ["AMARANTH_USE_YOSYS"] = env["AMARANTH_USE_YOSYS"]
-    try:
+    with environment(AMARANTH_USE_YOSYS=env["AMARANTH_USE_YOSYS"]):
         plan = platform.prepare(top, name, **overrides)
-    finally:
-        if saved is None:
-            os.environ.pop("AMARANTH_USE_YOSYS", None)
-        else:
-            os.environ["AMARANTH_USE_YOSYS"] = saved
     for stale in (f"{name}.stat.json", f"{name}.report.json", f"{name}.bin", f"{name}.bit"):
         (out / stale).unlink(missing_ok=True)
     plan.extract(out)

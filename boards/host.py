@@ -13,6 +13,10 @@ drives the simulated UART pins, so this exact code is what the co-simulation tes
 Every frame waits for its answer before the next is sent (the link has no flow control). Output
 frames arrive in between and are collected; frames from the board carry a CRC, and a frame that
 fails it is an error (the results would be incomplete), never silently skipped.
+
+The bytes of every frame come from the hardware's own definitions (hw.commands, hw.layouts,
+hw.transfers: Amaranth data layouts, packed and unpacked as the board does), so the host imports
+Amaranth; it elaborates no hardware.
 """
 
 from dataclasses import dataclass
@@ -20,19 +24,17 @@ from dataclasses import dataclass
 import numpy as np
 from amaranth.hdl import Const
 
-from golden_model.engine_config import EngineConfig
-from golden_model.errors import ConfigError, ZskipError
-from hw.commands import (MAX_COUNT, Command, Reply, config_ident, error_layout, start_layout, status_layout,
+from golden_model.engine_config import check_config
+from golden_model.errors import ConfigError, ZskipError, require_module
+from hw.commands import (MAX_COUNT, MAX_PAYLOAD, Command, Reply, config_ident, error_layout, start_layout, status_layout,
                          stream_layouts)
 from hw.fixed import shape_of
 from hw.host_link import SYNC, FrameError, byte_count, crc16, frame
-from hw.layouts import chunk_layout, state_layout
-from hw.transfers import a_transfers, decode_outputs, dx_chunks, element_transfers, weight_transfers
+from hw.layouts import chunk_layout, field_values, state_layout
+from hw.transfers import a_transfers, decode_outputs, element_transfers, output_counts, weight_transfers
 
 __all__ = ["Board", "BoardError", "BoardRun", "HostLink", "Status"]
 
-#: Largest frame payload the board accepts (boards.top.MAX_PAYLOAD; kept here so the host needs no HDL).
-MAX_PAYLOAD = 256
 
 
 class BoardError(ZskipError, RuntimeError):
@@ -63,10 +65,6 @@ def _bytes(layout, value):
     """A transfer (list, dict or int) as the little-endian bytes of its layout's bits."""
     bits = layout.const(value).as_bits() if not isinstance(value, int) else value & ((1 << layout.size) - 1)
     return bits.to_bytes(byte_count(layout.size), "little")
-
-
-def _fields(view, layout):
-    return {name: int(view[name]) for name, _ in layout}
 
 
 class HostLink:
@@ -144,8 +142,7 @@ class Board:
     """An engine on a board behind ``port`` (pyserial-like), built for ``config`` (an EngineConfig)."""
 
     def __init__(self, port, config, *, check=True):
-        if not isinstance(config, EngineConfig):
-            raise ConfigError(f"config must be an EngineConfig, not {type(config).__name__}")
+        check_config(config)
         self.config = config
         self.link = HostLink(port)
         if check:
@@ -157,11 +154,7 @@ class Board:
     @classmethod
     def open(cls, device, config, *, baud=115200, timeout_s=2.0):
         """A Board on the serial port ``device`` (pyserial)."""
-        try:
-            import serial
-        except ImportError:
-            from golden_model.errors import MissingDependencyError
-            raise MissingDependencyError("pyserial", ".venv/bin/pip install pyserial==3.5", "talking to a board") from None
+        serial = require_module("serial", "pyserial", ".venv/bin/pip install pyserial==3.5", "talking to a board")
         try:
             port = serial.Serial(device, baud, timeout=timeout_s)
         except serial.SerialException as e:
@@ -173,8 +166,8 @@ class Board:
         body = self.link.request(Command.STATUS)
         v = lay.from_bits(int.from_bytes(body, "little"))
         return Status(ident=int(v.ident), idle=bool(v.idle), refused=bool(v.refused),
-                      flags={k: bool(x) for k, x in _fields(v.flags, lay["flags"].shape).items()},
-                      stall=int(v.stall), counters=_fields(v.counters, lay["counters"].shape))
+                      flags={k: bool(x) for k, x in field_values(v.flags).items()},
+                      stall=int(v.stall), counters=field_values(v.counters))
 
     def _send(self, cmd, transfers):
         layout = stream_layouts(self.config)[cmd]
@@ -219,8 +212,8 @@ class Board:
             if t > 0:
                 self._send(Command.A, a_transfers(c, inputs, t - 1))
             self._send(Command.ELEM, element_transfers(c, inputs, t))
-        want = {Reply.DX: T * B * len(dx_chunks(c)), Reply.STATE: B * c.hidden_size,
-                Reply.DW: c.n_rows * c.cols_per_lane, Reply.DB: c.n_rows}
+        counts = output_counts(c, T, B)
+        want = {Reply.DX: counts["dx"], Reply.STATE: counts["state"], Reply.DW: counts["dw"], Reply.DB: counts["db"]}
         while any(len(self.link.outputs[r]) < n for r, n in want.items()):
             got, body = self.link.receive()
             if got not in self.link.outputs:

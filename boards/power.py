@@ -1,4 +1,4 @@
-"""Activity-based energy estimate of a design on an iCE40 UltraPlus or ECP5 (POWER.md).
+"""Activity-based energy estimate of a design on an iCE40 UltraPlus or ECP5 (docs/power.md).
 
     e = estimate("ice40", Workload(cycles=9201, f_mhz=12, flip_flops=2143, net_toggles=..., ...))
     e.total_nj, e.band_nj, e.terms_nj         # the estimate, its band, and each term
@@ -31,12 +31,17 @@ from dataclasses import asdict, dataclass
 from golden_model.errors import ConfigError
 
 __all__ = ["MODEL_VERSION", "Coefficient", "COEFFICIENTS", "TERMS", "Workload", "Estimate", "estimate", "ratio_band",
-           "CALIBRATION", "LABEL", "coefficient_sources", "current_ua"]
+           "CALIBRATION", "LABEL", "coefficient_sources", "current_ua", "ENERGY_GOAL_FACTOR"]
 
 MODEL_VERSION = "zskip-power 1 (2026-12)"
 
 #: What every figure of this model is, wherever it is shown.
 LABEL = "estimate, not vendor analysis, not measured"
+
+#: The energy goal's factor. The design's performance target (docs/DESIGN.md, "Goals and where we stand"):
+#: estimated energy per backward step, skip vs dense on the same build, at most
+#: ``ENERGY_GOAL_FACTOR * (1 - sparsity)``, with the run's dz sparsity.
+ENERGY_GOAL_FACTOR = 1.15
 
 
 @dataclass(frozen=True)
@@ -47,7 +52,7 @@ class Coefficient:
     source: str
 
 
-_TINYVISION = ("tinyvision-ai ice40_power bench measurements of a UP5K (Joulescope), as listed in POWER.md")
+_TINYVISION = ("tinyvision-ai ice40_power bench measurements of a UP5K (Joulescope), as listed in docs/power.md")
 _UP5K_COUNTER = ("24-bit counter at 6/12/24/48 MHz: 388/645/1162/2184 uA, about 43 uA/MHz at 1.2 V = 51.6 pJ per cycle "
                  "for clock, counter and base; " + _TINYVISION)
 
@@ -65,7 +70,7 @@ COEFFICIENTS = {
                           "one flip-flop's clock pin and its share of the logic block's local clock wire (about "
                           "35 fF at 1.2 V): an assumption, no public figure. The counter's 51.6 pJ per cycle with "
                           "24 flip-flops says the global clock tree dominates; a near-full UP5K at 850-880 pJ per "
-                          "cycle (MARLANN power test, POWER.md) leaves room for no more than a few tenths of a "
+                          "cycle (MARLANN power test, docs/power.md) leaves room for no more than a few tenths of a "
                           "pJ per flip-flop; 3x band"),
         "net": Coefficient(0.2, "pJ per net toggle", (0.5, 1.5), "per net toggle at most ~0.2 pJ (0.1-0.3 pJ band); "
                            + _TINYVISION),
@@ -78,7 +83,7 @@ COEFFICIENTS = {
                                + _TINYVISION),
         "bram_read": Coefficient(10.0, "pJ per 16-bit word read", (1 / 3, 3),
                                  "SB_RAM40_4K access: no public figure; an assumption of about 50 net toggles' "
-                                 "worth per 16-bit word (3x band, as POWER.md asks for block RAM)"),
+                                 "worth per 16-bit word (3x band, as docs/power.md asks for block RAM)"),
         "bram_write": Coefficient(12.0, "pJ per 16-bit word written", (1 / 3, 3),
                                   "SB_RAM40_4K access: no public figure; an assumption (a write drives the bit "
                                   "lines: a little above a read), 3x band"),
@@ -88,7 +93,7 @@ COEFFICIENTS = {
 }
 
 #: ECP5: the core static current from the data sheet by device; dynamic terms only by scaling the iCE40
-#: figures (both are 40 nm parts; ECP5 core at 1.1 V), with the 3x band POWER.md asks for.
+#: figures (both are 40 nm parts; ECP5 core at 1.1 V), with the 3x band docs/power.md asks for.
 _ECP5_DYNAMIC = ("scaled from the iCE40 UltraPlus figure by (1.1 V / 1.2 V)^2 (both 40 nm); no ECP5 figure is "
                  "public; 3x band")
 COEFFICIENTS["ecp5"] = {
@@ -231,7 +236,7 @@ def coefficient_sources(family):
             for k, c in COEFFICIENTS[family].items()}
 
 
-#: The public UP5K bench points (POWER.md) the model must reproduce within its band, with the designs as
+#: The public UP5K bench points (docs/power.md) the model must reproduce within its band, with the designs as
 #: the model sees them: (name, measured current in uA at 1.2 V, workload of one cycle). The counter: 24
 #: flip-flops, two bits toggling per cycle on average (2N - popcount(N) in N cycles; its carry chain is not an RTL
 #: signal and is left to the band). The

@@ -2,11 +2,14 @@
 
 A :class:`Target` names the board as users type it, its amaranth-boards platform, the engine clock
 (made by a PLL when it differs from the board's oscillator), the UART baud rate, the device's
-capacity (to say what does not fit before place and route would), and the engine configuration
-that fits it, with the reason. Adding a board is adding one entry to :data:`TARGETS`:
+capacity (to say what does not fit before place and route would), the command that programs it
+(``zskip build --program``) and the Debian package that installs that command, and the engine
+configuration that fits it, with the reason. Adding a board is adding one entry to :data:`TARGETS`:
 
     "orangecrab": Target(name="orangecrab", platform="amaranth_boards.orangecrab_r0_2:OrangeCrabR0_2_85FPlatform",
-                         family="ecp5", device="LFE5U-85F", clock_mhz=48, ..., engine={...}, why="...")
+                         family="ecp5", device="LFE5U-85F", clock_mhz=48, ...,
+                         programmer=("dfu-util", "-D", "{bitstream}"), programmer_package="dfu-util",
+                         engine={...}, why="...")
 """
 
 import importlib
@@ -26,9 +29,11 @@ class Target:
     family: str               # "ice40" or "ecp5"
     device: str
     clock_mhz: float          # the engine's clock (a PLL makes it from the board's oscillator)
-    goal_mhz: float           # DESIGN.md's Fmax goal for this part
+    goal_mhz: float           # the Fmax goal for this part (docs/DESIGN.md)
     baud: int
     capacity: dict            # Yosys cell type -> how many the device has
+    programmer: tuple         # the command that programs the board; "{bitstream}" stands for the file
+    programmer_package: str   # the Debian package that installs it
     engine: dict = field(default_factory=dict)   # EngineConfig fields of the default configuration
     why: str = ""             # why that configuration fits the part and uses it well
     lean: bool = False        # the logic cells run out first: fewer registers for longer paths (BoardCore)
@@ -40,6 +45,10 @@ class Target:
     def default_config(self):
         return EngineConfig(**self.engine)
 
+    def program_command(self, bitstream):
+        """The command (a list) that programs ``bitstream`` onto the board."""
+        return [part.format(bitstream=bitstream) for part in self.programmer]
+
 
 TARGETS = {t.name: t for t in (
     Target(
@@ -47,6 +56,7 @@ TARGETS = {t.name: t for t in (
         platform="amaranth_boards.icebreaker:ICEBreakerPlatform", clock_mhz=12, goal_mhz=48, baud=115200,
         capacity={"SB_LUT4": 5280, "SB_DFF*": 5280, "SB_CARRY": 5280, "SB_MAC16": 8, "SB_RAM40_4K": 30,
                   "SB_SPRAM256KA": 4, "SB_IO": 39, "SB_PLL40_PAD": 1},
+        programmer=("iceprog", "{bitstream}"), programmer_package="fpga-icestorm",
         engine=dict(input_size=8, hidden_size=8, lanes=1, max_batch=4, max_seq=32, ggu_cycles=10),
         why="The UP5K has 5280 logic cells, 30 block RAMs of 4 kbit and 8 multipliers (SB_MAC16); the logic "
             "cells run out first. The gate-gradient unit is serial (ggu_cycles = 10: one element at a time on "
@@ -62,6 +72,7 @@ TARGETS = {t.name: t for t in (
         platform="amaranth_boards.ulx3s:ULX3S_85F_Platform", clock_mhz=40, goal_mhz=125, baud=115200,
         capacity={"TRELLIS_SLICE": 41820, "LUT4": 83640, "TRELLIS_FF": 83640, "MULT18X18D": 156, "DP16KD": 208,
                   "TRELLIS_IO": 197, "EHXPLLL": 4},
+        programmer=("openFPGALoader", "-b", "ulx3s", "{bitstream}"), programmer_package="openfpgaloader",
         engine=dict(input_size=28, hidden_size=32, lanes=8, max_batch=4, max_seq=32),
         why="The 85F has 156 18x18 multipliers and 208 DP16KD block RAMs. Eight lanes (16 multipliers beside "
             "the gate-gradient unit's 16) split N = 60 columns into 8 per lane, and H = 32 keeps W and dW "

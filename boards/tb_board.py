@@ -1,17 +1,15 @@
 """cocotb testbench of the board: the host driver (boards.host) talks to the exported BoardCore
 through a simulated serial line (boards.board_sim.SimHost: a UART at each end of the wire).
 
-The job file (``ZSKIP_BOARD_JOB``, written by boards.board_sim) names the configuration, the UART
-divisor, the sequences and what to do with each: runs in skip or dense mode, and frames to corrupt
-on the wire before them. The driver runs in a thread (``cocotb.bridge``); :class:`SimSerial` gives it
-pyserial's ``write``/``read`` over the host's end of the line.
-Results go to the job's results file as JSON.
+The job file (a boards.board_sim.BoardJob, named by ``ZSKIP_BOARD_JOB``) names the configuration, the
+UART divisor, the sequences and what to do with each (BoardRunSpecs): runs in skip or dense mode, and
+frames to corrupt on the wire before them. The driver runs in a thread (``cocotb.bridge``);
+:class:`SimSerial` gives it pyserial's ``write``/``read`` over the host's end of the line.
+Results (a BoardResults: a BoardRunResult per run) go to the job's results file.
 """
 
-import json
 import os
 import time
-from pathlib import Path
 
 import cocotb
 import numpy as np
@@ -20,15 +18,17 @@ from cocotb.task import bridge, resume
 from cocotb.triggers import ClockCycles, Event, First, ReadOnly, RisingEdge, Timer
 
 from golden_model.cycles import cycle_counts
-from golden_model.engine_config import EngineConfig
-from golden_model.engine_model import EngineInputs, run_engine
+from hw.timing import micro_arch
+from golden_model.engine_model import run_engine
+from sim.jobs import PERIOD_NS, Difference, load_inputs
 
-from hw.commands import Command, start_layout, stream_layouts
+from hw.commands import MAX_PAYLOAD, Command, start_layout, stream_layouts
 from hw.host_link import byte_count
 
-from .host import MAX_PAYLOAD, Board, BoardError
+from .board_sim import BOARD_JOB_ENV, BoardJob, BoardResults, BoardRunResult, OutputMismatch
+from .host import Board, BoardError
 
-PERIOD_NS = 10
+__all__ = ["SimUart", "SimSerial", "host_job", "board_runs"]
 
 
 class SimUart:
@@ -101,75 +101,79 @@ class SimSerial:
         return data
 
 
-def _inputs(path):
-    z = np.load(path)
-    return EngineInputs(gates=z["gates"], tanh_c=z["tanh_c"], c_prev=z["c_prev"], a=z["a"], dh=z["dh"],
-                        W=z["W"], tau=int(z["tau"]))
+def _probe(board, config):
+    """Send frames the board must refuse; returns its answer to each (None: accepted)."""
+    elem = byte_count(stream_layouts(config)[Command.ELEM].size)
+    start = start_layout(config)
+    too_long_t = start.const({"tau": 0, "dense": 0, "seq_len": config.max_seq + 1, "batch": 1}).as_bits()
+    probes = (("unknown command", 0x7E, b"?"),
+              ("elements while idle", Command.ELEM, b"\x01" + bytes(elem)),
+              ("bad length", Command.START, b"\x00"),
+              ("T beyond max_seq", Command.START, too_long_t.to_bytes(byte_count(start.size), "little")),
+              ("payload beyond the board's buffer", Command.WEIGHT, bytes(MAX_PAYLOAD + 1)))
+    refusals = {}
+    for name, cmd, payload in probes:
+        try:
+            board.link.request(cmd, payload)
+            refusals[name] = None
+        except BoardError as e:
+            refusals[name] = str(e)
+    return refusals
+
+
+def _compare(config, board, inputs, run, retries, t0, refusals):
+    """The BoardRunResult of one run on the board against the golden model."""
+    got = board.run(inputs, dense=run.dense)
+    want = run_engine(config, inputs, dense=run.dense)
+    mismatches = [OutputMismatch(array=name, index=index, expected=expected, actual=actual)
+                  for name, index, expected, actual in got.outputs.mismatches(want)]
+    model = cycle_counts(config, want, micro_arch(config)).to_dict()
+    counter_mismatches = {k: Difference(expected=model[k], actual=v) for k, v in got.counters.items() if model[k] != v}
+    flag_mismatches = {k: Difference(expected=bool(v), actual=got.flags[k]) for k, v in want.flags.items()
+                       if bool(v) != got.flags[k]}
+    return BoardRunResult(run=run, passed=not mismatches and not flag_mismatches and not counter_mismatches,
+                          error=None, mismatches=mismatches, counter_mismatches=counter_mismatches,
+                          flag_mismatches=flag_mismatches, counters=got.counters, stall=got.stall,
+                          nonzeros=int(want.nonzeros), zeros_skipped=int(want.zeros_skipped), entries=int(want.dz.size),
+                          retries=board.link.retries - retries, wall_s=time.perf_counter() - t0, refusals=refusals)
 
 
 def host_job(serial, uart, config, job):
-    """The host's part (runs in a bridged thread): every run of the job through boards.host."""
+    """The host's part (runs in a bridged thread): every run of the job (a BoardJob) through boards.host;
+    returns a BoardRunResult per run."""
     out = []
     board = Board(serial, config)
     loaded = None
-    for run in job["runs"]:
-        inputs = _inputs(run["inputs"])
-        entry = {"run": run, "passed": False}
-        t0 = time.perf_counter()
+    for path, run in zip(job.inputs, job.runs):
+        inputs = load_inputs(path)
+        t0, refusals = time.perf_counter(), None
         try:
             # bit errors in the bytes the host sends from here on: the board refuses those frames, the
             # host sends them again, and the results must not change
-            uart.corrupt = {uart.count + offset: mask for offset, mask in run.get("corrupt", [])}
+            uart.corrupt = {uart.count + offset: mask for offset, mask in run.corrupt}
             retries = board.link.retries
-            if run.get("probe"):                         # frames the board must refuse, state intact
-                entry["refusals"] = {}
-                elem = byte_count(stream_layouts(config)[Command.ELEM].size)
-                start = start_layout(config)
-                too_long_t = start.const({"tau": 0, "dense": 0, "seq_len": config.max_seq + 1, "batch": 1}).as_bits()
-                probes = (("unknown command", 0x7E, b"?"),
-                          ("elements while idle", Command.ELEM, b"\x01" + bytes(elem)),
-                          ("bad length", Command.START, b"\x00"),
-                          ("T beyond max_seq", Command.START, too_long_t.to_bytes(byte_count(start.size), "little")),
-                          ("payload beyond the board's buffer", Command.WEIGHT, bytes(MAX_PAYLOAD + 1)))
-                for name, cmd, payload in probes:
-                    try:
-                        board.link.request(cmd, payload)
-                        entry["refusals"][name] = None
-                    except BoardError as e:
-                        entry["refusals"][name] = str(e)
+            if run.probe:                         # frames the board must refuse, state intact
+                refusals = _probe(board, config)
             if loaded is None or not np.array_equal(loaded, inputs.W):
                 board.load_weights(inputs.W)
                 loaded = inputs.W
-            got = board.run(inputs, dense=run["dense"])
-            want = run_engine(config, inputs, dense=run["dense"])
-            mism = got.outputs.mismatches(want)
-            model = cycle_counts(config, want).to_dict()
-            counter_mism = {k: (model[k], v) for k, v in got.counters.items() if model[k] != v}
-            flag_mism = {k: (bool(want.flags[k]), got.flags[k]) for k in want.flags
-                         if bool(want.flags[k]) != got.flags[k]}
-            entry.update(passed=not mism and not flag_mism and not counter_mism, counter_mismatches=counter_mism,
-                         mismatches=[list(map(str, x)) for x in mism],
-                         flag_mismatches=flag_mism, counters=got.counters, stall=got.stall,
-                         nonzeros=want.nonzeros, zeros_skipped=want.zeros_skipped,
-                         retries=board.link.retries - retries, entries=int(want.dz.size))
+            out.append(_compare(config, board, inputs, run, retries, t0, refusals))
         except BoardError as e:
-            entry["error"] = str(e)
-        entry["wall_s"] = time.perf_counter() - t0
-        out.append(entry)
+            out.append(BoardRunResult.failed(run, str(e), time.perf_counter() - t0, refusals))
     return out
 
 
 @cocotb.test()
 async def board_runs(dut):
-    job = json.loads(Path(os.environ["ZSKIP_BOARD_JOB"]).read_text())
-    config = EngineConfig.from_dict(job["config"])
+    job = BoardJob.read(os.environ[BOARD_JOB_ENV])
+    config = job.config
     Clock(dut.clk, PERIOD_NS, unit="ns").start()
     dut.rst.value = 1
     await ClockCycles(dut.clk, 4)
     dut.rst.value = 0
-    uart = SimUart(dut, job["divisor"])
-    serial = SimSerial(uart, job.get("timeout_bytes", 4096))
+    uart = SimUart(dut, job.divisor)
+    serial = SimSerial(uart, job.timeout_bytes)
     results = await bridge(host_job)(serial, uart, config, job)
-    Path(job["results"]).write_text(json.dumps(results, indent=1, default=str))
+    BoardResults(runs=results).write(job.results)
     for r in results:
-        assert r["passed"], r
+        assert r.passed, r

@@ -19,18 +19,15 @@ from amaranth.hdl import Elaboratable, Module, Signal
 from amaranth.lib import fifo, io, wiring
 from amaranth.lib.wiring import In, Out
 
-from golden_model.engine_config import EngineConfig
-from hw.commands import CommandDispatcher, Reply, error_layout, status_layout
+from golden_model.engine_config import check_config
+from hw.commands import MAX_PAYLOAD, CommandDispatcher, Reply, error_layout, status_layout
 from hw.engine import Engine
 from hw.fixed import shape_of
 from hw.host_link import FrameArbiter, FrameReceiver, FrameSender, Framer
 from hw.layouts import chunk_layout, state_layout
 from hw.uart import UARTRx, UARTTx, check_divisor
 
-__all__ = ["BoardCore", "BoardTop", "MAX_PAYLOAD"]
-
-#: Largest frame payload the board accepts (one iCE40 block RAM).
-MAX_PAYLOAD = 256
+__all__ = ["BoardCore", "BoardTop"]
 
 
 class BoardCore(wiring.Component):
@@ -54,12 +51,8 @@ class BoardCore(wiring.Component):
     error: Out(1)        # pulses when a frame is refused
 
     def __init__(self, config, divisor, *, timeout_bytes=64, input_fifos=True):
-        if not isinstance(config, EngineConfig):
-            self._MustUse__silence = True
-            raise TypeError(f"config must be an EngineConfig, not {type(config).__name__}")
-        config.check_buildable()
-        self.config = config
-        self.divisor = check_divisor(divisor, self)
+        self.config = check_config(config).check_buildable()
+        self.divisor = check_divisor(divisor)
         self.timeout = 10 * divisor * timeout_bytes
         self.input_fifos = input_fifos
         super().__init__()

@@ -1,6 +1,6 @@
 """NumPy golden model of zskip: LSTM and GRU with BPTT and sparsified SGD.
 
-Public API (DESIGN.md)::
+Public API (docs/DESIGN.md)::
 
     from golden_model import LSTM, GRU
     m = LSTM(input_size, hidden_size, seed=0)

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from ._checks import check_array, check_dtype, check_finite_scalar, check_size
+from .checks import check_array, check_dtype, check_finite_scalar, check_size
 from .errors import ShapeError
 
 __all__ = ["RecurrentLayer", "CacheBase", "sigmoid"]
@@ -40,8 +40,8 @@ class RecurrentLayer:
 
     @property
     def n_inputs(self):
-        """N = I + H, the length of a_t = [x_t ; h_{t-1}]."""
-        return self.input_size + self.hidden_size
+        """N = I + H, the length of a_t = [x_t ; h_{t-1}]: the columns of W."""
+        return self.W.shape[1]
 
     @property
     def params(self):
@@ -54,19 +54,32 @@ class RecurrentLayer:
             raise ShapeError(f"x must have at least one step and one sequence, got shape {x.shape}")
         return x
 
+    def _begin(self, x, h0):
+        """The start of ``forward``: ``x`` checked, the initial h, the input's share of every step's
+        pre-activation (T, B, G*H) and the recurrent weights; and h_t and h_{t-1} of every step, to fill."""
+        x = self._check_x(x)
+        T, B, I = x.shape
+        h = self._check_state("h0", h0, B)
+        pre = (x.reshape(T * B, I) @ self.W[:, :I].T + self.b).reshape(T, B, len(self.GATES) * self.hidden_size)
+        hs, h_prev = (np.empty((T, B, self.hidden_size), self.dtype) for _ in range(2))
+        return x, h, pre, self.W[:, I:], hs, h_prev
+
     def _check_state(self, name, s, B):
         if s is None:
             return np.zeros((B, self.hidden_size), self.dtype)
         return check_array(name, s, (B, self.hidden_size), self.dtype).copy()
 
-    def _check_backward(self, dh, cache, cache_type, threshold):
+    def _begin_backward(self, dh, cache, cache_type, threshold):
+        """The start of ``backward``: ``dh`` and the threshold checked against the ``cache``; dz before and
+        after the threshold (T, B, G*H), to fill; the recurrent weights."""
         if not isinstance(cache, cache_type):
             raise ShapeError(f"cache must be the {cache_type.__name__} that {type(self).__name__}.forward "
                              f"returned, not {type(cache).__name__}")
         T, B = cache.x.shape[:2]
         dh = check_array("dh", dh, (T, B, self.hidden_size), self.dtype)
         tau = check_finite_scalar("threshold", threshold, minimum=0.0)
-        return dh, self.dtype.type(tau)
+        dz_raw, dz = (np.empty((T, B, len(self.GATES) * self.hidden_size), self.dtype) for _ in range(2))
+        return dh, self.dtype.type(tau), dz_raw, dz, self.W[:, self.input_size:]
 
 
 class CacheBase:

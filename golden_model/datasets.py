@@ -39,7 +39,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import DataError, MissingDependencyError
+from .checks import check_file, check_size
+from .errors import DataError, MissingDependencyError, require_module
 
 __all__ = ["DATASETS", "SequenceDataset", "TextDataset", "load_dataset", "find_debian_file"]
 
@@ -205,9 +206,7 @@ def load_dataset(name, *, seq_len=100, limit=None, eval_limit=None, seed=0, feat
     elif name == "jane-austen":
         ds = _text_dataset("jane-austen", _jane_austen_text(), seq_len)
     elif os.path.sep in name or name.endswith((".npz", ".txt")) or Path(name).exists():
-        p = Path(name)
-        if not p.is_file():
-            raise DataError(f"dataset file {name} does not exist")
+        p = check_file(name, "dataset file", DataError)
         if p.suffix == ".npz":
             ds = _npz_dataset(p, seed)
         else:
@@ -216,8 +215,7 @@ def load_dataset(name, *, seq_len=100, limit=None, eval_limit=None, seed=0, feat
         raise DataError(f"unknown dataset {name!r}; use one of {', '.join(DATASETS)}, "
                         "or the path of a .npz file (x, y) or of a text file")
     if features is not None:
-        if isinstance(features, bool) or not isinstance(features, int) or features < 1:
-            raise DataError(f"features must be a positive integer, not {features!r}")
+        features = check_size("features", features)
         if isinstance(ds, TextDataset):
             raise DataError(f"features applies to sequence datasets; {ds.name} is text (one input per character)")
         if features > ds.input_size:
@@ -242,8 +240,8 @@ def resample_features(x, n):
 
 def _limit(ds, limit, eval_limit):
     for value, what in ((limit, "limit"), (eval_limit, "eval_limit")):
-        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
-            raise DataError(f"{what} must be a positive integer, not {value!r}")
+        if value is not None:
+            check_size(what, value)
     if isinstance(ds, TextDataset):
         if limit:
             ds.train = ds.train[:limit]
@@ -298,11 +296,8 @@ def _jane_austen_text():
     rel = "usr/lib/R/site-library/janeaustenr/data/Rdata"
     rdb = find_debian_file(rel + ".rdb", "r-cran-janeaustenr", "the dataset 'jane-austen'")
     rdx = rdb.with_suffix(".rdx")
-    try:
-        import rdata
-    except ImportError:
-        raise MissingDependencyError("the Python package rdata", "pip install rdata==1.1.0",
-                                     "the dataset 'jane-austen'") from None
+    rdata = require_module("rdata", "the Python package rdata", ".venv/bin/pip install rdata==1.1.0",
+                           "the dataset 'jane-austen'")
 
     def unserialize(blob):
         with warnings.catch_warnings():
@@ -340,8 +335,7 @@ def _read_text(path):
 
 
 def _text_dataset(name, text, seq_len):
-    if isinstance(seq_len, bool) or not isinstance(seq_len, int) or seq_len < 1:
-        raise DataError(f"seq_len must be a positive integer, not {seq_len!r}")
+    check_size("seq_len", seq_len)
     if len(text) < 100:
         raise DataError(f"{name} has {len(text)} characters; a language model needs at least 100")
     vocab = "".join(sorted(set(text)))

@@ -50,15 +50,15 @@ runs report every saturation (``fixed_point`` in metrics.json), so a format
 that is too small shows itself.
 """
 
-import math
 import tomllib
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from .checks import check_known, check_size
 from .errors import ConfigError
-from .fixedpoint import Overflow, QFormat, Rounding, _enum, accumulator_width
+from .fixedpoint import Overflow, QFormat, Rounding, parse_enum, accumulator_width
 
-__all__ = ["EngineConfig", "DEFAULT_FORMATS", "MAX_MEMORY_WORDS", "read_toml"]
+__all__ = ["EngineConfig", "check_config", "DEFAULT_FORMATS", "MAX_MEMORY_WORDS", "option", "read_toml"]
 
 #: Default formats (16-bit operands), chosen from measured ranges (module docstring).
 #: The gradient format's frac > width is a 2**-8 scale: |grad| < 2**-9, steps of 2**-24.
@@ -93,37 +93,64 @@ def _fmt(name, value):
     raise ConfigError(f"format {name} must be a QFormat or text like 'Q2.14', not {value!r}")
 
 
-def _size(name, value, minimum=1):
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ConfigError(f"{name} must be an integer >= {minimum}, not {value!r}")
-    return value
+def option(default, help, *, metavar=None, choices=None, shown=None):
+    """A field of EngineConfig that carries what the command line needs to offer it as a flag.
+
+    ``zskip`` makes one ``--name`` flag per field from this metadata, so a new field (also in a
+    subclass) needs nothing else to be settable from the command line and from TOML.
+
+    Parameters
+    ----------
+    default : object
+        The field's default.
+    help : str
+        What the field means, for ``--help``.
+    metavar : str, optional
+        The value's name in ``--help`` (default: the field's name in capitals).
+    choices : sequence of str, optional
+        The values a text field accepts.
+    shown : str, optional
+        The default as ``--help`` states it, where it is computed (the exact accumulator widths).
+
+    Returns
+    -------
+    dataclasses.Field
+    """
+    return field(default=default, metadata={"help": help, "metavar": metavar, "choices": choices, "shown": shown})
+
+
+#: The rounding and overflow rules the engine builds (stochastic rounding is not modelled yet).
+_ROUNDINGS = tuple(r.value for r in Rounding if r is not Rounding.STOCHASTIC)
+_OVERFLOWS = tuple(o.value for o in Overflow)
 
 
 @dataclass(frozen=True)
 class EngineConfig:
     """Build-time parameters of one engine (see the module docstring)."""
 
-    input_size: int = 28
-    hidden_size: int = 32
-    lanes: int = 4
-    max_batch: int = 4
-    max_seq: int = 32
-    act: QFormat = DEFAULT_FORMATS["act"]
-    state: QFormat = DEFAULT_FORMATS["state"]
-    inp: QFormat = DEFAULT_FORMATS["inp"]
-    weight: QFormat = DEFAULT_FORMATS["weight"]
-    grad: QFormat = DEFAULT_FORMATS["grad"]
-    dw_acc_width: int = None
-    da_acc_width: int = None
-    db_acc_width: int = None
-    rounding: str = "half-even"
-    overflow: str = "saturate"
-    ggu_cycles: int = 1
+    input_size: int = option(28, "I, inputs of the layer", metavar="I")
+    hidden_size: int = option(32, "H, hidden units", metavar="H")
+    lanes: int = option(4, "P, MAC lanes (a power of two, at most N = I + H)", metavar="P")
+    max_batch: int = option(4, "largest batch B", metavar="B")
+    max_seq: int = option(32, "largest sequence length T", metavar="T")
+    act: QFormat = option(DEFAULT_FORMATS["act"], "format of i, f, g, o and tanh(c)", metavar="Q")
+    state: QFormat = option(DEFAULT_FORMATS["state"], "format of c", metavar="Q")
+    inp: QFormat = option(DEFAULT_FORMATS["inp"], "format of a = [x; h]", metavar="Q")
+    weight: QFormat = option(DEFAULT_FORMATS["weight"], "format of W", metavar="Q")
+    grad: QFormat = option(DEFAULT_FORMATS["grad"], "format of dh, dc, dz (frac > width: a power-of-two scale)",
+                           metavar="Q")
+    dw_acc_width: int = option(None, "dW accumulator bits", metavar="BITS", shown="exact for max_batch x max_seq terms")
+    da_acc_width: int = option(None, "da accumulator bits", metavar="BITS", shown="exact for 4H terms")
+    db_acc_width: int = option(None, "db accumulator bits", metavar="BITS", shown="exact for max_batch x max_seq terms")
+    rounding: str = option("half-even", "rounding of every product that loses bits", choices=_ROUNDINGS)
+    overflow: str = option("saturate", "what a value beyond its format does", choices=_OVERFLOWS)
+    ggu_cycles: int = option(1, "cycles per element of the gate-gradient unit (k > 1 shares ceil(16/(k-1)) "
+                             "multipliers)", metavar="K")
 
     def __post_init__(self):
         set_ = object.__setattr__
         for name in ("input_size", "hidden_size", "lanes", "max_batch", "max_seq", "ggu_cycles"):
-            _size(name, getattr(self, name))
+            set_(self, name, check_size(name, getattr(self, name)))
         if self.ggu_cycles > MAX_GGU_CYCLES:
             raise ConfigError(f"ggu_cycles must be at most {MAX_GGU_CYCLES} (the gate-gradient unit on one "
                               f"multiplier takes {MAX_GGU_CYCLES} cycles per element), not {self.ggu_cycles}")
@@ -142,8 +169,8 @@ class EngineConfig:
         if self.act.frac < 0 or not (self.act.min <= -1.0 and self.act.max >= 1.0):
             raise ConfigError(f"format act ({self.act}) must hold -1 and 1 exactly (the unit computes 1 - i and "
                               f"1 - g**2); it holds [{self.act.min}, {self.act.max}]")
-        set_(self, "rounding", _enum(Rounding, self.rounding, "rounding").value)
-        set_(self, "overflow", _enum(Overflow, self.overflow, "overflow").value)
+        set_(self, "rounding", parse_enum(Rounding, self.rounding, "rounding").value)
+        set_(self, "overflow", parse_enum(Overflow, self.overflow, "overflow").value)
         if self.rounding == Rounding.STOCHASTIC.value:
             raise ConfigError("stochastic rounding is not supported by the engine model yet; use truncate, "
                               "half-up or half-even")
@@ -153,7 +180,8 @@ class EngineConfig:
             if v is None:
                 set_(self, name, need)  # may exceed MAX_WIDTH: fine for the model, refused by check_buildable
                 continue
-            _size(name, v, 2)
+            v = check_size(name, v, minimum=2)
+            set_(self, name, v)
             minimum = {"dw_acc_width": self.grad.width + self.inp.width,
                        "da_acc_width": self.grad.width + self.weight.width,
                        "db_acc_width": self.grad.width}[name]
@@ -245,12 +273,8 @@ class EngineConfig:
 
     @classmethod
     def from_dict(cls, d):
-        names = {f.name for f in fields(cls)}
-        unknown = set(d) - names
-        if unknown:
-            raise ConfigError(f"unknown engine option(s): {', '.join(sorted(unknown))}; "
-                              f"known: {', '.join(sorted(names))}")
-        return cls(**d)
+        """The configuration of the options in ``d`` (keys as ``to_dict``); an unknown key is refused by name."""
+        return cls(**check_known("engine option", d, cls))
 
     @classmethod
     def from_toml(cls, path):
@@ -274,3 +298,11 @@ def read_toml(path):
     if not isinstance(data, dict):
         raise ConfigError(f"engine configuration {p}: [engine] must be a table")
     return data
+
+
+def check_config(config):
+    """``config`` if it is an EngineConfig (the one check every component and function that takes a
+    configuration makes), else TypeError."""
+    if not isinstance(config, EngineConfig):
+        raise TypeError(f"config must be an EngineConfig, not {type(config).__name__}")
+    return config

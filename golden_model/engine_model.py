@@ -11,10 +11,13 @@ The arithmetic (EngineConfig formats: ``act``, ``state``, ``inp``,
 format by ``config.rounding``; every sum saturates or wraps per
 ``config.overflow``):
 
-Gate-gradient unit, per element (b, j). ONE = 1.0 in the act format; ``G(p)``
-rounds an exact product p to the grad format and ``A(p)`` to the act format
-(both by ``config.rounding``, then the overflow rule); ``sat`` applies the
-overflow rule to an exact sum. Every rounding point is written out::
+Gate-gradient unit, per element (b, j). Its source is the dataflow in
+golden_model/ggu.py (``GGU_DATAFLOW``), which :func:`gate_gradients` evaluates
+and the hardware schedules; written out here for reading. ONE = 1.0 in the
+act format; ``G(p)`` rounds an exact product p to the grad format and
+``A(p)`` to the act format (both by ``config.rounding``, then the overflow
+rule); ``sat`` applies the overflow rule to an exact sum. Every rounding point
+is written out::
 
     dh      = sat(dh_out[t] + dh_rec)                grad; dh_rec from step t+1, 0 at t = T-1
     do      = G(dh * tanh_c)
@@ -51,12 +54,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .engine_config import EngineConfig
+from .engine_config import check_config
 from .errors import ShapeError
 from .fixedpoint import _SAFE_BITS, fit, product, round_shift
+from .ggu import Arithmetic, evaluate
 
 __all__ = ["EngineInputs", "EngineResult", "run_engine", "gate_gradients", "quantize_inputs", "fixed_backward",
-           "issue_order", "FLAGS", "GGU_DATAFLOW", "GGU_INPUTS", "GGU_OUTPUTS"]
+           "issue_order", "FLAGS"]
 
 #: Sticky overflow flags, one per place where a value can leave its format.
 FLAGS = ("gate", "dw", "da", "db", "out")
@@ -131,11 +135,10 @@ def issue_order(dz_t, dense=False):
 
 def run_engine(config, inputs, *, dense=False):
     """Run the engine model over one sequence; return an EngineResult."""
-    if not isinstance(config, EngineConfig):
-        raise ShapeError(f"config must be an EngineConfig, not {type(config).__name__}")
+    check_config(config)
     inputs.check(config)
     c = config
-    g, act = c.grad, c.act
+    g = c.grad
     T, B, H = inputs.dh.shape
     I = c.input_size
     rnd, ovf = c.rounding, c.overflow
@@ -190,72 +193,33 @@ def run_engine(config, inputs, *, dense=False):
                         nonzeros=nonzeros, zeros_skipped=zeros_skipped, dense=dense)
 
 
-#: The gate-gradient unit's dataflow, operation by operation as :func:`gate_gradients` computes it:
-#: (result, operands, kind). A "mul" is an exact product rounded to a format; a "logic" operation is
-#: one saturating sum or difference, or the threshold. hw.gate_grad implements each one and
-#: golden_model.cycles.ggu_schedule places them in time.
-GGU_INPUTS = ("i", "f", "g", "o", "tanh_c", "c_prev", "dh", "dh_rec", "dc_next")
-GGU_OUTPUTS = ("dz_i", "dz_f", "dz_g", "dz_o", "dc_prev")
-GGU_DATAFLOW = (
-    ("dh_sum", ("dh", "dh_rec"), "logic"),                  # dh_out + dh_rec
-    ("mi", ("i",), "logic"), ("mf", ("f",), "logic"), ("mo", ("o",), "logic"),     # 1 - x
-    ("tc2", ("tanh_c", "tanh_c"), "mul"), ("gg2", ("g", "g"), "mul"),
-    ("do", ("dh_sum", "tanh_c"), "mul"), ("t1", ("dh_sum", "o"), "mul"),
-    ("si", ("i", "mi"), "mul"), ("sf", ("f", "mf"), "mul"), ("so", ("o", "mo"), "mul"),   # x(1 - x)
-    ("u", ("tc2",), "logic"), ("sg", ("gg2",), "logic"),     # 1 - tanh(c)^2, 1 - g^2
-    ("t2", ("t1", "u"), "mul"),
-    ("dc", ("t2", "dc_next"), "logic"),
-    ("di", ("dc", "g"), "mul"), ("dg", ("dc", "i"), "mul"), ("df", ("dc", "c_prev"), "mul"),
-    ("dc_prev", ("dc", "f"), "mul"),
-    ("raw_i", ("di", "si"), "mul"), ("raw_f", ("df", "sf"), "mul"), ("raw_g", ("dg", "sg"), "mul"),
-    ("raw_o", ("do", "so"), "mul"),
-    ("dz_i", ("raw_i",), "logic"), ("dz_f", ("raw_f",), "logic"), ("dz_g", ("raw_g",), "logic"),
-    ("dz_o", ("raw_o",), "logic"),                           # the threshold
-)
-
-
 def gate_gradients(config, gates, tanh_c, c_prev, dh_out, dh_rec, dc_next, tau):
     """The gate-gradient unit on integer arrays of shape (..., H) (``gates`` (..., 4H)).
 
     Returns ``dz_raw`` and ``dz`` (..., 4H) before and after the threshold,
     ``dc_prev`` (..., H), and a per-element overflow mask (..., H): whether any
-    operation of that element left its format. The arithmetic is the module
-    docstring's, operation for operation.
+    operation of that element left its format. Computed by evaluating
+    golden_model.ggu's dataflow with NumPy arithmetic.
     """
-    c, g, act = config, config.grad, config.act
-    rnd, ovf = c.rounding, c.overflow
-    A, S, G = act.frac, c.state.frac, g.frac
-    one = 1 << A
-    H = c.hidden_size
     gates = np.asarray(gates, np.int64)
-    i, f, gg, o = gates[..., :H], gates[..., H:2 * H], gates[..., 2 * H:3 * H], gates[..., 3 * H:]
-    tc, cp = np.asarray(tanh_c, np.int64), np.asarray(c_prev, np.int64)
-    over = np.zeros(i.shape, bool)
+    inputs = dict(zip("ifgo", np.split(gates, 4, axis=-1)))
+    for name, v in (("tanh_c", tanh_c), ("c_prev", c_prev), ("dh", dh_out), ("dh_rec", dh_rec),
+                    ("dc_next", dc_next)):
+        inputs[name] = np.asarray(v, np.int64)
 
-    def gm(x, fx, y, fy, out=g):  # an exact product rounded to a format; overflow noted per element
-        v = round_shift(product(x, y), fx + fy - out.frac, rnd)
-        over[...] |= ((v < out.min_int) | (v > out.max_int)).astype(bool)
-        return fit(v, out, ovf)[0]
+    def threshold(v):
+        return np.where(np.abs(v) < tau, 0, v)
 
-    def sat(x, fmt=g):  # an exact sum put through the overflow rule
-        x = np.asarray(x)
-        over[...] |= ((x < fmt.min_int) | (x > fmt.max_int)).astype(bool)
-        return fit(x, fmt, ovf)[0]
+    arithmetic = Arithmetic(config, product=product, round_shift=round_shift, fit=_fit_each, threshold=threshold)
+    values, over = evaluate(arithmetic, inputs)
+    dz_raw, dz = (np.concatenate([values[prefix + q] for q in "ifgo"], axis=-1) for prefix in ("raw_", "dz_"))
+    return dz_raw, dz, values["dc_prev"], over
 
-    dh = sat(np.asarray(dh_out, np.int64) + dh_rec)
-    do = gm(dh, G, tc, A)
-    u = sat(one - gm(tc, A, tc, A, act), act)
-    dc = sat(gm(gm(dh, G, o, A), G, u, A) + np.asarray(dc_next, np.int64))
-    di, dg, df = gm(dc, G, gg, A), gm(dc, G, i, A), gm(dc, G, cp, S)
-    dc_prev = gm(dc, G, f, A)
-    si = gm(i, A, sat(one - i, act), A, act)
-    sf = gm(f, A, sat(one - f, act), A, act)
-    sg = sat(one - gm(gg, A, gg, A, act), act)
-    so = gm(o, A, sat(one - o, act), A, act)
-    dz_raw = np.concatenate([gm(di, G, si, A), gm(df, G, sf, A), gm(dg, G, sg, A), gm(do, G, so, A)], axis=-1)
-    dz = dz_raw.copy()
-    dz[np.abs(dz) < tau] = 0
-    return dz_raw, dz, dc_prev, over
+
+def _fit_each(v, fmt, overflow):
+    """fixedpoint.fit, with whether each element overflowed instead of whether any did."""
+    v = np.asarray(v)
+    return fit(v, fmt, overflow)[0], ((v < fmt.min_int) | (v > fmt.max_int)).astype(bool)
 
 
 def _exact_matmul(x, y, bits):

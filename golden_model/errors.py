@@ -6,7 +6,9 @@ from the built-in exception a Python caller would expect (``ValueError`` for
 bad values and shapes, ``RuntimeError`` for a missing dependency).
 """
 
-__all__ = ["ZskipError", "ConfigError", "ShapeError", "DataError", "MissingDependencyError"]
+import importlib
+
+__all__ = ["ZskipError", "ConfigError", "ShapeError", "DataError", "MissingDependencyError", "require_module"]
 
 
 class ZskipError(Exception):
@@ -42,3 +44,12 @@ class MissingDependencyError(ZskipError, RuntimeError):
         self.what = what
         self.install = install
         super().__init__(f"{purpose} needs {what}, which is not installed; install it with: {install}")
+
+
+def require_module(name, what, install, purpose):
+    """The module ``name``, imported; MissingDependencyError(``what``, ``install``, ``purpose``) when it is not
+    installed."""
+    try:
+        return importlib.import_module(name)
+    except ImportError:
+        raise MissingDependencyError(what, install, purpose) from None

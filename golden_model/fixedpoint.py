@@ -40,9 +40,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .checks import check_size
 from .errors import ConfigError
 
-__all__ = ["Rounding", "Overflow", "QFormat", "Xorshift32", "round_shift", "fit", "product", "mul", "mac",
+__all__ = ["Rounding", "Overflow", "parse_enum", "QFormat", "Xorshift32", "round_shift", "fit", "product", "mul", "mac",
            "accumulator_width", "add"]
 
 #: Largest magnitude (bits, excluding sign) kept in int64 arrays; beyond it, Python ints.
@@ -61,7 +62,9 @@ class Overflow(str, enum.Enum):
     SATURATE = "saturate"
 
 
-def _enum(cls, value, what):
+def parse_enum(cls, value, what):
+    """``value`` as a member of the enum ``cls`` (a member, or its value like "half-even"), else
+    ConfigError naming ``what`` and the choices."""
     try:
         return cls(value)
     except ValueError:
@@ -139,7 +142,7 @@ class QFormat:
         the rounding decision), and the rounding decision compares the exact fractional part. NaN is
         refused.
         """
-        rounding = _enum(Rounding, rounding, "rounding")
+        rounding = parse_enum(Rounding, rounding, "rounding")
         x = np.asarray(x, dtype=np.float64)
         if np.isnan(x).any():
             raise ValueError("cannot quantize NaN")
@@ -147,7 +150,7 @@ class QFormat:
         # A negative value can underflow to -0.0 when frac < 0; its floor is -1, not 0. The smallest
         # negative subnormal keeps that, and rounds to 0 under every other rule, as the exact value does.
         scaled = np.where((scaled == 0) & (x < 0), -np.nextafter(0.0, 1.0), scaled)
-        if _enum(Overflow, overflow, "overflow") == Overflow.SATURATE:
+        if parse_enum(Overflow, overflow, "overflow") == Overflow.SATURATE:
             lim = math.ldexp(1.0, self.width + 1)  # beyond the range: saturates all the same
             scaled = np.clip(scaled, -lim, lim)
         elif not np.isfinite(scaled).all():
@@ -246,7 +249,7 @@ def _widen(a, extra_bits):
 
 def round_shift(v, shift, rounding=Rounding.HALF_EVEN, rng=None):
     """Exactly ``v * 2**-shift`` rounded to an integer (``shift`` <= 0 multiplies exactly)."""
-    rounding = _enum(Rounding, rounding, "rounding")
+    rounding = parse_enum(Rounding, rounding, "rounding")
     v = _ints(v)
     if shift <= 0:
         return _widen(v, -shift) << -shift
@@ -271,7 +274,7 @@ def round_shift(v, shift, rounding=Rounding.HALF_EVEN, rng=None):
 
 def fit(v, fmt, overflow=Overflow.SATURATE):
     """Apply the overflow rule of ``fmt`` to integers ``v``; return (values, overflowed)."""
-    overflow = _enum(Overflow, overflow, "overflow")
+    overflow = parse_enum(Overflow, overflow, "overflow")
     v = _ints(v)
     lo, hi = fmt.min_int, fmt.max_int
     if v.size == 0:
@@ -331,8 +334,7 @@ def mac(acc, acc_fmt, a, fa, b, fb, rounding=Rounding.HALF_EVEN, overflow=Overfl
 def accumulator_width(a_fmt, b_fmt, n_terms):
     """Smallest signed width that holds any sum of ``n_terms`` products of ``a_fmt`` and ``b_fmt``
     values exactly (with ``a_fmt.frac + b_fmt.frac`` fractional bits), starting from zero."""
-    if not _is_int(n_terms) or n_terms < 1:
-        raise ConfigError(f"n_terms must be a positive integer, not {n_terms!r}")
+    check_size("n_terms", n_terms)
     corners = [x * y for x in (a_fmt.min_int, a_fmt.max_int) for y in (b_fmt.min_int, b_fmt.max_int)]
     lo, hi = n_terms * min(corners), n_terms * max(corners)
     w = 2

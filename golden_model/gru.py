@@ -54,14 +54,9 @@ class GRU(RecurrentLayer):
 
     def forward(self, x, h0=None):
         """Run the layer over ``x`` (T, B, I); return ``h`` (T, B, H) and the cache."""
-        x = self._check_x(x)
-        T, B, I = x.shape
+        x, h, gx, Wh, hs, h_prev = self._begin(x, h0)
+        T, B, _ = x.shape
         H = self.hidden_size
-        h = self._check_state("h0", h0, B)
-        Wx, Wh = self.W[:, :I], self.W[:, I:]
-        gx = (x.reshape(T * B, I) @ Wx.T + self.b).reshape(T, B, 3 * H)
-        hs = np.empty((T, B, H), self.dtype)
-        h_prev = np.empty((T, B, H), self.dtype)
         gates = np.empty((T, B, 3 * H), self.dtype)
         hn = np.empty((T, B, H), self.dtype)
         for t in range(T):
@@ -80,13 +75,10 @@ class GRU(RecurrentLayer):
 
         Returns ``grads`` with ``W``, ``b``, ``b_h``, ``x`` and ``h0``, and the statistics.
         """
-        dh, tau = self._check_backward(dh, cache, GRUCache, threshold)
+        dh, tau, dz_raw, dz_all, Wh = self._begin_backward(dh, cache, GRUCache, threshold)
         T, B, I = cache.x.shape
         H = self.hidden_size
-        Wx, Wh = self.W[:, :I], self.W[:, I:]
-        dz_raw = np.empty((T, B, 3 * H), self.dtype)
-        dz_all = np.empty((T, B, 3 * H), self.dtype)
-        g_all = np.empty((T, B, 3 * H), self.dtype)
+        g_all = np.empty_like(dz_all)
         dh_rec = np.zeros((B, H), self.dtype)
         for t in range(T - 1, -1, -1):
             act = cache.gates[t]
@@ -113,7 +105,7 @@ class GRU(RecurrentLayer):
             "W": dW,
             "b": flat.sum(axis=0),
             "b_h": gflat.sum(axis=0),
-            "x": (flat @ Wx).reshape(T, B, I),
+            "x": (flat @ self.W[:, :I]).reshape(T, B, I),
             "h0": dh_rec,
         }
         stats = BackwardStats.from_pass(self.GATES, self.n_inputs, dz_raw, dz_all, tau, record=record)

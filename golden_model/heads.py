@@ -9,7 +9,7 @@ the batch size.
 
 import numpy as np
 
-from ._checks import check_size
+from .checks import check_size
 from .errors import ConfigError
 
 __all__ = ["Head"]

@@ -1,6 +1,6 @@
 """LSTM layer with full backpropagation through time and sparsified dz.
 
-Gate order i, f, g, o as in PyTorch; the math is DESIGN.md "The math":
+Gate order i, f, g, o as in PyTorch; the math is docs/DESIGN.md "The math":
 ``z_t = W a_t + b`` with ``a_t = [x_t ; h_{t-1}]``. The backward pass thresholds
 the linear gate gradients dz (``|dz| < tau`` -> 0) right after the elementwise
 backward of each step, before dz feeds dW, db and da = W^T dz, so the
@@ -20,7 +20,7 @@ __all__ = ["LSTM", "LSTMCache"]
 
 @dataclass
 class LSTMCache(CacheBase):
-    """The forward cache of DESIGN.md, all arrays time-major (T, B, ...).
+    """The forward cache of docs/DESIGN.md, all arrays time-major (T, B, ...).
 
     ``x`` (T, B, I); ``h_prev`` (T, B, H) is h_{t-1}; ``c_prev`` (T, B, H) is c_{t-1};
     ``gates`` (T, B, 4H) holds i, f, g, o after their nonlinearity; ``tanh_c``
@@ -58,15 +58,10 @@ class LSTM(RecurrentLayer):
 
     def forward(self, x, h0=None, c0=None):
         """Run the layer over ``x`` (T, B, I); return ``h`` (T, B, H) and the cache."""
-        x = self._check_x(x)
-        T, B, I = x.shape
+        x, h, zx, Wh, hs, h_prev = self._begin(x, h0)
+        T, B, _ = x.shape
         H = self.hidden_size
-        h = self._check_state("h0", h0, B)
         c = self._check_state("c0", c0, B)
-        Wx, Wh = self.W[:, :I], self.W[:, I:]
-        zx = (x.reshape(T * B, I) @ Wx.T + self.b).reshape(T, B, 4 * H)
-        hs = np.empty((T, B, H), self.dtype)
-        h_prev = np.empty((T, B, H), self.dtype)
         c_prev = np.empty((T, B, H), self.dtype)
         gates = np.empty((T, B, 4 * H), self.dtype)
         tanh_c = np.empty((T, B, H), self.dtype)
@@ -109,12 +104,9 @@ class LSTM(RecurrentLayer):
             ``W``, ``b``, ``x`` (T, B, I), ``h0`` and ``c0`` (B, H).
         stats : BackwardStats
         """
-        dh, tau = self._check_backward(dh, cache, LSTMCache, threshold)
+        dh, tau, dz_raw, dz_all, Wh = self._begin_backward(dh, cache, LSTMCache, threshold)
         T, B, I = cache.x.shape
         H = self.hidden_size
-        Wx, Wh = self.W[:, :I], self.W[:, I:]
-        dz_raw = np.empty((T, B, 4 * H), self.dtype)
-        dz_all = np.empty((T, B, 4 * H), self.dtype)
         dh_rec = np.zeros((B, H), self.dtype)
         dc_next = np.zeros((B, H), self.dtype)
         for t in range(T - 1, -1, -1):
@@ -140,7 +132,7 @@ class LSTM(RecurrentLayer):
         grads = {
             "W": flat.T @ cache.a.reshape(T * B, I + H),
             "b": flat.sum(axis=0),
-            "x": (flat @ Wx).reshape(T, B, I),
+            "x": (flat @ self.W[:, :I]).reshape(T, B, I),
             "h0": dh_rec,
             "c0": dc_next,
         }

@@ -2,12 +2,13 @@
 
 import numpy as np
 
-__all__ = ["plot_learning_curves", "plot_dz_histogram", "plot_sparsity_vs_metric"]
+__all__ = ["pyplot", "plot_learning_curves", "plot_dz_histogram", "plot_sparsity_vs_metric"]
 
 METRIC_LABELS = {"accuracy": "accuracy", "bpc": "bits per character", "mse": "mean squared error"}
 
 
-def _pyplot():
+def pyplot():
+    """matplotlib.pyplot on the Agg backend (files only, no display needed)."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -16,7 +17,7 @@ def _pyplot():
 
 def plot_learning_curves(result, path):
     """Training loss and dz sparsity per step, validation metric per epoch."""
-    plt = _pyplot()
+    plt = pyplot()
     hist = result["history"]
     steps = np.array([h["step"] for h in hist])
     fig, (ax1, ax2, ax3) = plt.subplots(1, 3, figsize=(15, 4))
@@ -40,7 +41,7 @@ def plot_learning_curves(result, path):
 
 def plot_dz_histogram(result, path):
     """Per gate, the distribution of |dz| before thresholding, with the mean tau."""
-    plt = _pyplot()
+    plt = pyplot()
     h = result["histogram"]
     edges = np.array(h["edges"])
     fig, ax = plt.subplots(figsize=(8, 4.5))
@@ -65,7 +66,7 @@ def plot_dz_histogram(result, path):
 
 def plot_sparsity_vs_metric(rows, metric, path, title=""):
     """Test metric against dz sparsity, one point per run; rows from ``compare``."""
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(7, 4.5))
     for kind, marker in (("dense", "s"), ("sparse", "o"), ("fixed", "^")):
         pts = [(r["dz_sparsity"], r["test_metric"], r["label"]) for r in rows if r["kind"] == kind]

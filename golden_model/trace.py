@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .checks import check_file, check_size
 from .engine_config import EngineConfig
 from .engine_model import EngineInputs, gradient_scale, quantize_inputs
 from .errors import ConfigError, DataError, ZskipError
@@ -72,9 +73,7 @@ def save_trace(trace, path):
 
 def load_trace(path, config=None):
     """Read and validate a trace; with ``config`` also check that it matches that EngineConfig."""
-    p = Path(path)
-    if not p.is_file():
-        raise TraceError(f"trace {p} does not exist")
+    p = check_file(path, "trace", TraceError)
     try:
         with np.load(p, allow_pickle=False) as f:
             data = {k: f[k] for k in f.files}
@@ -131,12 +130,14 @@ def capture_trace(run_dir, *, passes=3, batch=4, lanes=4, threshold=None, engine
     Each pass is one batch of ``batch`` sequences from ``split``; dh comes from
     the run's head and loss. The threshold rule defaults to the run's;
     adaptive rules are calibrated on one float backward pass first. Only LSTM
-    runs have an engine.
+    runs have an engine. ``passes``, ``batch`` and ``lanes`` are checked
+    (integers >= 1) before the run is read.
     """
     from .datasets import load_dataset
     from .sparsify import StaticThreshold, parse_threshold
     from .train import TrainConfig, build_model
 
+    passes, batch, lanes = check_size("passes", passes), check_size("batch", batch), check_size("lanes", lanes)
     run = Path(run_dir)
     try:
         metrics = json.loads((run / "metrics.json").read_text())

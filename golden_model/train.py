@@ -14,18 +14,18 @@ and its |dz| histogram.
 
 import math
 import time
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from ._checks import check_dtype, check_size
+from .checks import check_dtype, check_known, check_size
 from .datasets import load_dataset
 from .engine_model import fixed_backward
 from .errors import ConfigError, ZskipError
 from .gru import GRU
 from .heads import Head
 from .lstm import LSTM
-from .optim import OPTIMIZERS, clip_grad_norm, make_optimizer
+from .optim import clip_grad_norm, make_optimizer
 from .sparsify import parse_threshold
 from .stats import BackwardStats
 
@@ -105,11 +105,7 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, d):
-        names = {f.name for f in fields(cls)}
-        unknown = set(d) - names
-        if unknown:
-            raise ConfigError(f"unknown training option(s): {', '.join(sorted(unknown))}")
-        return cls(**d)
+        return cls(**check_known("training option", d, cls))
 
 
 def build_model(config, dataset):

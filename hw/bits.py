@@ -1,14 +1,19 @@
-"""Small bit-level helpers that keep the exported Verilog free of Verilator's width warnings.
+"""Small bit-level helpers that keep the exported Verilog free of Verilator's width warnings, and the
+index counter every walk of the engine uses.
 
 Amaranth and Yosys print constants at their smallest width, and Verilator
 warns when an operator widens a narrower operand. So comparisons with a
 constant are written as bit tests (:func:`equals`), and memory addresses are
 concatenations of indices (:func:`address`) instead of sums of products.
+
+The engine walks its memories in nested orders (chunk c within batch row b,
+unit j then batch b within j, ...): :func:`count` advances such indices like
+the digits of an odometer.
 """
 
 from amaranth.hdl import Cat, Const, Value
 
-__all__ = ["equals", "address", "depth", "index_bits"]
+__all__ = ["equals", "address", "depth", "index_bits", "count"]
 
 
 def index_bits(n):
@@ -42,3 +47,27 @@ def depth(*sizes):
     for n in sizes[:-1]:
         d <<= index_bits(n)
     return max(d, 2)   # (a one-word memory would have a zero-width address)
+
+
+def count(m, enable, *digits):
+    """Advance index registers like the digits of an odometer, lowest first.
+
+    In a cycle with ``enable`` the first digit counts up; a digit at its last value goes back to its
+    first instead and carries into the next. Each digit is ``(register, last)`` or ``(register, last,
+    first)``: ``last`` an int or a Value (a limit set at run time), ``first`` an int (default 0).
+
+    Returns the carries: ``carries[i]`` is high in a cycle in which digits 0 .. i all wrap, so
+    ``carries[-1]`` marks the cycle that ends the whole walk.
+    """
+    carries, carry = [], enable
+    for digit in digits:
+        register, last, first = (*digit, 0)[:3]
+        at_last = equals(register, last) if isinstance(last, int) else register == last
+        with m.If(carry):
+            with m.If(at_last):
+                m.d.sync += register.eq(first)
+            with m.Else():
+                m.d.sync += register.eq(register + 1)
+        carry = carry & at_last
+        carries.append(carry)
+    return carries

@@ -26,44 +26,38 @@ bounded by ``max_payload``.
 import enum
 import hashlib
 import json
+from types import SimpleNamespace
 
 from amaranth.hdl import Cat, Module, Signal
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from golden_model.engine_config import EngineConfig
+from golden_model.engine_config import check_config
 
 from .bits import equals
-from .controller import counters_layout, flags_layout
+from .counters import counters_layout, flags_layout
 from .fixed import shape_of
 from .host_link import FrameError, byte_count, frame_layout
 from .layouts import chunk_layout, element_layout
 
 __all__ = ["Command", "Reply", "CommandDispatcher", "start_layout", "status_layout", "error_layout",
-           "stream_layouts", "config_ident", "MAX_COUNT"]
+           "stream_layouts", "config_ident", "MAX_COUNT", "MAX_PAYLOAD"]
 
 #: Most transfers in one WEIGHT, ELEM or A frame (the count is one byte).
 MAX_COUNT = 255
+#: Largest frame payload the board accepts (one iCE40 block RAM holds the frame receiver's buffer).
+MAX_PAYLOAD = 256
 
 
 class Command(enum.IntEnum):
-    """Command bytes of the frames the host sends."""
-    WEIGHT = 0x01
-    ELEM = 0x02
-    A = 0x03
-    START = 0x04
-    STATUS = 0x05
+    """Command bytes of the frames the host sends: W, elements, a_t, start, status."""
+    WEIGHT, ELEM, A, START, STATUS = 0x01, 0x02, 0x03, 0x04, 0x05
 
 
 class Reply(enum.IntEnum):
-    """Command bytes of the frames the board sends."""
-    ACK = 0x80
-    ERROR = 0x81
-    STATUS = 0x82
-    DX = 0x90
-    STATE = 0x91
-    DW = 0x92
-    DB = 0x93
+    """Command bytes of the frames the board sends: the answers (0x8_), the engine's outputs (0x9_)."""
+    ACK, ERROR, STATUS = 0x80, 0x81, 0x82
+    DX, STATE, DW, DB = 0x90, 0x91, 0x92, 0x93
 
 
 def stream_layouts(config):
@@ -112,10 +106,7 @@ class CommandDispatcher(wiring.Component):
     """
 
     def __init__(self, config):
-        if not isinstance(config, EngineConfig):
-            self._MustUse__silence = True
-            raise TypeError(f"config must be an EngineConfig, not {type(config).__name__}")
-        c = self.config = config
+        c = self.config = check_config(config)
         lays = stream_layouts(c)
         super().__init__({
             "i_frame": In(stream.Signature(frame_layout())),
@@ -135,142 +126,153 @@ class CommandDispatcher(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         c = self.config
-        f = self.i_frame.payload
-        take = self.i_frame.valid & self.i_frame.ready
-        targets = {Command.WEIGHT: self.o_weight, Command.ELEM: self.o_elem, Command.A: self.o_a}
-        sizes = {cmd: byte_count(len(port.payload.as_value())) for cmd, port in targets.items()}
-        start_bytes = byte_count(start_layout(c).size)
-        width = 8 * max(max(sizes.values()), start_bytes)
-        word = Signal(width)                  # bytes shift in at the top: the last byte is the highest
-        nbyte = Signal(range(width // 8))     # bytes of the current transfer taken
-        cmd = Signal(8)
-        code = Signal(FrameError)
-        done = Signal()                       # the frame's last byte has been taken
-        sel = Signal(Command)
-        h_len, h_count, h_empty = Signal(16), Signal(8), Signal()   # the frame's head, latched
-
-        def shift_in():
-            m.d.sync += [word.eq(Cat(word[8:], f.data)), nbyte.eq(nbyte + 1), done.eq(f.last)]
-
-        def answer(state, port):
-            """A state that offers one answer on ``port``, then waits for the next frame."""
-            with m.State(state):
-                m.d.comb += port.valid.eq(1)
-                with m.If(port.ready):
-                    m.next = "HEAD"
-
-        def refuse(why):
-            m.d.sync += code.eq(why)
-            m.next = "DRAIN"
-
-        m.d.comb += [self.o_ack.payload.eq(cmd), self.o_error.payload.code.eq(code),
-                     self.o_error.payload.cmd.eq(cmd)]
+        r = self._registers()
+        word, width = r.word, len(r.word)
+        m.d.comb += [self.o_ack.payload.eq(r.cmd), self.o_error.payload.code.eq(r.code),
+                     self.o_error.payload.cmd.eq(r.cmd)]
         m.d.comb += [self.o_status.payload.ident.eq(config_ident(c)), self.o_status.payload.idle.eq(self.idle),
                      self.o_status.payload.refused.eq(self.refused), self.o_status.payload.flags.eq(self.flags),
                      self.o_status.payload.stall.eq(self.stall), self.o_status.payload.counters.eq(self.counters)]
-        for cmd_, port in targets.items():
-            top = word[width - 8 * sizes[cmd_]:]
+        for cmd, port in r.targets.items():
+            top = word[width - 8 * r.sizes[cmd]:]
             m.d.comb += port.payload.eq(top[:len(port.payload.as_value())])
-        run = start_layout(c)(word[width - 8 * start_bytes:][:start_layout(c).size])
-
         with m.FSM():
-            # The head of a frame is latched, then judged: every ready and valid below is a function of
-            # the state alone, which keeps the checks' arithmetic out of the handshakes' paths (timing).
-            with m.State("HEAD"):
-                with m.If(self.i_frame.valid):
-                    m.d.sync += [cmd.eq(f.cmd), h_len.eq(f.length), h_count.eq(f.data), h_empty.eq(f.empty),
-                                 nbyte.eq(0), done.eq(0)]
-                    m.next = "DECIDE"
-                with m.Elif(self.i_error.valid):       # a frame the receiver dropped
-                    m.d.comb += self.i_error.ready.eq(1)
-                    m.d.sync += [code.eq(self.i_error.payload), cmd.eq(0)]
-                    m.next = "ERROR"
-            with m.State("DECIDE"):
-                with m.Switch(cmd):
-                    for cmd_, size in sizes.items():
-                        with m.Case(cmd_):
-                            count_ok = (h_len == 1 + _times(h_count, size)) & h_count.any() & ~h_empty
-                            with m.If(~count_ok):
-                                refuse(FrameError.BAD_LENGTH)
-                            with m.Elif(self.idle if cmd_ != Command.WEIGHT else ~self.idle):
-                                refuse(FrameError.NOT_RUNNING if cmd_ != Command.WEIGHT else FrameError.BUSY)
-                            with m.Else():
-                                m.d.sync += sel.eq(cmd_)
-                                m.next = "COUNT"
-                    with m.Case(Command.START):
-                        with m.If((h_len != start_bytes) | h_empty):
-                            refuse(FrameError.BAD_LENGTH)
-                        with m.Elif(~self.idle):
-                            refuse(FrameError.BUSY)
-                        with m.Else():
-                            m.next = "COLLECT"
-                    with m.Case(Command.STATUS):
-                        with m.If(~h_empty):
-                            refuse(FrameError.BAD_LENGTH)
-                        with m.Else():
-                            m.next = "EMPTY"
-                    with m.Default():
-                        refuse(FrameError.UNKNOWN_COMMAND)
-            with m.State("COUNT"):                      # the count byte (already judged)
-                m.d.comb += self.i_frame.ready.eq(1)
-                with m.If(take):
-                    m.next = "STREAM"
-            with m.State("EMPTY"):                      # the one transfer of a frame without payload
-                m.d.comb += self.i_frame.ready.eq(1)
-                with m.If(take):
-                    m.next = "STATUS"
-            with m.State("DRAIN"):                      # a refused frame: its bytes go nowhere
-                m.d.comb += self.i_frame.ready.eq(1)
-                with m.If(take & f.last):
-                    m.next = "ERROR"
-            answer("ERROR", self.o_error)
-            with m.State("STREAM"):
-                m.d.comb += self.i_frame.ready.eq(1)
-                with m.If(take):
-                    shift_in()
-                    with m.Switch(sel):
-                        for cmd_, size in sizes.items():
-                            with m.Case(cmd_):
-                                with m.If(equals(nbyte, size - 1)):
-                                    m.d.sync += nbyte.eq(0)
-                                    m.next = "PUSH"
-            with m.State("PUSH"):
-                with m.Switch(sel):
-                    for cmd_, port in targets.items():
-                        with m.Case(cmd_):
-                            m.d.comb += port.valid.eq(1)
-                            with m.If(port.ready):
-                                m.next = "STREAM"
-                                with m.If(done):
-                                    m.next = "ACK"
-                            if cmd_ != Command.WEIGHT:
-                                # the sequence ended before this frame did: the rest goes nowhere
-                                with m.Elif(self.idle):
-                                    m.d.sync += code.eq(FrameError.NOT_RUNNING)
-                                    m.next = "OVERRUN"
-            with m.State("OVERRUN"):
-                with m.If(done):
-                    m.next = "ERROR"
-                with m.Else():
-                    m.next = "DRAIN"
-            with m.State("COLLECT"):
-                m.d.comb += self.i_frame.ready.eq(1)
-                with m.If(take):
-                    shift_in()
-                    with m.If(f.last):
-                        m.next = "CHECK"
-            with m.State("CHECK"):
-                with m.If((run.seq_len == 0) | (run.seq_len > c.max_seq) | (run.batch == 0) |
-                          (run.batch > c.max_batch)):
-                    m.d.sync += code.eq(FrameError.OUT_OF_RANGE)
-                    m.next = "ERROR"
-                with m.Else():
-                    m.d.sync += [self.tau.eq(run.tau), self.dense.eq(run.dense), self.seq_len.eq(run.seq_len),
-                                 self.batch.eq(run.batch)]
-                    m.next = "FIRE"
-            with m.State("FIRE"):
-                m.d.comb += self.start.eq(1)
-                m.next = "ACK"
-            answer("STATUS", self.o_status)
-            answer("ACK", self.o_ack)
+            self._head(m, r)
+            self._transfers(m, r)
+            self._start(m, r)
+            for state, port in (("ERROR", self.o_error), ("STATUS", self.o_status), ("ACK", self.o_ack)):
+                with m.State(state):           # offer one answer, then wait for the next frame
+                    m.d.comb += port.valid.eq(1)
+                    with m.If(port.ready):
+                        m.next = "HEAD"
         return m
+
+    def _registers(self):
+        """The dispatcher's registers and the sizes it judges frames by."""
+        targets = {Command.WEIGHT: self.o_weight, Command.ELEM: self.o_elem, Command.A: self.o_a}
+        sizes = {cmd: byte_count(len(port.payload.as_value())) for cmd, port in targets.items()}
+        start_bytes = byte_count(start_layout(self.config).size)
+        width = 8 * max(max(sizes.values()), start_bytes)
+        return SimpleNamespace(
+            targets=targets, sizes=sizes, start_bytes=start_bytes,
+            word=Signal(width),                # bytes shift in at the top: the last byte is the highest
+            nbyte=Signal(range(width // 8)),   # bytes of the current transfer taken
+            cmd=Signal(8), code=Signal(FrameError),
+            done=Signal(),                     # the frame's last byte has been taken
+            sel=Signal(Command),
+            length=Signal(16), count=Signal(8), empty=Signal())   # the frame's head, latched
+
+    def _shift_in(self, m, r):
+        f = self.i_frame.payload
+        m.d.sync += [r.word.eq(Cat(r.word[8:], f.data)), r.nbyte.eq(r.nbyte + 1), r.done.eq(f.last)]
+
+    @staticmethod
+    def _refuse(m, r, why):
+        m.d.sync += r.code.eq(why)
+        m.next = "DRAIN"
+
+    def _head(self, m, r):
+        """HEAD latches a frame's head, DECIDE judges it: every ready and valid of the dispatcher is a
+        function of the state alone, which keeps the checks' arithmetic out of the handshakes' paths."""
+        f = self.i_frame.payload
+        with m.State("HEAD"):
+            with m.If(self.i_frame.valid):
+                m.d.sync += [r.cmd.eq(f.cmd), r.length.eq(f.length), r.count.eq(f.data), r.empty.eq(f.empty),
+                             r.nbyte.eq(0), r.done.eq(0)]
+                m.next = "DECIDE"
+            with m.Elif(self.i_error.valid):       # a frame the receiver dropped
+                m.d.comb += self.i_error.ready.eq(1)
+                m.d.sync += [r.code.eq(self.i_error.payload), r.cmd.eq(0)]
+                m.next = "ERROR"
+        with m.State("DECIDE"):
+            def judge(length_ok, then, state_ok=None, refusal=None):
+                """Refuse a frame of the wrong length, or one the engine's state does not allow (``refusal``
+                unless ``state_ok``); else go on to the state ``then``."""
+                with m.If(~length_ok):
+                    self._refuse(m, r, FrameError.BAD_LENGTH)
+                if state_ok is not None:
+                    with m.Elif(~state_ok):
+                        self._refuse(m, r, refusal)
+                with m.Else():
+                    m.next = then
+
+            with m.Switch(r.cmd):
+                for cmd, size in r.sizes.items():
+                    with m.Case(cmd):
+                        m.d.sync += r.sel.eq(cmd)
+                        count_ok = (r.length == 1 + _times(r.count, size)) & r.count.any() & ~r.empty
+                        if cmd == Command.WEIGHT:       # weights only while idle, a step's data only while running
+                            judge(count_ok, "COUNT", self.idle, FrameError.BUSY)
+                        else:
+                            judge(count_ok, "COUNT", ~self.idle, FrameError.NOT_RUNNING)
+                with m.Case(Command.START):
+                    judge((r.length == r.start_bytes) & ~r.empty, "COLLECT", self.idle, FrameError.BUSY)
+                with m.Case(Command.STATUS):
+                    judge(r.empty, "EMPTY")
+                with m.Default():
+                    self._refuse(m, r, FrameError.UNKNOWN_COMMAND)
+
+    def _transfers(self, m, r):
+        """A stream frame's count byte, then its transfers to the engine; a frame without payload; the bytes
+        of a refused frame."""
+        take, last = self.i_frame.valid & self.i_frame.ready, self.i_frame.payload.last
+        for state, then in (("COUNT", "STREAM"), ("EMPTY", "STATUS")):   # (the count was judged already)
+            with m.State(state):
+                m.d.comb += self.i_frame.ready.eq(1)
+                with m.If(take):
+                    m.next = then
+        with m.State("DRAIN"):                      # a refused frame: its bytes go nowhere
+            m.d.comb += self.i_frame.ready.eq(1)
+            with m.If(take & last):
+                m.next = "ERROR"
+        with m.State("STREAM"):
+            m.d.comb += self.i_frame.ready.eq(1)
+            with m.If(take):
+                self._shift_in(m, r)
+                with m.Switch(r.sel):
+                    for cmd, size in r.sizes.items():
+                        with m.Case(cmd):
+                            with m.If(equals(r.nbyte, size - 1)):
+                                m.d.sync += r.nbyte.eq(0)
+                                m.next = "PUSH"
+        with m.State("PUSH"):
+            for cmd, port in r.targets.items():     # (one of them: the frame's)
+                with m.If(r.sel == cmd):
+                    m.d.comb += port.valid.eq(1)
+                    with m.If(port.ready):
+                        m.next = "STREAM"
+                        with m.If(r.done):
+                            m.next = "ACK"
+                    if cmd != Command.WEIGHT:
+                        # the sequence ended before this frame did: the rest goes nowhere
+                        with m.Elif(self.idle):
+                            m.d.sync += r.code.eq(FrameError.NOT_RUNNING)
+                            m.next = "OVERRUN"
+        with m.State("OVERRUN"):
+            with m.If(r.done):
+                m.next = "ERROR"
+            with m.Else():
+                m.next = "DRAIN"
+
+    def _start(self, m, r):
+        """A START frame: its payload collected, T and B checked, the run-time registers set, a start pulse."""
+        c = self.config
+        run = start_layout(c)(r.word[len(r.word) - 8 * r.start_bytes:][:start_layout(c).size])
+        with m.State("COLLECT"):
+            m.d.comb += self.i_frame.ready.eq(1)
+            with m.If(self.i_frame.valid):
+                self._shift_in(m, r)
+                with m.If(self.i_frame.payload.last):
+                    m.next = "CHECK"
+        with m.State("CHECK"):
+            with m.If((run.seq_len == 0) | (run.seq_len > c.max_seq) | (run.batch == 0) |
+                      (run.batch > c.max_batch)):
+                m.d.sync += r.code.eq(FrameError.OUT_OF_RANGE)
+                m.next = "ERROR"
+            with m.Else():
+                m.d.sync += [self.tau.eq(run.tau), self.dense.eq(run.dense), self.seq_len.eq(run.seq_len),
+                             self.batch.eq(run.batch)]
+                m.next = "FIRE"
+        with m.State("FIRE"):
+            m.d.comb += self.start.eq(1)
+            m.next = "ACK"

@@ -12,18 +12,17 @@ in cycle x offers its first entry in cycle x + 1; each following entry is
 offered the cycle after the previous one was taken.
 """
 
-from amaranth.hdl import Cat, Const, Module, Signal
-from amaranth.lib import stream, wiring
+from amaranth.hdl import Cat, Module, Signal
+from amaranth.lib import stream
 from amaranth.lib.wiring import In, Out
 
-from golden_model.engine_config import EngineConfig
-
 from .layouts import dz_layout, nonzero_layout
+from .part import EnginePart
 
 __all__ = ["ZeroSkipEncoder"]
 
 
-class ZeroSkipEncoder(wiring.Component):
+class ZeroSkipEncoder(EnginePart):
     """Zero-skip encoder for ``config`` (an EngineConfig).
 
     Ports
@@ -33,15 +32,12 @@ class ZeroSkipEncoder(wiring.Component):
     dense : issue every entry, zeros included (hold it steady while elements flow).
     """
 
-    def __init__(self, config):
-        if not isinstance(config, EngineConfig):
-            raise TypeError(f"config must be an EngineConfig, not {type(config).__name__}")
-        self.config = config
-        super().__init__({
+    def members(self, config):
+        return {
             "i_dz": In(stream.Signature(dz_layout(config))),
             "o_nz": Out(stream.Signature(nonzero_layout(config))),
             "dense": In(1),
-        })
+        }
 
     def elaborate(self, platform):
         m = Module()

@@ -33,9 +33,10 @@ from amaranth.hdl import Cat, EnableInserter, Module, Signal, Value
 from amaranth.lib import fifo, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from golden_model.engine_config import EngineConfig
+from golden_model.engine_config import check_config
+from golden_model.errors import ConfigError
 
-from .controller import EngineCore, counters_layout, flags_layout
+from .controller import EngineCore, control_members
 from .fixed import shape_of
 from .layouts import chunk_layout, element_layout, state_layout
 
@@ -56,13 +57,10 @@ class Engine(wiring.Component):
     stall_width = 32
 
     def __init__(self, config, *, fifo_depth=2, input_fifos=True):
-        if not isinstance(config, EngineConfig):
-            raise TypeError(f"config must be an EngineConfig, not {type(config).__name__}")
+        c = self.config = check_config(config).check_buildable()
         if fifo_depth not in (1, 2):
-            raise ValueError(f"fifo_depth must be 1 or 2, not {fifo_depth!r}")
-        config.check_buildable()
+            raise ConfigError(f"fifo_depth must be 1 or 2, not {fifo_depth!r}")
         self.fifo_depth, self.input_fifos = fifo_depth, bool(input_fifos)
-        c = self.config = config
         super().__init__({
             "i_weight": In(stream.Signature(chunk_layout(c, c.weight))),
             "i_elem": In(stream.Signature(element_layout(c))),
@@ -71,10 +69,7 @@ class Engine(wiring.Component):
             "o_state": Out(stream.Signature(state_layout(c))),
             "o_dw": Out(stream.Signature(chunk_layout(c, c.dw_acc))),
             "o_db": Out(stream.Signature(shape_of(c.db_acc))),
-            "start": In(1), "tau": In(shape_of(c.grad)), "dense": In(1),
-            "seq_len": In(range(1, c.max_seq + 1)), "batch": In(range(1, c.max_batch + 1)),
-            "idle": Out(1), "refused": Out(1),
-            "counters": Out(counters_layout(c)), "flags": Out(flags_layout()),
+            **control_members(c),
             "stall": Out(self.stall_width),
         })
 

@@ -14,7 +14,7 @@ Stochastic rounding needs a generator per rounding site and is not provided.
 
 from amaranth.hdl import Const, Mux, Value, signed, unsigned
 
-from golden_model.fixedpoint import Overflow, QFormat, Rounding, _enum
+from golden_model.fixedpoint import Overflow, Rounding, parse_enum
 
 __all__ = ["round_shift", "fit", "mul", "add", "shape_of"]
 
@@ -26,7 +26,7 @@ def shape_of(fmt):
 
 def round_shift(v, shift, rounding=Rounding.HALF_EVEN):
     """``v * 2**-shift`` rounded to an integer, as golden_model.fixedpoint.round_shift."""
-    rounding = _enum(Rounding, rounding, "rounding")
+    rounding = parse_enum(Rounding, rounding, "rounding")
     if rounding == Rounding.STOCHASTIC:
         raise ValueError("stochastic rounding has no hardware implementation here")
     if shift <= 0:
@@ -46,7 +46,7 @@ def round_shift(v, shift, rounding=Rounding.HALF_EVEN):
 
 def fit(v, fmt, overflow=Overflow.SATURATE):
     """(value in ``fmt``'s shape, overflowed) for the integer expression ``v``."""
-    overflow = _enum(Overflow, overflow, "overflow")
+    overflow = parse_enum(Overflow, overflow, "overflow")
     lo, hi = fmt.min_int, fmt.max_int
     v = Value.cast(v)
     over, negative = _out_of_range(v, fmt)

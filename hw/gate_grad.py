@@ -3,10 +3,11 @@
 One element (b, j) enters and leaves ``latency`` cycles later with its four
 linear gate gradients dz (i, f, g, o; already thresholded against the ``tau``
 register: |dz| < tau gives 0) and the recurrent dc_{t-1}. The arithmetic is
-golden_model.engine_model's, operation for operation: the dataflow is
-``engine_model.GGU_DATAFLOW`` (16 products rounded to a format; sums,
-differences and the threshold), :func:`operations` gives each operation's
-hardware, and ``golden_model.cycles.ggu_schedule`` places them in time for
+golden_model.engine_model's, operation for operation: both follow the
+dataflow of golden_model.ggu (``GGU_DATAFLOW``: 16 products rounded to a
+format; sums, differences and the threshold), the model with NumPy's
+arithmetic, the unit with hw.fixed's (:func:`arithmetic`). Its schedule,
+``golden_model.ggu.ggu_schedule``, places each operation in time for
 ``config.ggu_cycles`` = k, in one of three forms:
 
 - **pipelined** (k = 1): one element per cycle on 16 multipliers, 11 stages;
@@ -31,59 +32,44 @@ any valid/ready pattern: the unit takes an element only when its output
 register will be free for it.
 """
 
+import operator
+
 from amaranth.hdl import Cat, Module, Mux, Signal, signed
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from golden_model.cycles import ggu_schedule
-from golden_model.engine_config import EngineConfig
-from golden_model.engine_model import GGU_DATAFLOW, GGU_INPUTS, GGU_OUTPUTS
+from golden_model.engine_config import check_config
+from golden_model.ggu import GGU_DATAFLOW, GGU_INPUTS, GGU_OUTPUTS, GGU_PRODUCTS, Arithmetic, format_of, ggu_schedule
 
 from . import fixed
 from .bits import equals
 from .fixed import shape_of
 
-__all__ = ["GateGradUnit", "ggu_input_layout", "ggu_output_layout", "operations"]
+__all__ = ["GateGradUnit", "ggu_input_layout", "ggu_output_layout", "arithmetic"]
 
 
 def ggu_input_layout(config):
-    act, g = shape_of(config.act), shape_of(config.grad)
-    return data.StructLayout({"i": act, "f": act, "g": act, "o": act, "tanh_c": act,
-                              "c_prev": shape_of(config.state), "dh": g, "dh_rec": g, "dc_next": g})
+    """One element's inputs (golden_model.ggu.GGU_INPUTS), each in its format."""
+    return data.StructLayout({name: shape_of(format_of(config, name)) for name in GGU_INPUTS})
 
 
 def ggu_output_layout(config):
-    g = shape_of(config.grad)
-    return data.StructLayout({"dz_i": g, "dz_f": g, "dz_g": g, "dz_o": g, "dc_prev": g, "overflow": 1})
+    """One element's outputs (golden_model.ggu.GGU_OUTPUTS), each in its format, and the overflow bit."""
+    return data.StructLayout({**{name: shape_of(format_of(config, name)) for name in GGU_OUTPUTS}, "overflow": 1})
 
 
-def operations(config, tau):
-    """The hardware of each operation of ``GGU_DATAFLOW``: a product's (frac of x, frac of y, output
-    format), or a logic operation's function of its operands -> (value, overflowed, format)."""
-    c = config
-    g, act = c.grad, c.act
-    A, S, G = act.frac, c.state.frac, g.frac
-    one = 1 << A
-
-    def sat(fmt, f):               # an exact sum or difference through the overflow rule
-        return lambda *x: (*fixed.fit(f(*x), fmt, c.overflow), fmt)
+def arithmetic(config, tau):
+    """The dataflow's arithmetic in hardware (a golden_model.ggu.Arithmetic on Amaranth values):
+    hw.fixed's rounding and overflow rule, and the threshold against the ``tau`` register."""
 
     def threshold(v):              # |v| < tau -> 0, by sign and zero tests only
         below = (v - tau)[-1]                       # v < tau (v >= 0 here)
         sum_ = v + tau
         above = ~sum_[-1] & sum_.any()              # v > -tau (v < 0 here)
-        return Mux(Mux(v[-1], above, below), 0, v), 0, g
+        return Mux(Mux(v[-1], above, below), 0, v)
 
-    one_minus = sat(act, lambda x: one - x)
-    add = sat(g, lambda a, b: a + b)
-    impl = {"dh_sum": add, "mi": one_minus, "mf": one_minus, "mo": one_minus, "u": one_minus, "sg": one_minus,
-            "dc": add, "tc2": (A, A, act), "gg2": (A, A, act), "si": (A, A, act), "sf": (A, A, act),
-            "so": (A, A, act), "do": (G, A, g), "t1": (G, A, g), "t2": (G, A, g), "di": (G, A, g),
-            "dg": (G, A, g), "df": (G, S, g), "dc_prev": (G, A, g)}
-    for q in "ifgo":
-        impl["raw_" + q], impl["dz_" + q] = (G, A, g), threshold
-    assert set(impl) == {name for name, _, _ in GGU_DATAFLOW}
-    return impl
+    return Arithmetic(config, product=operator.mul, round_shift=fixed.round_shift, fit=fixed.fit,
+                      threshold=threshold)
 
 
 class GateGradUnit(wiring.Component):
@@ -106,8 +92,7 @@ class GateGradUnit(wiring.Component):
     """
 
     def __init__(self, config):
-        if not isinstance(config, EngineConfig):
-            raise TypeError(f"config must be an EngineConfig, not {type(config).__name__}")
+        check_config(config)
         self.config = config
         super().__init__({
             "i_elem": In(stream.Signature(ggu_input_layout(config))),
@@ -118,36 +103,31 @@ class GateGradUnit(wiring.Component):
         self.form, self.interval = self.plan.form, self.plan.interval
         self.multipliers, self.latency = self.plan.multipliers, self.plan.latency
 
-    def _round(self, exact, name, impl):
-        fx, fy, fmt = impl[name]
-        c = self.config
-        return (*fixed.fit(fixed.round_shift(exact, fx + fy - fmt.frac, c.rounding), fmt, c.overflow), fmt)
-
     def elaborate(self, platform):
         m = Module()
-        impl = operations(self.config, self.tau)
+        arith = arithmetic(self.config, self.tau)
         if self.form == "serial":
-            self._serial(m, impl)
+            self._serial(m, arith)
         else:
-            self._pipeline(m, impl)
+            self._pipeline(m, arith)
         return m
 
     # -- pipelined and folded --------------------------------------------------------------------------
 
-    def _pipeline(self, m, impl):
+    def _pipeline(self, m, arith):
         plan, k = self.plan, self.interval
         at, n, folded = plan.stage_of, plan.stages, self.form == "folded"
-        products = {name for name, _, kind in GGU_DATAFLOW if kind == "mul"}
 
-        def source(name, args, a):         # the stage whose register an operation reads ``a`` from
-            if name in products:
-                return at[name] - (1 if folded else 2)
-            return at[a] if name in plan.chained and a in products and at[a] == at[name] else at[name] - 1
+        def source(op, a):                 # the stage whose register ``op`` reads its operand ``a`` from
+            if op.kind == "mul":
+                return at[op.name] - (1 if folded else 2)
+            chained = op.name in plan.chained and a in GGU_PRODUCTS and at[a] == at[op.name]
+            return at[a] if chained else at[op.name] - 1
 
         need = {name: n for name in GGU_OUTPUTS}     # the last stage that must hold each value
-        for name, args, _ in GGU_DATAFLOW:
-            for a in args:
-                need[a] = max(need.get(a, 0), source(name, args, a))
+        for op in GGU_DATAFLOW:
+            for a in op.args:
+                need[a] = max(need.get(a, 0), source(op, a))
 
         vals = [{name: self.i_elem.payload[name] for name in GGU_INPUTS}] + [{} for _ in range(n)]
         valid = [self.i_elem.valid] + [Signal(name=f"s{s}_valid") for s in range(1, n + 1)]
@@ -157,26 +137,26 @@ class GateGradUnit(wiring.Component):
         for s in range(1, n + 1):
             updates, overflow = [valid[s].eq(valid[s - 1])], over[s - 1]
             now = {}                       # this stage's results before their registers
-            for name, args, kind in GGU_DATAFLOW:
-                if kind == "mul" and not folded and at[name] - 1 == s:       # the exact product first
-                    x, y = (vals[s - 1][a] for a in args)
+            for op in GGU_DATAFLOW:
+                name = op.name
+                if op.kind == "mul" and not folded and at[name] - 1 == s:     # the exact product first
+                    x, y = (vals[s - 1][a] for a in op.args)
                     p = vals[s]["p_" + name] = Signal(signed(len(x) + len(y)), name=f"s{s}_p_{name}")
-                    updates.append(p.eq(x * y))
+                    updates.append(p.eq(arith.product(x, y)))
                 if at[name] != s:
                     continue
-                if kind == "mul":
+                if op.kind == "mul":
                     if folded:
-                        x, y = (vals[s - 1][a] for a in args)
+                        x, y = (vals[s - 1][a] for a in op.args)
                         exact = Signal(signed(len(x) + len(y)), name=f"h_{name}")
                         shared.append(((x, y), exact))
                     else:
                         exact = vals[s - 1]["p_" + name]
-                    v, o, fmt = self._round(exact, name, impl)
+                    v, o = arith.round(op, exact)
                 else:
-                    v, o, fmt = impl[name](*(now[a] if source(name, args, a) == s else vals[s - 1][a]
-                                             for a in args))
+                    v, o = arith.apply(op, *(now[a] if source(op, a) == s else vals[s - 1][a] for a in op.args))
                 now[name] = v
-                reg = vals[s][name] = Signal(shape_of(fmt), name=f"s{s}_{name}")
+                reg = vals[s][name] = Signal(shape_of(arith.format(name)), name=f"s{s}_{name}")
                 updates.append(reg.eq(v))
                 overflow = overflow | o
             for name in at:                # values carried through this stage
@@ -229,10 +209,9 @@ class GateGradUnit(wiring.Component):
 
     # -- serial ------------------------------------------------------------------------------------------
 
-    def _serial(self, m, impl):
+    def _serial(self, m, arith):
         plan = self.plan
         last = self.latency - 1            # the cycle whose end registers the outputs
-        products = plan.multiplier_of
         busy, count = Signal(), Signal(range(last + 1))
         take = self.i_elem.valid & self.i_elem.ready
         m.d.comb += self.i_elem.ready.eq(~busy & (~self.o_grad.valid | self.o_grad.ready))
@@ -248,9 +227,8 @@ class GateGradUnit(wiring.Component):
         regs = {name: Signal.like(self.i_elem.payload[name], name=f"in_{name}") for name in GGU_INPUTS}
         with m.If(take):
             m.d.sync += [regs[name].eq(self.i_elem.payload[name]) for name in GGU_INPUTS]
-        for name, args, kind in GGU_DATAFLOW:     # one register per value
-            fmt = impl[name][2] if kind == "mul" else impl[name](*(regs[a] for a in args))[2]
-            regs[name] = Signal(shape_of(fmt), name=f"r_{name}")
+        for op in GGU_DATAFLOW:                   # one register per value
+            regs[op.name] = Signal(shape_of(arith.format(op.name)), name=f"r_{op.name}")
 
         def at(cycle):
             return busy & equals(count, cycle)
@@ -259,8 +237,8 @@ class GateGradUnit(wiring.Component):
         # the cycle after
         exact = {}
         for unit in range(self.multipliers):
-            mine = [(plan.time_of[name], name, args) for name, args, kind in GGU_DATAFLOW
-                    if kind == "mul" and products[name] == unit]
+            mine = [(plan.time_of[op.name], op.name, op.args) for op in GGU_DATAFLOW
+                    if op.kind == "mul" and plan.multiplier_of[op.name] == unit]
             a, b, p = self._multiplier(m, unit, [(regs[x], regs[y]) for _, _, (x, y) in mine])
             q = Signal.like(p, name=f"mul{unit}_q")
             m.d.sync += q.eq(p)
@@ -276,16 +254,18 @@ class GateGradUnit(wiring.Component):
         with m.If(take):
             m.d.sync += overflow.eq(0)
         now, flags = {}, {}
-        for name, args, kind in GGU_DATAFLOW:
+        for op in GGU_DATAFLOW:
+            name = op.name
             if name in GGU_OUTPUTS and name in plan.chained:
                 # the threshold reads the registered product and drives the output: no register of its
                 # own, and rounding and threshold are not one cycle's path (the critical one on a UP5K)
-                regs[name] = impl[name](*(regs[a] for a in args))[0]
+                regs[name] = arith.apply(op, *(regs[a] for a in op.args))[0]
                 continue
-            if kind == "mul":
-                v, o, _ = self._round(exact[name], name, impl)
+            if op.kind == "mul":
+                v, o = arith.round(op, exact[name])
             else:
-                v, o, _ = impl[name](*(now[a] if name in plan.chained and a in products else regs[a] for a in args))
+                v, o = arith.apply(op, *(now[a] if name in plan.chained and a in GGU_PRODUCTS else regs[a]
+                                         for a in op.args))
             now[name] = v
             cycle = plan.write_cycle(name)
             with m.If(at(cycle)):

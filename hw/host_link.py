@@ -17,10 +17,13 @@ stream of payload bytes, :class:`Framer` turns each word of a stream into one fr
 
 import enum
 
-from amaranth.hdl import Cat, Module, Mux, Signal, Value
+from amaranth.hdl import Module, Mux, Signal, Value
 from amaranth.lib import data, memory, stream, wiring
 from amaranth.lib.crc.catalog import CRC16_CCITT_FALSE
 from amaranth.lib.wiring import In, Out
+
+from golden_model.checks import check_size
+from golden_model.errors import ConfigError
 
 from .bits import equals
 
@@ -87,13 +90,9 @@ class FrameReceiver(wiring.Component):
     """
 
     def __init__(self, max_payload=256, timeout=1 << 20):
-        if not isinstance(max_payload, int) or not 1 <= max_payload <= 0xFFFF:
-            self._MustUse__silence = True
-            raise ValueError(f"max_payload must be an integer in [1, 65535], not {max_payload!r}")
-        if not isinstance(timeout, int) or timeout < 2:
-            self._MustUse__silence = True
-            raise ValueError(f"timeout must be an integer >= 2 (cycles), not {timeout!r}")
-        self.max_payload, self.timeout = max_payload, timeout
+        if check_size("max_payload", max_payload) > 0xFFFF:
+            raise ConfigError(f"max_payload must be at most 65535 (a frame's length field), not {max_payload!r}")
+        self.max_payload, self.timeout = max_payload, check_size("timeout (cycles)", timeout, minimum=2)
         super().__init__({
             "i_byte": In(stream.Signature(8)),
             "o_frame": Out(stream.Signature(frame_layout())),
@@ -255,9 +254,8 @@ class Framer(wiring.Component):
     """
 
     def __init__(self, cmd, shape):
-        if not isinstance(cmd, int) or not 0 <= cmd <= 255:
-            self._MustUse__silence = True
-            raise ValueError(f"cmd must be a byte (0..255), not {cmd!r}")
+        if check_size("cmd", cmd, minimum=0) > 255:
+            raise ConfigError(f"cmd must be a byte (0..255), not {cmd!r}")
         self.cmd = cmd
         super().__init__({"i_word": In(stream.Signature(shape)), "o_frame": Out(stream.Signature(send_layout()))})
 
@@ -285,10 +283,7 @@ class FrameArbiter(wiring.Component):
     the lowest-numbered waiting input goes first."""
 
     def __init__(self, count):
-        if not isinstance(count, int) or count < 1:
-            self._MustUse__silence = True
-            raise ValueError(f"count must be a positive integer, not {count!r}")
-        self.count = count
+        self.count = check_size("count", count)
         super().__init__({"i_frame": In(stream.Signature(send_layout())).array(count),
                           "o_frame": Out(stream.Signature(send_layout()))})
 

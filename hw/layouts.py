@@ -20,7 +20,8 @@ from amaranth.lib import data
 
 from .fixed import shape_of
 
-__all__ = ["element_layout", "chunk_layout", "dz_layout", "nonzero_layout", "state_layout", "index_shape"]
+__all__ = ["element_layout", "chunk_layout", "dz_layout", "nonzero_layout", "state_layout", "index_shape",
+           "field_values"]
 
 
 def index_shape(n):
@@ -61,3 +62,20 @@ def nonzero_layout(config):
 def state_layout(config):
     g = shape_of(config.grad)
     return data.StructLayout({"dh0": g, "dc0": g})
+
+
+def field_values(view):
+    """The fields of a struct-layout value as ``{name: int}``.
+
+    Parameters
+    ----------
+    view : amaranth.lib.data.View or amaranth.lib.data.Const
+        A value of a StructLayout: ``layout.from_bits(word)``, a simulator's ``ctx.get(signal)``, or a
+        field of one whose shape is itself a layout.
+
+    Returns
+    -------
+    dict
+        Each field's value as an int, in the layout's order.
+    """
+    return {name: int(view[name]) for name, _ in view.shape()}

@@ -39,14 +39,20 @@ from amaranth.hdl import Cat, Module, Mux, Signal, signed
 from amaranth.lib import data, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from golden_model.engine_config import EngineConfig
+from golden_model.engine_config import check_config
 
 from . import fixed
 from .bits import address, depth, equals
 from .fixed import shape_of
 from .layouts import chunk_layout, nonzero_layout
 
-__all__ = ["MacLanes"]
+__all__ = ["MacLanes", "memory_depths"]
+
+
+def memory_depths(config):
+    """Words of each memory of one lane (``db``: of the one db memory), addressed by hw.bits.address."""
+    C, B, R = config.cols_per_lane, config.max_batch, config.n_rows
+    return {"W": depth(C, R), "a": depth(C, B), "dW": depth(C, R), "da": depth(C, B), "db": max(R, 2)}
 
 
 class MacLanes(wiring.Component):
@@ -73,11 +79,8 @@ class MacLanes(wiring.Component):
     write_latency = 2
 
     def __init__(self, config):
-        if not isinstance(config, EngineConfig):
-            raise TypeError(f"config must be an EngineConfig, not {type(config).__name__}")
-        c = self.config = config
-        C, B, R = c.cols_per_lane, c.max_batch, c.n_rows
-        self.depths = {"W": depth(C, R), "a": depth(C, B), "dW": depth(C, R), "da": depth(C, B), "db": max(R, 2)}
+        c = self.config = check_config(config)
+        self.depths = memory_depths(c)
         super().__init__({
             "i_nz": In(stream.Signature(nonzero_layout(c))),
             "abuf": In(1), "dbuf": In(1),
@@ -118,14 +121,6 @@ class MacLanes(wiring.Component):
             m.d.sync += [busy.eq(1), col.eq(0), k.eq(nz.payload.k), b.eq(nz.payload.b), v.eq(nz.payload.v)]
         w_addr, d_addr = address((col, C), (k, R)), address((col, C), (b, B))
 
-        # -- memories ------------------------------------------------------------------------------
-        def mem(name, shape, suffix=""):
-            mm = memory.Memory(shape=shape, depth=self.depths[name.rstrip("01")], init=[])
-            m.submodules[name + suffix] = mm
-            wp = mm.write_port()
-            rp = mm.read_port(transparent_for=(wp,))
-            return rp, wp
-
         # pipeline registers: stage 1 (operands arrive), stage 2 (products ready, write)
         stage = data.StructLayout({"mac": 1, "db": 1, "clr_dw": 1, "clr_da": 1, "clr_db": 1, "abuf": 1, "dbuf": 1,
                                    "rd_dbuf": 1, "v": v.shape(), "w_addr": len(w_addr), "d_addr": len(d_addr),
@@ -139,48 +134,62 @@ class MacLanes(wiring.Component):
         ]
         m.d.comb += [self.idle.eq(~busy & ~s1.mac & ~s2.mac), self.busy.eq(busy)]
 
-        ovf_dw, ovf_da = [], []
-        for p in range(P):
-            w_rp, w_wp = mem("W", shape_of(c.weight), str(p))
-            a0_rp, a0_wp = mem("a0", shape_of(c.inp), f"_{p}")
-            a1_rp, a1_wp = mem("a1", shape_of(c.inp), f"_{p}")
-            dw_rp, dw_wp = mem("dW", shape_of(c.dw_acc), str(p))
-            da_ports = [mem(f"da{i}", shape_of(c.da_acc), f"_{p}") for i in range(2)]
-            m.d.comb += [
-                w_wp.en.eq(self.w_we), w_wp.addr.eq(self.w_addr), w_wp.data.eq(self.w_data[p]),
-                a0_wp.en.eq(self.a_we & ~self.a_buf), a1_wp.en.eq(self.a_we & self.a_buf),
-                a0_wp.addr.eq(self.a_addr), a1_wp.addr.eq(self.a_addr),
-                a0_wp.data.eq(self.a_data[p]), a1_wp.data.eq(self.a_data[p]),
-                w_rp.addr.eq(w_addr), a0_rp.addr.eq(d_addr), a1_rp.addr.eq(d_addr),
-                dw_rp.addr.eq(Mux(self.rd_dw, self.rd_addr, w_addr)),
-                self.dw_data[p].eq(dw_rp.data),
-                self.da_data[p].eq(Mux(s1.rd_dbuf, da_ports[1][0].data, da_ports[0][0].data)),
-            ]
-            a = Mux(s1.abuf, a1_rp.data, a0_rp.data)
-            da_data = Mux(s1.dbuf, da_ports[1][0].data, da_ports[0][0].data)
-            # stage 1 -> 2: the exact products, and the old accumulator values beside them
-            # (registers as wide as the sum's operands: equal widths keep the Verilog free of width warnings)
-            pw, dw_old = Signal(signed(c.dw_acc.width + 1)), Signal(signed(c.dw_acc.width + 1))
-            pa, da_old = Signal(signed(c.da_acc.width + 1)), Signal(signed(c.da_acc.width + 1))
-            m.d.sync += [pw.eq(a * s1.v), pa.eq(w_rp.data * s1.v), dw_old.eq(dw_rp.data), da_old.eq(da_data)]
-            # stage 2: sum, saturate, write back (or write 0 after a read-and-clear)
-            dw_new, dw_over = fixed.fit(dw_old + pw, c.dw_acc, c.overflow)
-            da_new, da_over = fixed.fit(da_old + pa, c.da_acc, c.overflow)
-            m.d.comb += [
-                dw_wp.addr.eq(Mux(s2.clr_dw, s2.r_addr, s2.w_addr)), dw_wp.en.eq(s2.mac | s2.clr_dw),
-                dw_wp.data.eq(Mux(s2.mac, dw_new, 0)),
-            ]
-            for i, (rp, wp) in enumerate(da_ports):
-                clear_rd = self.rd_da & (self.rd_dbuf if i else ~self.rd_dbuf)     # this buffer is read out
-                clear_wr = s2.clr_da & (s2.rd_dbuf if i else ~s2.rd_dbuf)
-                mac_wr = s2.mac & (s2.dbuf if i else ~s2.dbuf)
-                m.d.comb += [rp.addr.eq(Mux(clear_rd, self.rd_addr, d_addr)),
-                             wp.addr.eq(Mux(clear_wr, s2.r_addr, s2.d_addr)), wp.en.eq(mac_wr | clear_wr),
-                             wp.data.eq(Mux(clear_wr, 0, da_new))]
-            ovf_dw.append(dw_over)
-            ovf_da.append(da_over)
+        overflows = [self._lane(m, p, s1, s2, w_addr, d_addr) for p in range(P)]
+        db_over = self._db(m, s1, s2, k)
+        m.d.comb += [
+            self.ovf_dw.eq(s2.mac & Cat(dw for dw, _ in overflows).any()),
+            self.ovf_da.eq(s2.mac & Cat(da for _, da in overflows).any()),
+            self.ovf_db.eq(s2.db & db_over),
+        ]
+        return m
 
-        db_rp, db_wp = mem("db", shape_of(c.db_acc))
+    def _memory(self, m, name, shape, suffix=""):
+        """A memory of ``self.depths[name]`` words with one write port and a read port transparent to it."""
+        mem = memory.Memory(shape=shape, depth=self.depths[name.rstrip("01")], init=[])
+        m.submodules[name + suffix] = mem
+        write = mem.write_port()
+        return mem.read_port(transparent_for=(write,)), write
+
+    def _lane(self, m, p, s1, s2, w_addr, d_addr):
+        """Lane p: its memories and its two multiply-accumulates; returns its (dW, da) overflow."""
+        c = self.config
+        w_rp, w_wp = self._memory(m, "W", shape_of(c.weight), str(p))
+        a_ports = [self._memory(m, f"a{i}", shape_of(c.inp), f"_{p}") for i in range(2)]
+        dw_rp, dw_wp = self._memory(m, "dW", shape_of(c.dw_acc), str(p))
+        da_ports = [self._memory(m, f"da{i}", shape_of(c.da_acc), f"_{p}") for i in range(2)]
+        m.d.comb += [
+            w_wp.en.eq(self.w_we), w_wp.addr.eq(self.w_addr), w_wp.data.eq(self.w_data[p]), w_rp.addr.eq(w_addr),
+            dw_rp.addr.eq(Mux(self.rd_dw, self.rd_addr, w_addr)), self.dw_data[p].eq(dw_rp.data),
+            self.da_data[p].eq(Mux(s1.rd_dbuf, da_ports[1][0].data, da_ports[0][0].data)),
+        ]
+        for i, (rp, wp) in enumerate(a_ports):
+            m.d.comb += [wp.en.eq(self.a_we & (self.a_buf if i else ~self.a_buf)), wp.addr.eq(self.a_addr),
+                         wp.data.eq(self.a_data[p]), rp.addr.eq(d_addr)]
+        a = Mux(s1.abuf, a_ports[1][0].data, a_ports[0][0].data)
+        da_data = Mux(s1.dbuf, da_ports[1][0].data, da_ports[0][0].data)
+        # stage 1 -> 2: the exact products, and the old accumulator values beside them
+        # (registers as wide as the sum's operands: equal widths keep the Verilog free of width warnings)
+        pw, dw_old = Signal(signed(c.dw_acc.width + 1)), Signal(signed(c.dw_acc.width + 1))
+        pa, da_old = Signal(signed(c.da_acc.width + 1)), Signal(signed(c.da_acc.width + 1))
+        m.d.sync += [pw.eq(a * s1.v), pa.eq(w_rp.data * s1.v), dw_old.eq(dw_rp.data), da_old.eq(da_data)]
+        # stage 2: sum, saturate, write back (or write 0 after a read-and-clear)
+        dw_new, dw_over = fixed.fit(dw_old + pw, c.dw_acc, c.overflow)
+        da_new, da_over = fixed.fit(da_old + pa, c.da_acc, c.overflow)
+        m.d.comb += [dw_wp.addr.eq(Mux(s2.clr_dw, s2.r_addr, s2.w_addr)), dw_wp.en.eq(s2.mac | s2.clr_dw),
+                     dw_wp.data.eq(Mux(s2.mac, dw_new, 0))]
+        for i, (rp, wp) in enumerate(da_ports):
+            clear_rd = self.rd_da & (self.rd_dbuf if i else ~self.rd_dbuf)     # this buffer is read out
+            clear_wr = s2.clr_da & (s2.rd_dbuf if i else ~s2.rd_dbuf)
+            mac_wr = s2.mac & (s2.dbuf if i else ~s2.dbuf)
+            m.d.comb += [rp.addr.eq(Mux(clear_rd, self.rd_addr, d_addr)),
+                         wp.addr.eq(Mux(clear_wr, s2.r_addr, s2.d_addr)), wp.en.eq(mac_wr | clear_wr),
+                         wp.data.eq(Mux(clear_wr, 0, da_new))]
+        return dw_over, da_over
+
+    def _db(self, m, s1, s2, k):
+        """The db accumulators (one memory: db[k] += v with an entry's first column); returns its overflow."""
+        c = self.config
+        db_rp, db_wp = self._memory(m, "db", shape_of(c.db_acc))
         db_old, db_v = Signal(signed(c.db_acc.width + 1)), Signal(signed(c.db_acc.width + 1))
         m.d.sync += [db_old.eq(db_rp.data), db_v.eq(s1.v)]
         db_new, db_over = fixed.fit(db_old + db_v, c.db_acc, c.overflow)
@@ -188,8 +197,5 @@ class MacLanes(wiring.Component):
             db_rp.addr.eq(Mux(self.rd_db, self.rd_addr, k)), self.db_data.eq(db_rp.data),
             db_wp.addr.eq(Mux(s2.clr_db, s2.r_addr, s2.k)), db_wp.en.eq(s2.db | s2.clr_db),
             db_wp.data.eq(Mux(s2.db, db_new, 0)),
-            self.ovf_dw.eq(s2.mac & Cat(ovf_dw).any()),
-            self.ovf_da.eq(s2.mac & Cat(ovf_da).any()),
-            self.ovf_db.eq(s2.db & db_over),
         ]
-        return m
+        return db_over

@@ -10,7 +10,7 @@ hw.layouts turn them into bits.
 import numpy as np
 
 __all__ = ["weight_transfers", "element_transfers", "a_transfers", "expected_transfers", "decode_outputs",
-           "Outputs", "dx_chunks"]
+           "Outputs", "dx_chunks", "output_counts"]
 
 
 def _chunks(config, row):
@@ -95,10 +95,8 @@ def decode_outputs(config, T, B, dx, state, dw, db):
         if len(got) != n:
             raise ValueError(f"{name}: expected {n} transfers, got {len(got)}")
 
-    need("o_dx", dx, T * B * CI)
-    need("o_state", state, B * H)
-    need("o_dw", dw, R * C)
-    need("o_db", db, R)
+    for name, got in (("dx", dx), ("state", state), ("dw", dw), ("db", db)):
+        need(f"o_{name}", got, output_counts(config, T, B)[name])
     dx_rows = np.zeros((T, B, CI * config.lanes), dtype=object)
     n = 0
     for t in range(T - 1, -1, -1):
@@ -120,3 +118,15 @@ def _ints(a):
     except OverflowError:
         return a
 
+
+def output_counts(config, T, B):
+    """The transfers each output stream carries for one sequence of T steps and batch B.
+
+    Returns
+    -------
+    dict
+        ``{"dx": T B ceil(I / P), "state": B H, "dw": 4H C, "db": 4H}``, by the stream's name without
+        its ``o_`` prefix.
+    """
+    return {"dx": T * B * len(dx_chunks(config)), "state": B * config.hidden_size,
+            "dw": config.n_rows * config.cols_per_lane, "db": config.n_rows}

@@ -11,30 +11,31 @@ from amaranth.lib import stream, wiring
 from amaranth.lib.cdc import FFSynchronizer
 from amaranth.lib.wiring import In, Out
 
+from golden_model.checks import check_size
+
 from .bits import equals
 
 __all__ = ["UARTTx", "UARTRx", "check_divisor"]
 
 
-def check_divisor(divisor, owner=None):
-    """``divisor`` if it is an integer >= 4; else ValueError (and ``owner``, the refused component,
-    will not warn that it was never elaborated)."""
-    if isinstance(divisor, bool) or not isinstance(divisor, int) or divisor < 4:
-        if owner is not None:
-            owner._MustUse__silence = True
-        raise ValueError(f"divisor (clock cycles per bit) must be an integer >= 4, not {divisor!r}")
-    return divisor
+def check_divisor(divisor):
+    """``divisor`` if it is an integer >= 4, else ConfigError."""
+    return check_size("divisor (clock cycles per bit)", divisor, minimum=4)
 
 
-class UARTTx(wiring.Component):
+class _UART(wiring.Component):
+    """What the transmitter and the receiver share: ``divisor``, clock cycles per bit."""
+
+    def __init__(self, divisor):
+        self.divisor = check_divisor(divisor)
+        super().__init__()
+
+
+class UARTTx(_UART):
     """Transmitter: ``i_data`` (a stream of bytes) out on ``tx`` (idle high)."""
 
     i_data: In(stream.Signature(8))
     tx: Out(1, init=1)
-
-    def __init__(self, divisor):
-        self.divisor = check_divisor(divisor, self)
-        super().__init__()
 
     def elaborate(self, platform):
         m = Module()
@@ -51,7 +52,7 @@ class UARTTx(wiring.Component):
         return m
 
 
-class UARTRx(wiring.Component):
+class UARTRx(_UART):
     """Receiver: bytes on ``rx`` out as the stream ``o_data``; ``framing_error`` pulses for a bad stop bit.
 
     A byte waits in ``o_data`` until taken; one arriving before that is dropped and ``overrun`` pulses
@@ -62,10 +63,6 @@ class UARTRx(wiring.Component):
     o_data: Out(stream.Signature(8))
     framing_error: Out(1)
     overrun: Out(1)
-
-    def __init__(self, divisor):
-        self.divisor = check_divisor(divisor, self)
-        super().__init__()
 
     def elaborate(self, platform):
         m = Module()

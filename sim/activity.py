@@ -21,11 +21,11 @@ clock term of the model counts the clock).
 import math
 from array import array
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 
-from golden_model.errors import MissingDependencyError, ZskipError
+from golden_model.checks import check_file
+from golden_model.errors import ZskipError, require_module
 
 __all__ = ["ToggleBins", "toggle_bins", "ActivityError", "field_changes"]
 
@@ -35,15 +35,6 @@ EXCLUDED = ("clk", "rst")
 
 class ActivityError(ZskipError):
     """The waveform cannot be read or does not hold the design."""
-
-
-def _pywellen():
-    try:
-        import pywellen
-    except ImportError:
-        raise MissingDependencyError("pywellen (waveform reader)", ".venv/bin/pip install pywellen==0.25.7",
-                                     "switching activity for the power estimate") from None
-    return pywellen
 
 
 @dataclass
@@ -78,10 +69,9 @@ def toggle_bins(path, period_ns, *, top, watch=(), unit=first_scope):
     Verilator's ``$rootio``, are left out). ``watch``: full names of signals whose changes are kept
     (the engine's counters, to find the steps of a run). ``unit``: a signal's name below the top
     (``core.ggu.x``) -> the unit its toggles are counted in."""
-    pywellen = _pywellen()
-    path = Path(path)
-    if not path.is_file():
-        raise ActivityError(f"waveform {path} does not exist (was the co-simulation run with waves?)")
+    pywellen = require_module("pywellen", "pywellen (waveform reader)", ".venv/bin/pip install pywellen==0.25.7",
+                              "switching activity for the power estimate")
+    path = check_file(path, "waveform", ActivityError, " (was the co-simulation run with waves?)")
     try:
         wave = pywellen.Waveform(str(path))
     except Exception as e:         # pywellen raises its own exception types for malformed files

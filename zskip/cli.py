@@ -12,10 +12,11 @@
 import argparse
 import json
 import sys
-from dataclasses import fields
+from dataclasses import MISSING, fields
 from pathlib import Path
 
 from golden_model.datasets import DATASETS
+from golden_model.engine_config import EngineConfig, read_toml
 from golden_model.errors import ConfigError, ZskipError
 from golden_model.optim import OPTIMIZERS
 from golden_model.sparsify import THRESHOLD_HELP, parse_threshold
@@ -24,7 +25,7 @@ from golden_model.train import CELLS, TrainConfig
 from . import __version__
 from .progress import TrainingProgress, console
 
-__all__ = ["main", "build_parser"]
+__all__ = ["main", "build_parser", "merge_engine_config"]
 
 
 def _add_training_options(p, *, with_threshold):
@@ -66,7 +67,6 @@ def _config(args, **extra):
     names = {f.name for f in fields(TrainConfig)}
     kwargs = {k: v for k, v in vars(args).items() if k in names} | extra
     if args.engine_config is not None:
-        from golden_model.engine_config import read_toml
         kwargs["engine"] = read_toml(args.engine_config)
     return TrainConfig(**kwargs).validate()
 
@@ -80,24 +80,48 @@ class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
         return super()._get_help_string(action)
 
 
-def build_parser():
-    fmt = _HelpFormatter
+def build_parser(config_cls=EngineConfig):
+    """The argument parser of ``zskip``.
+
+    Parameters
+    ----------
+    config_cls : type, optional
+        EngineConfig or a subclass: the verbs that make an engine configuration offer one flag per
+        field of it (made from the fields' metadata) and make the configuration as this class.
+
+    Returns
+    -------
+    argparse.ArgumentParser
+    """
     parser = argparse.ArgumentParser(prog="zskip", description="Zero-skipping LSTM backward-pass hardware "
-                                     "and its sparsified-SGD golden model.", formatter_class=fmt)
+                                     "and its sparsified-SGD golden model.", formatter_class=_HelpFormatter)
     parser.add_argument("--version", action="version", version=f"zskip {__version__}")
     sub = parser.add_subparsers(dest="verb", metavar="VERB", required=True)
+    for add in (_add_train, _add_compare, _add_trace):
+        add(sub)
+    for add in (_add_verilog, _add_cosim, _add_build, _add_report):
+        add(sub, config_cls)
+    return parser
 
-    p = sub.add_parser("train", help="train with (sparsified) SGD; write metrics.json and plots",
-                       formatter_class=fmt, description="Train a recurrent layer and head on a dataset with "
-                       "sparsified SGD. Writes metrics.json, learning_curves.png and dz_histogram.png to --out.")
+
+def _verb(sub, func):
+    """The sub-parser of verb NAME, run by ``func`` (cmd_NAME), with defaults shown in --help: the first line
+    of the function's docstring is the verb's help in ``zskip --help``, the rest its description."""
+    summary, _, description = func.__doc__.partition("\n\n")
+    p = sub.add_parser(func.__name__.removeprefix("cmd_"), help=summary[:1].lower() + summary[1:].rstrip("."),
+                       description=" ".join(description.split()), formatter_class=_HelpFormatter)
+    p.set_defaults(func=func)
+    return p
+
+
+def _add_train(sub):
+    p = _verb(sub, cmd_train)
     _add_training_options(p, with_threshold=True)
     p.add_argument("--out", type=Path, default=None, help="output directory (default: runs/<dataset>-<cell>-<threshold>)")
-    p.set_defaults(func=cmd_train)
 
-    p = sub.add_parser("compare", help="dense vs sparsified, same seed and data; a table and a plot",
-                       formatter_class=fmt, description="Train dense and once per threshold rule with the same "
-                       "seed and data. Writes compare.md, compare.json, sparsity_vs_metric.png and one run "
-                       "directory per rule to --out.")
+
+def _add_compare(sub):
+    p = _verb(sub, cmd_compare)
     _add_training_options(p, with_threshold=False)
     p.add_argument("--thresholds", nargs="+", required=True, metavar="RULE",
                    help=f"threshold rules to compare with dense; each {THRESHOLD_HELP}")
@@ -106,12 +130,10 @@ def build_parser():
     p.add_argument("--tolerance", type=float, default=None, help="'as good as dense' margin (default: "
                    "1 percentage point of accuracy, 2 %% of bits per character or MSE)")
     p.add_argument("--out", type=Path, default=None, help="output directory (default: runs/compare-<dataset>-<cell>)")
-    p.set_defaults(func=cmd_compare)
 
-    p = sub.add_parser("trace", help="capture real, quantised engine inputs from a trained LSTM run",
-                       formatter_class=fmt, description="Run backward passes of real data through the model "
-                       "trained in --run and write the engine's quantised inputs (weights, per-step caches, dh, "
-                       "tau, configuration) to a versioned .npz trace for co-simulation.")
+
+def _add_trace(sub):
+    p = _verb(sub, cmd_trace)
     p.add_argument("--run", type=Path, required=True, help="a 'zskip train' output directory (LSTM)")
     p.add_argument("--steps", type=int, default=3, help="backward passes (whole sequences) to capture")
     p.add_argument("--batch", type=int, default=4, help="sequences per pass (the engine's B)")
@@ -121,33 +143,29 @@ def build_parser():
                    help="engine formats and widths (EngineConfig fields; sizes follow from the run)")
     p.add_argument("--split", choices=["train", "val", "test"], default="train", help="data to draw the passes from")
     p.add_argument("--out", type=Path, required=True, help="the trace file to write (.npz)")
-    p.set_defaults(func=cmd_trace)
 
-    p = sub.add_parser("verilog", help="generate the engine as Verilog (or RTLIL) for an engine configuration",
-                       formatter_class=fmt, description="Elaborate the zero-skipping engine for an EngineConfig "
-                       "and write it as Verilog (top module zskip_engine) or RTLIL. The configuration comes from "
-                       "--config (a TOML file with EngineConfig keys, optionally under [engine]) and the flags "
-                       "below, which take precedence; without either, the defaults shown are used. The "
-                       "configuration is validated before anything is elaborated.")
-    p.add_argument("--config", type=Path, default=None, metavar="TOML", help="engine configuration file")
-    _add_engine_options(p)
+
+def _add_verilog(sub, config_cls):
+    p = _verb(sub, cmd_verilog)
+    _add_engine_options(p, config_cls, "engine configuration file")
     p.add_argument("--format", choices=["v", "il"], default="v", help="Verilog or RTLIL")
     p.add_argument("-o", "--out", type=Path, default=Path("zskip_engine.v"), help="file to write")
     p.add_argument("--json", type=Path, default=None, help="also write a JSON summary (configuration, ports, "
                    "memories) here")
-    p.set_defaults(func=cmd_verilog)
 
-    p = sub.add_parser("cosim", help="co-simulate the exported engine against the golden model (cocotb)",
-                       formatter_class=fmt, description="Build the engine's Verilog for a simulator and run a "
-                       "gradient trace through it in skip and in dense mode on the same build; every output, "
-                       "counter and flag is compared with the golden model, exactly. Prints a table; --json "
-                       "writes the figures. Exit 1 on a mismatch, naming the step, stream, index, expected and "
-                       "actual value.")
+
+def _add_trace_options(p):
+    """The trace to co-simulate, how much of it, and on which simulator (cosim, report)."""
     p.add_argument("--trace", type=Path, required=True, help="a trace from 'zskip trace' (.npz)")
-    p.add_argument("--config", type=Path, default=None, metavar="TOML",
-                   help="engine configuration (default: the trace's own); sizes and formats must agree with it")
+    p.add_argument("--passes", type=int, default=None, help="use the first N passes of the trace (default: all)")
     p.add_argument("--sim", choices=["verilator", "icarus"], default="verilator", help="simulator")
-    p.add_argument("--passes", type=int, default=None, help="co-simulate the first N passes (default: all)")
+
+
+def _add_cosim(sub, config_cls):
+    p = _verb(sub, cmd_cosim)
+    _add_trace_options(p)
+    _add_engine_options(p, config_cls, "engine options over the trace's own configuration; sizes and formats "
+                        "must agree with the trace")
     p.add_argument("--gap", type=float, default=0.0, help="probability of an idle cycle before each input "
                    "transfer (hostile handshakes; slower)")
     p.add_argument("--stall", type=float, default=0.0, help="probability per cycle that an output is refused")
@@ -156,92 +174,83 @@ def build_parser():
     p.add_argument("--build-dir", type=Path, default=Path("build/cosim"), help="where builds are kept (one "
                    "directory per configuration and simulator)")
     p.add_argument("--json", type=Path, default=None, help="write the figures here")
-    p.set_defaults(func=cmd_cosim)
 
-    p = sub.add_parser("build", help="build the engine for a board (bitstream, resources, Fmax)",
-                       formatter_class=fmt, description="Synthesise, place and route the engine behind its UART "
-                       "host link for a board with the open toolchain (YoWASP's Yosys and nextpnr unless YOSYS, "
-                       "NEXTPNR_ICE40, ICEPACK, NEXTPNR_ECP5 or ECPPACK name other tools). Writes the bitstream, "
-                       "report.json and report.md (resources, Fmax against the clock constraint, the critical "
-                       "path, tool versions) to --out. The engine configuration is the board's default, or "
-                       "--config and the flags.")
+
+def _add_build(sub, config_cls):
+    p = _verb(sub, cmd_build)
     p.add_argument("--list", action="store_true", help="list the boards and their default configurations")
     p.add_argument("--board", default=None, help="board name (see --list)")
-    p.add_argument("--config", type=Path, default=None, metavar="TOML",
-                   help="engine configuration file (default: the board's own)")
-    _add_engine_options(p)
+    _add_engine_options(p, config_cls, "engine options over the board's default configuration")
     p.add_argument("--clock-mhz", type=float, default=None, help="engine clock (default: the board's; a PLL makes it)")
     p.add_argument("--baud", type=int, default=None, help="UART baud rate (default: the board's, 115200)")
     p.add_argument("--seed", type=int, default=1, help="placement seed of nextpnr")
     p.add_argument("--out", type=Path, default=None, help="output directory (default: build/<board>)")
     p.add_argument("--program", action="store_true", help="program the board after the build (never by default)")
-    p.set_defaults(func=cmd_build)
 
-    p = sub.add_parser("report", help="speed, energy (estimate) and accuracy of the engine on a board, in one report",
-                       formatter_class=fmt, description="Build the engine for a board (or reuse --build), "
-                       "co-simulate a trace in skip and dense mode and at other thresholds with waveforms, "
-                       "estimate the energy per backward step from the switching activity (boards/power.py: an "
-                       "estimate, not vendor analysis, not measured), and write report.md, report.json, "
-                       "energy_breakdown.png and sparsity_sweep.png to --out. Prints the headline table.")
+
+def _add_report(sub, config_cls):
+    p = _verb(sub, cmd_report)
     p.add_argument("--board", required=True, help="board name (zskip build --list)")
-    p.add_argument("--config", type=Path, default=None, metavar="TOML",
-                   help="engine configuration (default: the board's); the trace's sizes and formats must agree")
-    p.add_argument("--trace", type=Path, required=True, help="a trace from 'zskip trace' (.npz)")
+    _add_engine_options(p, config_cls, "engine options over the board's default configuration; the trace's "
+                        "sizes and formats must agree")
+    _add_trace_options(p)
     p.add_argument("--run", type=Path, default=None, help="a 'zskip compare' (or 'zskip train') directory: "
                    "its accuracy table goes into the report")
     p.add_argument("--build", type=Path, default=None, help="board build directory: reused when its report.json "
                    "is this board's and configuration's, else built there (default: OUT/build)")
-    p.add_argument("--passes", type=int, default=None, help="use the first N passes of the trace (default: all)")
-    p.add_argument("--sim", choices=["verilator", "icarus"], default="verilator", help="simulator")
     p.add_argument("--out", type=Path, required=True, help="output directory (e.g. reports/NAME)")
-    p.set_defaults(func=cmd_report)
-    return parser
 
 
-def _add_engine_options(p):
-    """One flag per EngineConfig field, defaulting to None (unset) so that --config values stand."""
-    from golden_model.engine_config import EngineConfig
-    from golden_model.fixedpoint import QFormat
-    d = EngineConfig()
-    g = p.add_argument_group("engine configuration (EngineConfig; flags override --config)")
-    help_ = {
-        "input_size": "I, inputs of the layer", "hidden_size": "H, hidden units",
-        "lanes": "P, MAC lanes (a power of two, at most N = I + H)", "max_batch": "largest batch B",
-        "max_seq": "largest sequence length T", "act": "format of i, f, g, o and tanh(c)",
-        "state": "format of c", "inp": "format of a = [x; h]", "weight": "format of W",
-        "grad": "format of dh, dc, dz (frac > width: a power-of-two scale)",
-        "dw_acc_width": "dW accumulator bits", "da_acc_width": "da accumulator bits",
-        "db_acc_width": "db accumulator bits", "rounding": "rounding of every product that loses bits",
-        "overflow": "what a value beyond its format does",
-        "ggu_cycles": "cycles per element of the gate-gradient unit (k > 1 shares ceil(16/(k-1)) multipliers)",
-    }
-    for f in fields(EngineConfig):
-        default = getattr(d, f.name)
-        shown = {"dw_acc_width": "exact for max_batch x max_seq terms", "da_acc_width": "exact for 4H terms",
-                 "db_acc_width": "exact for max_batch x max_seq terms"}.get(f.name, default)
-        choices = {"rounding": ["truncate", "half-up", "half-even"], "overflow": ["saturate", "wrap"]}.get(f.name)
-        if choices:
-            g.add_argument("--" + f.name, dest=f"engine_{f.name}", choices=choices, default=None,
-                           help=f"{help_[f.name]} (default: {shown})")
-            continue
-        is_int = not isinstance(default, QFormat)
-        g.add_argument("--" + f.name.replace("_", "-"), dest=f"engine_{f.name}", type=int if is_int else str,
-                       default=None, metavar=f.name.split("_")[-1].upper() if is_int else "Q",
-                       help=f"{help_[f.name]} (default: {shown})")
+def _add_engine_options(p, config_cls, config_help):
+    """--config TOML and one flag per field of ``config_cls``, made from the field's metadata (help, metavar,
+    choices, the default shown; see golden_model.engine_config.option) and its default's type (or annotation):
+    integers as int, formats (Q2.14) and rules as text that the configuration class parses and checks. Each
+    flag defaults to None (unset), so that what lies beneath it stands (merge_engine_config)."""
+    p.add_argument("--config", type=Path, default=None, metavar="TOML", help=config_help)
+    p.set_defaults(engine_class=config_cls)
+    g = p.add_argument_group(f"engine configuration ({config_cls.__name__}; flags override --config)")
+    for f in fields(config_cls):
+        meta, default = f.metadata, None if f.default is MISSING else f.default
+        shown = meta.get("shown") or default
+        text = meta.get("help", "") + ("" if shown is None else f" (default: {shown})")
+        is_int = isinstance(default, int) if default is not None else f.type in (int, "int")
+        choices = meta.get("choices")
+        g.add_argument("--" + f.name.replace("_", "-"), dest="engine_" + f.name, default=None,
+                       type=int if is_int else str, choices=choices, help=text.replace("%", "%%"),
+                       metavar=meta.get("metavar") or (None if choices else f.name.upper()))
 
 
-def _engine_config(args):
-    """The EngineConfig of --config and the engine flags (flags win), validated."""
-    from golden_model.engine_config import EngineConfig, read_toml
-    d = read_toml(args.config) if args.config is not None else {}
-    for key, value in vars(args).items():
-        if key.startswith("engine_") and value is not None:
-            d[key[len("engine_"):]] = value
-    config = EngineConfig.from_dict(d)
-    return config.check_buildable()
+def merge_engine_config(args, base=None):
+    """The engine configuration of a verb: ``base``, then the --config TOML file, then the engine flags.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        Parsed by :func:`build_parser` for a verb with the engine options (verilog, cosim, build, report).
+    base : dict, optional
+        Engine options beneath the file and the flags: a board's ``Target.engine``, a trace's
+        configuration as ``to_dict``. The configuration class's defaults fill in the rest.
+
+    Returns
+    -------
+    EngineConfig
+        Of the class the parser was built with, validated, and buildable (``check_buildable``); unknown
+        keys in the file are refused by name (``from_dict``).
+    """
+    cls = args.engine_class
+    options = dict(base or {})
+    if args.config is not None:
+        options |= read_toml(args.config)
+    options |= {f.name: v for f in fields(cls) if (v := getattr(args, "engine_" + f.name)) is not None}
+    return cls.from_dict(options).check_buildable()
 
 
 def cmd_train(args):
+    """Train with (sparsified) SGD; write metrics.json and plots.
+
+    Train a recurrent layer and head on a dataset with sparsified SGD. Writes metrics.json,
+    learning_curves.png and dz_histogram.png to --out.
+    """
     from golden_model.runs import prepare_dir, slug, write_run
     from golden_model.train import train
 
@@ -258,6 +267,11 @@ def cmd_train(args):
 
 
 def cmd_compare(args):
+    """Dense vs sparsified, same seed and data; a table and a plot.
+
+    Train dense and once per threshold rule with the same seed and data. Writes compare.md,
+    compare.json, sparsity_vs_metric.png and one run directory per rule to --out.
+    """
     from golden_model.datasets import load_dataset
     from golden_model.runs import compare, markdown_table, prepare_dir, slug
 
@@ -276,14 +290,15 @@ def cmd_compare(args):
 
 
 def cmd_trace(args):
-    from golden_model.engine_config import read_toml
+    """Capture real, quantised engine inputs from a trained LSTM run.
+
+    Run backward passes of real data through the model trained in --run and write the engine's
+    quantised inputs (weights, per-step caches, dh, tau, configuration) to a versioned .npz trace
+    for co-simulation.
+    """
     from golden_model.engine_model import run_engine
     from golden_model.trace import capture_trace, load_trace, save_trace
 
-    for name in ("steps", "batch", "lanes"):
-        v = getattr(args, name)
-        if v < 1:
-            raise ConfigError(f"--{name} must be a positive integer, not {v}")
     engine = read_toml(args.engine_config) if args.engine_config else None
     if engine:
         for key in ("input_size", "hidden_size", "max_batch", "max_seq", "lanes"):
@@ -303,9 +318,16 @@ def cmd_trace(args):
 
 
 def cmd_verilog(args):
+    """Generate the engine as Verilog (or RTLIL) for an engine configuration.
+
+    Elaborate the zero-skipping engine for an EngineConfig and write it as Verilog (top module
+    zskip_engine) or RTLIL. The configuration comes from --config (a TOML file with EngineConfig
+    keys, optionally under [engine]) and the flags below, which take precedence; without either, the
+    defaults shown are used. The configuration is validated before anything is elaborated.
+    """
     from sim.export import FORMATS, export
 
-    config = _engine_config(args)
+    config = merge_engine_config(args)
     summary = export(config, args.out, args.format)
     c = config
     console.print(f"{FORMATS[args.format]} of {summary.top}: I={c.input_size} H={c.hidden_size} P={c.lanes} "
@@ -323,19 +345,21 @@ def cmd_verilog(args):
 
 
 def cmd_cosim(args):
-    from golden_model.engine_config import EngineConfig
+    """Co-simulate the exported engine against the golden model (cocotb).
+
+    Build the engine's Verilog for a simulator and run a gradient trace through it in skip and in
+    dense mode on the same build; every output, counter and flag is compared with the golden model,
+    exactly. Prints a table; --json writes the figures. Exit 1 on a mismatch, naming the step,
+    stream, index, expected and actual value. The engine configuration is the trace's own, with
+    --config and then the flags on top.
+    """
     from golden_model.trace import load_trace
     from sim.cosim import cosim, require_simulator, trace_sequences
 
-    for name in ("gap", "stall"):
-        v = getattr(args, name)
-        if not 0.0 <= v <= 0.95:
-            raise ConfigError(f"--{name} must be a probability in [0, 0.95], not {v}")
     require_simulator(args.sim)
     trace = load_trace(args.trace)
-    config = EngineConfig.from_toml(args.config) if args.config else None
+    config = merge_engine_config(args, trace.config.to_dict())
     config, sequences = trace_sequences(trace, config, args.passes)
-    config.check_buildable()
     console.print(f"building for {args.sim} (once per configuration) ...")
 
     def progress(n, total):
@@ -343,10 +367,8 @@ def cmd_cosim(args):
 
     report = cosim(config, sequences, args.sim, seed=args.seed, gap=args.gap, stall=args.stall, waves=args.waves,
                    root=args.build_dir, progress=progress)
-    d = report.to_dict()
-    d.pop("runs")
     if args.json:
-        args.json.write_text(json.dumps(d, indent=1) + "\n")
+        report.write(args.json, leave_out=("runs",))   # the figures, not every run
     rows = [("passed", str(report.passed).lower()), ("simulator", report.sim),
             ("sequences", f"{report.sequences} (T={sequences[0].dh.shape[0]}, B={sequences[0].dh.shape[1]}, "
                           f"H={config.hidden_size}, P={config.lanes})"),
@@ -361,17 +383,23 @@ def cmd_cosim(args):
     console.print("\n".join(f"{k:<{width}}  {v}" for k, v in rows), highlight=False)
     if not report.passed:
         m = report.mismatch
-        where = f"{m.get('stream', '?')} transfer {m.get('index', '?')} ({m.get('where', '')})" if m.get("stream") else \
-            "the counters/flags"
-        print(f"zskip cosim: MISMATCH in sequence {m['sequence']}, {m['mode']} mode: {where}: expected "
-              f"{m.get('expected')}, got {m.get('actual')}; counters {m['counters'] or 'equal'}, flags "
-              f"{m['flags'] or 'equal'}; waveform: {report.waveform or 'rerun with --waves'}; "
-              f"build: {report.build_dir}", file=sys.stderr)
+        where = f"{m.stream} transfer {m.index} ({m.where})" if m.stream else "the counters/flags"
+        print(f"zskip cosim: MISMATCH in sequence {m.sequence}, {m.mode} mode: {where}: expected "
+              f"{m.expected}, got {m.actual}; counters {m.counters or 'equal'}, flags {m.flags or 'equal'}; "
+              f"waveform: {report.waveform or 'rerun with --waves'}; build: {report.build_dir}", file=sys.stderr)
         return 1
     return 0
 
 
 def cmd_build(args):
+    """Build the engine for a board (bitstream, resources, Fmax).
+
+    Synthesise, place and route the engine behind its UART host link for a board with the open
+    toolchain (YoWASP's Yosys and nextpnr unless YOSYS, NEXTPNR_ICE40, ICEPACK, NEXTPNR_ECP5 or
+    ECPPACK name other tools). Writes the bitstream, report.json and report.md (resources, Fmax
+    against the clock constraint, the critical path, tool versions) to --out. The engine
+    configuration is the board's default, with --config and then the flags on top.
+    """
     from boards.build import build
     from boards.targets import TARGETS, get_target
 
@@ -385,23 +413,7 @@ def cmd_build(args):
     if args.board is None:
         raise ConfigError("name a board with --board (zskip build --list shows them)")
     target = get_target(args.board)
-    flags = any(v is not None for k, v in vars(args).items() if k.startswith("engine_"))
-    if args.config is None and not flags:
-        config = target.default_config()
-    else:
-        if args.config is None:   # flags on top of the board's default
-            from golden_model.engine_config import EngineConfig
-            base = target.default_config().to_dict()
-            for key, value in vars(args).items():
-                if key.startswith("engine_") and value is not None:
-                    base[key[len("engine_"):]] = value
-            config = EngineConfig.from_dict(base).check_buildable()
-        else:
-            config = _engine_config(args)
-    if args.clock_mhz is not None and not 1 <= args.clock_mhz <= 400:
-        raise ConfigError(f"--clock-mhz must be in [1, 400], not {args.clock_mhz}")
-    if args.baud is not None and args.baud <= 0:
-        raise ConfigError(f"--baud must be positive, not {args.baud}")
+    config = merge_engine_config(args, target.engine)
     out = args.out or Path("build") / target.name
     with console.status("building") as status:
         report = build(target, config, out, clock_mhz=args.clock_mhz, baud=args.baud, seed=args.seed,
@@ -416,40 +428,47 @@ def cmd_build(args):
     width = max(len(k) for k, _ in rows)
     console.print("\n".join(f"{k:<{width}}  {v}" for k, v in rows), highlight=False)
     if args.program:
-        _program(target, out, report)
+        _program(target, report)
     return 0 if report.timing_met else 1
 
 
 def cmd_report(args):
+    """Speed, energy (estimate) and accuracy of the engine on a board, in one report.
+
+    Build the engine for a board (or reuse --build), co-simulate a trace in skip and dense mode and
+    at other thresholds with waveforms, estimate the energy per backward step from the switching
+    activity (boards/power.py: an estimate, not vendor analysis, not measured), and write report.md,
+    report.json, energy_breakdown.png and sparsity_sweep.png to --out. Prints the headline table.
+    The engine configuration is the board's default, with --config and then the flags on top.
+    """
     from boards.report import headline_table, report
     from boards.targets import get_target
-    from golden_model.engine_config import EngineConfig
     from golden_model.trace import load_trace
     from sim.cosim import require_simulator
 
     target = get_target(args.board)
     require_simulator(args.sim)
-    config = EngineConfig.from_toml(args.config) if args.config else target.default_config()
+    config = merge_engine_config(args, target.engine)
     trace = load_trace(args.trace)
     with console.status("report") as status:
-        d = report(target, config, trace, args.out, build_dir=args.build, run_dir=args.run, passes=args.passes,
+        r = report(target, config, trace, args.out, build_dir=args.build, run_dir=args.run, passes=args.passes,
                    sim=args.sim, trace_path=args.trace,
                    progress=lambda text: (status.update(text), console.print(text, highlight=False)))
-    console.print(headline_table(d), highlight=False, markup=False)
-    console.print(f"energy figures: {d['label']}; report: {Path(args.out) / 'report.md'}, report.json, "
+    console.print(headline_table(r), highlight=False, markup=False)
+    console.print(f"energy figures: {r.label}; report: {Path(args.out) / 'report.md'}, report.json, "
                   "energy_breakdown.png, sparsity_sweep.png", highlight=False)
     return 0
 
 
-def _program(target, out, report):
+def _program(target, report):
+    """Program the board with the target's own programmer command (boards.targets.Target.programmer)."""
     from golden_model.errors import MissingDependencyError
     import shutil
     import subprocess
-    tool, cmd = {"ice40": ("iceprog", ["iceprog", report.bitstream]),
-                 "ecp5": ("openFPGALoader", ["openFPGALoader", "-b", "ulx3s", report.bitstream])}[target.family]
+    cmd = target.program_command(report.bitstream)
+    tool = cmd[0]
     if shutil.which(tool) is None:
-        raise MissingDependencyError(tool, f"sudo apt-get install {tool.lower() if tool != 'iceprog' else 'fpga-icestorm'}",
-                                     "--program")
+        raise MissingDependencyError(tool, f"sudo apt-get install {target.programmer_package}", "--program")
     console.print(f"programming with {' '.join(cmd)}")
     done = subprocess.run(cmd)
     if done.returncode != 0:

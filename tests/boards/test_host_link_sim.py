@@ -7,14 +7,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from boards.board_sim import simulate_board
+from boards.board_sim import BoardRunSpec, simulate_board
 from golden_model.engine_config import EngineConfig
 from golden_model.errors import MissingDependencyError
 from golden_model.trace import load_trace
 from sim import cosim as cs
-
-from ..hw.test_engine import random_inputs
-from ..sim.test_cosim import trace_slice
 
 DATA = Path(__file__).parents[1] / "data"
 
@@ -37,54 +34,57 @@ def root(tmp_path_factory):
 
 def assert_exact(results):
     for r in results:
-        assert "error" not in r, r["error"]
-        assert r["mismatches"] == [] and r["flag_mismatches"] == {} and r["counter_mismatches"] == {}, r
-        assert r["passed"]
+        assert r.error is None, r.error
+        assert r.mismatches == [] and r.flag_mismatches == {} and r.counter_mismatches == {}, r
+        assert r.passed
 
 
-def test_a_small_engine_in_both_modes_with_refusals_and_bit_errors(root):
+def test_a_small_engine_in_both_modes_with_refusals_and_bit_errors(root, random_inputs):
     cfg = EngineConfig(input_size=3, hidden_size=2, lanes=1, max_batch=2, max_seq=4)
     inputs = random_inputs(cfg, 3, 2, np.random.default_rng(0))
     # run 0: three frames the board must refuse first; run 1: bit errors in the START frame's command
     # byte and in a payload byte of the a_t frame after it (the board refuses both, the host sends them again)
-    res = simulate_board(cfg, [{"inputs": inputs, "dense": False, "probe": True},
-                               {"inputs": inputs, "dense": True, "corrupt": [[7, 0x04], [65, 0x01]]}], root=root)
+    res = simulate_board(cfg, [(inputs, BoardRunSpec(dense=False, probe=True)),
+                               (inputs, BoardRunSpec(dense=True, corrupt=[(7, 0x04), (65, 0x01)]))], root=root)
     assert_exact(res)
-    refusals = res[0]["refusals"]
+    refusals = res[0].refusals
     assert refusals == {"unknown command": "the board refused a 0x7e frame: UNKNOWN_COMMAND",
                         "elements while idle": "the board refused a ELEM frame: NOT_RUNNING",
                         "bad length": "the board refused a START frame: BAD_LENGTH",
                         "T beyond max_seq": "the board refused a START frame: OUT_OF_RANGE",
                         "payload beyond the board's buffer": "the board refused a WEIGHT frame: TOO_LONG"}
-    assert res[0]["retries"] == 2 and res[1]["retries"] == 2     # (a too-long frame is sent three times)
-    assert res[0]["counters"]["zeros_skipped"] > 0 and res[1]["counters"]["zeros_skipped"] == 0
+    assert res[0].retries == 2 and res[1].retries == 2     # (a too-long frame is sent three times)
+    assert res[0].counters["zeros_skipped"] > 0 and res[1].counters["zeros_skipped"] == 0
+    assert res[1].refusals is None and res[1].run.corrupt == ((7, 0x04), (65, 0x01))
 
 
 @pytest.mark.parametrize("lean", [False, True], ids=["input-fifos", "lean"])
-def test_answers_and_outputs_competing_for_the_line(root, lean):
+def test_answers_and_outputs_competing_for_the_line(root, lean, random_inputs):
     """B = 4 with two element frames per step: ACKs become ready while output frames are being sent.
     (The arbiter once switched sources between a frame's header bytes and garbled the frame.) The lean
     board (the iCEBreaker's: the engine takes its inputs without FIFOs) with a serial unit too."""
     cfg = EngineConfig(input_size=9, hidden_size=8, lanes=2, max_batch=4, max_seq=6, ggu_cycles=10 if lean else 1)
     inputs = random_inputs(cfg, 6, 4, np.random.default_rng(1))
-    assert_exact(simulate_board(cfg, [{"inputs": inputs, "dense": False}, {"inputs": inputs, "dense": True}],
+    assert_exact(simulate_board(cfg, [(inputs, BoardRunSpec(dense=False)), (inputs, BoardRunSpec(dense=True))],
                                 root=root, lean=lean, name=f"job-{lean}"))
 
 
-def test_the_committed_trace_bit_exact_through_the_uart(root):
+@pytest.mark.slow
+def test_the_committed_trace_bit_exact_through_the_uart(root, trace_slice):
     """Four steps x batch 2 of the committed Jane Austen trace (all of its W and dW cross the link),
-    with a bit error in a weight frame: sent again, and the results are still exact."""
+    with a bit error in a weight frame: sent again, and the results are still exact. (-m slow: 160 s on
+    two cores; the default suite's small engine crosses the link with bit errors too.)"""
     cfg, inputs = trace_slice(steps=4, batch=2, lanes=4)       # (the trace's own lanes; Verilator is faster)
-    res = simulate_board(cfg, [{"inputs": inputs, "dense": False, "corrupt": [[300, 0x80]]}], root=root)
+    res = simulate_board(cfg, [(inputs, BoardRunSpec(dense=False, corrupt=[(300, 0x80)]))], root=root)
     assert_exact(res)
-    assert res[0]["retries"] == 1
-    assert res[0]["counters"]["nonzeros"] == res[0]["nonzeros"] < res[0]["entries"]
+    assert res[0].retries == 1
+    assert res[0].counters["nonzeros"] == res[0].nonzeros < res[0].entries
 
 
 @pytest.mark.slow
 def test_a_whole_pass_of_the_committed_trace_in_both_modes(root):
     t = load_trace(DATA / "austen_lstm_h32.npz")
     cfg = t.config
-    res = simulate_board(cfg, [{"inputs": t.passes[0], "dense": False}, {"inputs": t.passes[0], "dense": True}],
+    res = simulate_board(cfg, [(t.passes[0], BoardRunSpec(dense=False)), (t.passes[0], BoardRunSpec(dense=True))],
                          root=root)
     assert_exact(res)

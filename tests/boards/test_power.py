@@ -11,9 +11,9 @@ from golden_model.errors import ConfigError
 
 @pytest.mark.parametrize("name, measured_ua, workload", CALIBRATION, ids=[c[0] for c in CALIBRATION])
 def test_the_model_reproduces_the_public_up5k_points_within_its_band(name, measured_ua, workload):
-    """The counter at 6/12/24/48 MHz and the 8x8 multiplier in LUTs and in a DSP (POWER.md): the measured
+    """The counter at 6/12/24/48 MHz and the 8x8 multiplier in LUTs and in a DSP (docs/power.md): the measured
     current lies in the model's band, and the central figure within 15 % of it. The coefficients were read
-    from these same points (POWER.md's per-cycle and per-operation figures): the test guards that the model
+    from these same points (docs/power.md's per-cycle and per-operation figures): the test guards that the model
     composes its terms as those figures were derived, and that a changed coefficient or term shows."""
     mid, low, high = current_ua("ice40", workload)
     assert low <= measured_ua <= high
@@ -68,7 +68,7 @@ def test_every_coefficient_has_a_source_and_a_band(family):
     for name, c in COEFFICIENTS[family].items():
         assert c.source and c.unit and c.value > 0
         assert c.band[0] <= 1 <= c.band[1]
-    if family == "ecp5":      # POWER.md: every ECP5 dynamic term with about a 3x band
+    if family == "ecp5":      # docs/power.md: every ECP5 dynamic term with about a 3x band
         assert all(COEFFICIENTS[family][k].band == pytest.approx((1 / 3, 3)) for k in ("clock", "ff", "net", "dsp"))
     assert set(coefficient_sources(family)) == set(COEFFICIENTS[family])
     assert {v for v in TERMS.values() if v} <= set(COEFFICIENTS[family])

@@ -6,9 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from boards.report import TEMPORARIES, engine_unit, report
+from boards.report import TEMPORARIES, BoardReport, engine_unit, report
 from boards.targets import get_target
 from golden_model.cycles import cycle_counts
+from hw.timing import micro_arch
 from golden_model.engine_model import EngineInputs, run_engine
 from golden_model.trace import Trace, load_trace
 from zskip.cli import main
@@ -47,8 +48,13 @@ def test_a_report_of_the_committed_trace(tmp_path):
     config = target.default_config()
     trace, inputs = _short_trace()
     _fake_build(target, config, tmp_path / "build")
-    d = report(target, config, trace, tmp_path / "out", build_dir=tmp_path / "build", taus=(4.0,),
-               cosim_root=tmp_path / "cosim")
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "compare.json").write_text(json.dumps({
+        "metric": "accuracy", "dataset": {"name": "fashion-mnist (8 features)", "task": "classify"},
+        "rows": [{"label": "dense", "kind": "dense", "dz_sparsity": 0.01, "test_metric": 0.8, "delta": 0.0},
+                 {"label": "sparsity:0.9", "kind": "sparse", "dz_sparsity": 0.9, "test_metric": 0.79, "delta": -0.01}]}))
+    d = report(target, config, trace, tmp_path / "out", build_dir=tmp_path / "build", run_dir=tmp_path / "run",
+               taus=(4.0,), cosim_root=tmp_path / "cosim")
     for name in ("report.md", "report.json", "energy_breakdown.png", "sparsity_sweep.png"):
         assert (tmp_path / "out" / name).stat().st_size > 0
     on_disk = json.loads((tmp_path / "out" / "report.json").read_text())
@@ -56,32 +62,37 @@ def test_a_report_of_the_committed_trace(tmp_path):
                 "energy_ratio", "energy_band", "estimate", "coefficient_sources"):
         assert key in on_disk
     assert on_disk["estimate"] is True and on_disk["board"] == "icebreaker"
+    assert on_disk["schema"] == "zskip.board-report/1" and BoardReport.read(tmp_path / "out" / "report.json") == d
     # the cycles are the hardware's, which the co-simulation held equal to the cycle model
-    for mode, dense in (("skip", False), ("dense", True)):
-        model = cycle_counts(config, run_engine(config, inputs, dense=dense))
-        assert d[f"cycles_{mode}_total"] == model.steps
-        assert d[f"cycles_{mode}"] == model.steps / STEPS
+    for dense, total, per_step in ((False, d.cycles_skip_total, d.cycles_skip),
+                                   (True, d.cycles_dense_total, d.cycles_dense)):
+        model = cycle_counts(config, run_engine(config, inputs, dense=dense), micro_arch(config))
+        assert total == model.steps and per_step == model.steps / STEPS
     result = run_engine(config, inputs, dense=False)
-    assert d["sparsity"] == 1 - result.nonzeros / result.dz.size
-    assert d["speedup"] == d["cycles_dense"] / d["cycles_skip"] > 1
+    assert d.sparsity == 1 - result.nonzeros / result.dz.size
+    assert d.speedup == d.cycles_dense / d.cycles_skip > 1
     # the estimate: skip costs less than dense, the ratio inside its band, the band inside the totals'
-    lo, hi = d["energy_band"]["ratio"]
-    assert d["energy_skip_nj"] < d["energy_dense_nj"]
-    assert lo < d["energy_ratio"] < hi
-    assert d["energy_ratio"] == pytest.approx(d["energy_skip_nj"] / d["energy_dense_nj"])
-    assert d["energy_band"]["skip_nj"][0] < d["energy_skip_nj"] < d["energy_band"]["skip_nj"][1]
+    lo, hi = d.energy_band.ratio
+    assert d.energy_skip_nj < d.energy_dense_nj
+    assert lo < d.energy_ratio < hi
+    assert d.energy_ratio == pytest.approx(d.energy_skip_nj / d.energy_dense_nj)
+    assert d.energy_band.skip_nj[0] < d.energy_skip_nj < d.energy_band.skip_nj[1]
+    assert d.energy_goal == pytest.approx(1.15 * (1 - d.sparsity))
     # what the terms count: cycles, the build's flip-flops, the lanes' work only in what skip mode issues
-    ops = d["operations_per_step"]
-    assert ops["skip"]["cycles"] == d["cycles_skip"] and ops["skip"]["flip_flops"] == 2460
-    assert ops["skip"]["dsp_ops"] < ops["dense"]["dsp_ops"]
-    tg = d["toggles_per_step"]
-    assert tg["dense"]["MAC lanes"] > tg["skip"]["MAC lanes"] > 0
+    ops = d.operations_per_step
+    assert ops.skip["cycles"] == d.cycles_skip and ops.skip["flip_flops"] == 2460
+    assert ops.skip["dsp_ops"] < ops.dense["dsp_ops"]
+    tg = d.toggles_per_step
+    assert tg.dense["MAC lanes"] > tg.skip["MAC lanes"] > 0
     # the gate-gradient unit does the same work in both modes: its named signals toggle alike
-    assert tg["skip"]["gate-gradient unit"] == pytest.approx(tg["dense"]["gate-gradient unit"], rel=0.02)
-    assert [p["point"] for p in d["sweep"]] == ["trace tau", "4 x tau"]
-    assert d["sweep"][1]["sparsity"] > d["sweep"][0]["sparsity"]
+    assert tg.skip["gate-gradient unit"] == pytest.approx(tg.dense["gate-gradient unit"], rel=0.02)
+    assert [p.point for p in d.sweep] == ["trace tau", "4 x tau"]
+    assert d.sweep[1].sparsity > d.sweep[0].sparsity
     md = (tmp_path / "out" / "report.md").read_text()
     assert "estimate, not vendor analysis, not measured" in md and "| icebreaker |" in md
+    # the accuracy table: its heading names the dataset (not a dictionary's repr), the headline its figures
+    assert "## Accuracy (fashion-mnist (8 features), test accuracy; " in md and "{'name'" not in md
+    assert "| 80.0 % / 79.0 % / — |" in md
 
 
 def test_signals_are_counted_by_unit_and_temporaries_apart():
@@ -89,6 +100,8 @@ def test_signals_are_counted_by_unit_and_temporaries_apart():
     assert engine_unit("core.ggu.$12") == "gate-gradient unit" + TEMPORARIES
     assert engine_unit("core.lanes.wp__en$16") == "MAC lanes"
     assert engine_unit("core.state") == "controller"
+    assert engine_unit("core.feed.dz_buffer.level") == "dz buffer" and engine_unit("core.feed.j") == "feed"
+    assert engine_unit("core.readout.rec_we") == "read-out" and engine_unit("core.loader.ahead") == "a-loader"
     assert engine_unit("a_fifo.w_en") == "stream FIFOs"
     assert engine_unit("tau") == "ports and glue"
 

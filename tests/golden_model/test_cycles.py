@@ -10,9 +10,16 @@ import pytest
 from golden_model.cycles import MicroArch, counter_width, cycle_counts, max_cycles
 from golden_model.engine_config import EngineConfig
 
-ARCH = MicroArch()
-L, DRAIN, BUF = ARCH.ggu_latency, ARCH.mac_drain, ARCH.buffer_latency
-OUT = L - BUF   # from an element's feed to its dz leaving the unit (and the buffer counting it)
+#: The timing of an engine with the pipelined gate-gradient unit, written out so that the closed forms
+#: below can be checked by hand (tests/hw/test_engine.py holds hw.timing.micro_arch to the hardware).
+ARCH = MicroArch(load_latency=1, feed_latency=1, feed_interval=1, ggu_latency=11, return_latency=1,
+                 buffer_latency=2, rmw_depth=2, mac_drain=3, readout_latency=1)
+L, DRAIN, BUF = ARCH.dz_latency, ARCH.mac_drain, ARCH.buffer_latency
+OUT = ARCH.feed_latency + ARCH.ggu_latency   # from an element's walk to its dz leaving the unit
+
+
+def counts(cfg, result):
+    return cycle_counts(cfg, result, ARCH)
 
 
 def fake(dz, dense=False):
@@ -37,7 +44,7 @@ def first_feed(cfg, B):
 @pytest.mark.parametrize("B", [1, 3])
 def test_no_nonzero(B):
     cfg, dz = setup(B)
-    c = cycle_counts(cfg, fake(dz))
+    c = counts(cfg, fake(dz))
     BC, BH = B * cfg.cols_per_lane, B * cfg.hidden_size
     # no element enters the dz buffer: the step is done when the unit's last element is out
     assert c.steps == first_feed(cfg, B) + BH + OUT + 1 + BC
@@ -51,7 +58,7 @@ def test_all_nonzero_runs_the_lanes_back_to_back(B, lanes):
     C = cfg.cols_per_lane
     dz[...] = 5
     for dense in (False, True):
-        c = cycle_counts(cfg, fake(dz, dense))
+        c = counts(cfg, fake(dz, dense))
         n = dz.size
         # the first entry goes one cycle after the encoder took the first element, then one every C cycles
         assert c.steps == first_feed(cfg, B) + L + 1 + (n - 1) * C + C + DRAIN + 1 + B * C
@@ -63,8 +70,8 @@ def test_all_nonzero_runs_the_lanes_back_to_back(B, lanes):
 def test_one_nonzero_at_the_last_index(B):
     cfg, dz = setup(B)
     dz[0, B - 1, 4 * cfg.hidden_size - 1] = -3   # gate o of unit H-1, last batch: the last entry issued
-    c = cycle_counts(cfg, fake(dz))
-    none = cycle_counts(cfg, fake(np.zeros_like(dz)))
+    c = counts(cfg, fake(dz))
+    none = counts(cfg, fake(np.zeros_like(dz)))
     assert c.steps == none.steps + BUF + cfg.cols_per_lane + DRAIN
     assert (c.issued, c.nonzeros, c.zeros_skipped) == (1, 1, dz.size - 1)
 
@@ -74,26 +81,26 @@ def test_consecutive_entries_of_one_row_wait_when_c_is_below_the_rmw_depth():
     cfg, dz = setup(2, H=2, I=2, lanes=4)
     assert cfg.cols_per_lane == 1 < ARCH.rmw_depth
     dz[0, :, :2] = 7
-    c = cycle_counts(cfg, fake(dz))
+    c = counts(cfg, fake(dz))
     assert c.hazard == 2            # one bubble per unit, before its b = 1 entry
     wide = EngineConfig(input_size=6, hidden_size=2, lanes=4, max_batch=2)   # C = 2: the write is in time
-    assert cycle_counts(wide, fake(dz)).hazard == 0
+    assert counts(wide, fake(dz)).hazard == 0
 
 
 def test_consecutive_entries_of_one_batch_wait_when_c_is_below_the_rmw_depth():
     """C = 1, dense: the four gates of an element share b, so each waits for the one before."""
     cfg, dz = setup(2, H=2, I=2, lanes=4)
-    c = cycle_counts(cfg, fake(dz, dense=True))
+    c = counts(cfg, fake(dz, dense=True))
     assert c.hazard == 3 * dz.size // 4
     wide = EngineConfig(input_size=6, hidden_size=2, lanes=4, max_batch=2)   # C = 2: no hazard
-    assert cycle_counts(wide, fake(np.zeros((1, 2, 8), np.int64), dense=True)).hazard == 0
+    assert counts(wide, fake(np.zeros((1, 2, 8), np.int64), dense=True)).hazard == 0
 
 
 def test_steps_follow_each_other_and_loads_overlap():
     B, T = 2, 3
     cfg, dz = setup(B, T=T)
     BC, BH = B * cfg.cols_per_lane, B * cfg.hidden_size
-    c = cycle_counts(cfg, fake(dz))
+    c = counts(cfg, fake(dz))
     # later steps find their a_t loaded already and start while the step before is read out: one
     # WAIT cycle, then the feed (the read-out, BC <= BH + OUT + 1 cycles, is hidden)
     assert B * cfg.cols_per_lane <= BH + OUT + 1
@@ -106,7 +113,7 @@ def test_a_long_read_out_holds_the_next_step_back():
     cfg, dz = setup(B, H=1, I=20, lanes=1, T=T)
     BC, BH = B * cfg.cols_per_lane, B * cfg.hidden_size
     assert BC > BH + OUT + 1
-    c = cycle_counts(cfg, fake(dz))
+    c = counts(cfg, fake(dz))
     first_done = first_feed(cfg, B) + BH + OUT
     assert c.steps == first_done + (T - 1) * (1 + BC) + 1 + BC
 
@@ -117,14 +124,15 @@ def test_random_patterns_keep_the_invariants():
         B, T, lanes = int(rng.integers(1, 4)), int(rng.integers(1, 4)), int(2 ** rng.integers(0, 4))
         cfg, dz = setup(B, H=int(rng.integers(1, 6)), I=int(rng.integers(8, 12)), lanes=lanes, T=T)
         d = (rng.random(dz.shape) < rng.random()).astype(np.int64)
-        s, f = cycle_counts(cfg, fake(d)), cycle_counts(cfg, fake(d, dense=True))
+        s, f = counts(cfg, fake(d)), counts(cfg, fake(d, dense=True))
         assert s.cycles <= f.cycles and s.issued == s.nonzeros == d.sum() and f.issued == d.size
         assert s.zeros_skipped + s.nonzeros == d.size and f.zeros_skipped == 0
-        assert f.cycles < max_cycles(cfg) < 2 ** counter_width(cfg)
+        assert f.cycles < max_cycles(cfg, ARCH) < 2 ** counter_width(cfg, ARCH)
 
 
 def test_micro_architecture_is_validated():
+    from dataclasses import replace
     with pytest.raises(ValueError, match="rmw_depth"):
-        MicroArch(rmw_depth=0)
+        replace(ARCH, rmw_depth=0)
     with pytest.raises(ValueError, match="ggu_latency"):
-        MicroArch(ggu_latency=True)
+        replace(ARCH, ggu_latency=True)

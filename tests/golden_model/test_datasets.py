@@ -6,26 +6,12 @@ import os
 import numpy as np
 import pytest
 
-from golden_model import DataError, MissingDependencyError
+from golden_model import ConfigError, DataError, MissingDependencyError
 from golden_model import datasets
 from golden_model.datasets import load_dataset
 
 
-def _have(rel):
-    try:
-        datasets.find_debian_file(rel, "x", "y")
-        return True
-    except MissingDependencyError:
-        return False
-
-
-needs_fashion = pytest.mark.skipif(not _have("usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz"),
-                                   reason="Debian dataset-fashion-mnist is not installed (make deps)")
-needs_austen = pytest.mark.skipif(not _have("usr/lib/R/site-library/janeaustenr/data/Rdata.rdb"),
-                                  reason="Debian r-cran-janeaustenr is not unpacked (make deps)")
-
-
-@needs_fashion
+@pytest.mark.needs_dataset("fashion-mnist")
 def test_fashion_mnist_rowwise():
     ds = load_dataset("fashion-mnist")
     assert ds.x_train.shape == (55000, 28, 28) and ds.x_val.shape == (5000, 28, 28)
@@ -39,7 +25,7 @@ def test_fashion_mnist_rowwise():
     assert small.n_samples("train") == 100 and small.n_samples("test") == 20
 
 
-@needs_austen
+@pytest.mark.needs_dataset("jane-austen")
 def test_jane_austen_corpus():
     ds = load_dataset("jane-austen", seq_len=50)
     total = sum(ds.n_samples(s) for s in ("train", "val", "test"))
@@ -154,13 +140,13 @@ def test_text_file_errors(tmp_path):
     with pytest.raises(DataError, match="has 4 characters; a language model needs at least 100"):
         load_dataset(str(p))
     (tmp_path / "long.txt").write_text("ab" * 100)
-    with pytest.raises(DataError, match="seq_len must be a positive integer"):
+    with pytest.raises(ConfigError, match="seq_len must be an integer >= 1"):
         load_dataset(str(tmp_path / "long.txt"), seq_len=0)
 
 
 def test_limits_are_validated(tmp_path):
     p = save(tmp_path, x=np.zeros((10, 2, 2)), y=np.zeros(10, int))
-    with pytest.raises(DataError, match="limit must be a positive integer"):
+    with pytest.raises(ConfigError, match="limit must be an integer >= 1"):
         load_dataset(p, limit=0)
     assert load_dataset(p, limit=3).n_samples("train") == 3
 
@@ -192,7 +178,7 @@ def test_features_are_area_averaged_onto_fewer_bins(tmp_path):
 def test_bad_features_are_refused(tmp_path):
     p = save(tmp_path, x=np.zeros((10, 2, 4)), y=np.zeros(10, int))
     for bad in (0, -1, 2.5, True):
-        with pytest.raises(DataError, match="features must be a positive integer"):
+        with pytest.raises(ConfigError, match="features must be an integer >= 1"):
             load_dataset(p, features=bad)
     with pytest.raises(DataError, match=r"features \(5\) must not exceed the dataset's 4 features per step"):
         load_dataset(p, features=5)

@@ -1,10 +1,12 @@
 """EngineConfig: derived sizes, serialisation, and a clear error for every kind of invalid configuration."""
 
+from dataclasses import fields
+
 import pytest
 
 from golden_model import ConfigError
 from golden_model.engine_config import EngineConfig
-from golden_model.fixedpoint import QFormat, accumulator_width
+from golden_model.fixedpoint import Overflow, QFormat, Rounding, accumulator_width
 
 
 def test_defaults_and_derived_sizes():
@@ -85,3 +87,21 @@ def test_the_slowest_unit_worth_building_is_the_limit():
     from golden_model.engine_config import MAX_GGU_CYCLES
     plan = ggu_schedule(MAX_GGU_CYCLES)
     assert (plan.form, plan.multipliers, plan.latency) == ("serial", 1, MAX_GGU_CYCLES)
+
+
+def test_every_field_carries_its_help_and_the_rule_choices_come_from_the_enums():
+    meta = {f.name: f.metadata for f in fields(EngineConfig)}
+    assert all(m.get("help") for m in meta.values())
+    assert set(meta["rounding"]["choices"]) == {r.value for r in Rounding} - {"stochastic"}
+    assert set(meta["overflow"]["choices"]) == {o.value for o in Overflow}
+    for rule in meta["rounding"]["choices"]:
+        assert EngineConfig(rounding=rule).rounding == rule      # every choice offered is accepted
+
+
+def test_a_subclass_field_is_read_from_toml(tmp_path, Extended):
+    p = tmp_path / "e.toml"
+    p.write_text("[engine]\ntaps = 5\nlanes = 2\n")
+    c = Extended.from_toml(p)
+    assert (c.taps, c.lanes) == (5, 2) and Extended.from_dict(c.to_dict()) == c
+    with pytest.raises(ConfigError, match="unknown engine option.*: taps;"):
+        EngineConfig.from_toml(p)

@@ -7,9 +7,7 @@ import pytest
 from golden_model import LSTM, ShapeError
 from golden_model.engine_config import EngineConfig
 from golden_model.engine_model import EngineInputs, quantize_inputs, run_engine
-from golden_model.fixedpoint import QFormat, fit, mul, round_shift
-
-from .test_datasets import needs_fashion
+from golden_model.fixedpoint import QFormat, fit, round_shift
 
 WIDE = dict(act=QFormat(52, 50), state=QFormat(56, 50), inp=QFormat(56, 50), weight=QFormat(56, 50),
             grad=QFormat(62, 58))
@@ -65,7 +63,7 @@ def test_float_equivalent_formats_match_the_float_model_random(quantile):
         assert abs((st.dz == 0).mean() - quantile) < 0.1
 
 
-@needs_fashion
+@pytest.mark.needs_dataset("fashion-mnist")
 def test_float_equivalent_formats_match_the_float_model_fashion_mnist():
     from golden_model.datasets import load_dataset
     ds = load_dataset("fashion-mnist", limit=3)
@@ -77,20 +75,14 @@ def test_float_equivalent_formats_match_the_float_model_fashion_mnist():
 
 # -- a plain reference: one element at a time, scalar fixed-point operations ----------------------------
 
-def reference_engine(cfg, inp, dense=False):
-    """Element-by-element restatement of the engine arithmetic (see engine_model's docstring)."""
+def reference_engine(cfg, inp, reference_element, dense=False):
+    """Element-by-element restatement of the engine arithmetic (see engine_model's docstring), one element
+    of the gate-gradient unit by ``reference_element`` (the fixture of tests/golden_model/conftest.py)."""
     T, B, H = inp.dh.shape
     I, N = cfg.input_size, cfg.n_inputs
-    g, act = cfg.grad, cfg.act
-    A, S, G = act.frac, cfg.state.frac, g.frac
-    one = 1 << act.frac
+    g, G = cfg.grad, cfg.grad.frac
     R, O = cfg.rounding, cfg.overflow
     flags = {"gate": False, "dw": False, "da": False, "db": False, "out": False}
-
-    def m_(x, fx, y, fy, out=g):
-        v, o = mul(np.array([x]), fx, np.array([y]), fy, out, R, O)
-        flags["gate"] |= o
-        return int(v[0])
 
     def f_(v, fmt, flag):
         r, o = fit(np.array([v], dtype=object), fmt, O)
@@ -107,18 +99,12 @@ def reference_engine(cfg, inp, dense=False):
         for b in range(B):
             for j in range(H):
                 i, f, gg, o = (int(inp.gates[t, b, q * H + j]) for q in range(4))
-                tc, cp = int(inp.tanh_c[t, b, j]), int(inp.c_prev[t, b, j])
-                dh = f_(int(inp.dh[t, b, j]) + dh_rec[b][j], g, "gate")
-                do = m_(dh, G, tc, A)
-                omt = f_(one - m_(tc, A, tc, A, act), act, "gate")
-                dc = f_(m_(m_(dh, G, o, A), G, omt, A) + dc_next[b][j], g, "gate")
-                di, dg, df = m_(dc, G, gg, A), m_(dc, G, i, A), m_(dc, G, cp, S)
-                dc_next[b][j] = m_(dc, G, f, A)
-                s = [m_(i, A, f_(one - i, act, "gate"), A, act), m_(f, A, f_(one - f, act, "gate"), A, act),
-                     f_(one - m_(gg, A, gg, A, act), act, "gate"), m_(o, A, f_(one - o, act, "gate"), A, act)]
-                for q, d in enumerate((di, df, dg, do)):
-                    v = m_(d, G, s[q], A)
-                    dz[b][q * H + j] = 0 if abs(v) < inp.tau else v
+                _, dz_e, dc_next[b][j], over = reference_element(
+                    cfg, i, f, gg, o, int(inp.tanh_c[t, b, j]), int(inp.c_prev[t, b, j]), int(inp.dh[t, b, j]),
+                    dh_rec[b][j], dc_next[b][j], inp.tau)
+                flags["gate"] |= over
+                for q in range(4):
+                    dz[b][q * H + j] = dz_e[q]
         da = [[0] * N for _ in range(B)]
         for j in range(H):
             for b, q in [(b, q) for b in range(B) for q in range(4)]:
@@ -141,9 +127,9 @@ def reference_engine(cfg, inp, dense=False):
                 order=order)
 
 
-def check_against_reference(cfg, inputs, dense=False):
+def check_against_reference(cfg, inputs, reference_element, dense=False):
     r = run_engine(cfg, inputs, dense=dense)
-    ref = reference_engine(cfg, inputs, dense)
+    ref = reference_engine(cfg, inputs, reference_element, dense)
     for name in ("dz", "dx", "dh0", "dc0", "dW", "db"):
         np.testing.assert_array_equal(np.asarray(getattr(r, name), dtype=object), ref[name].astype(object),
                                       err_msg=name)
@@ -155,16 +141,16 @@ def check_against_reference(cfg, inputs, dense=False):
 
 @pytest.mark.parametrize("rounding", ["truncate", "half-up", "half-even"])
 @pytest.mark.parametrize("dense", [False, True])
-def test_model_equals_elementwise_reference(rounding, dense):
+def test_model_equals_elementwise_reference(rounding, dense, reference_element):
     m, cache, dh = lstm_case(T=3, B=2, I=3, H=4, seed=2, dh_scale=3e-4)
     cfg = EngineConfig(input_size=3, hidden_size=4, lanes=2, max_batch=2, max_seq=4, rounding=rounding)
     inputs, _ = quantize_inputs(cfg, m, cache, dh, 2e-5)
-    r = check_against_reference(cfg, inputs, dense)
+    r = check_against_reference(cfg, inputs, reference_element, dense)
     assert 0 < r.nonzeros < r.dz.size
     assert r.zeros_skipped == (0 if dense else r.dz.size - r.nonzeros)
 
 
-def test_narrow_accumulators_saturate_in_issue_order_and_raise_flags():
+def test_narrow_accumulators_saturate_in_issue_order_and_raise_flags(reference_element):
     m, cache, dh = lstm_case(T=4, B=2, I=3, H=4, seed=3, dh_scale=1e-3)
     cfg = EngineConfig(input_size=3, hidden_size=4, lanes=2, max_batch=2, max_seq=4,
                        dw_acc_width=32, da_acc_width=32, db_acc_width=17)
@@ -172,7 +158,7 @@ def test_narrow_accumulators_saturate_in_issue_order_and_raise_flags():
     inputs.dh[...] = cfg.grad.max_int  # saturating gradients, inputs and weights
     inputs.a[...] = cfg.inp.max_int
     inputs.W[...] = cfg.weight.max_int
-    r = check_against_reference(cfg, inputs)
+    r = check_against_reference(cfg, inputs, reference_element)
     assert r.flags["gate"] and r.flags["dw"] and r.flags["db"] and r.flags["out"]
 
 
@@ -230,8 +216,8 @@ def test_bad_inputs():
 
 @pytest.mark.slow
 @pytest.mark.parametrize("dense", [False, True])
-def test_model_equals_elementwise_reference_on_the_committed_trace(dense):
+def test_model_equals_elementwise_reference_on_the_committed_trace(dense, reference_element):
     from golden_model.trace import load_trace
     from pathlib import Path
     t = load_trace(Path(__file__).parents[1] / "data" / "austen_lstm_h32.npz")
-    check_against_reference(t.config, t.passes[0], dense)
+    check_against_reference(t.config, t.passes[0], reference_element, dense)

@@ -12,13 +12,11 @@ from golden_model.runs import write_run
 from golden_model.trace import TraceError, capture_trace, load_trace, save_trace
 from golden_model.train import TrainConfig, train
 
-from .test_train import tiny_npz
-
 
 @pytest.fixture(scope="module")
-def run_dir(tmp_path_factory):
+def run_dir(tmp_path_factory, make_tiny_npz):
     tmp = tmp_path_factory.mktemp("run")
-    cfg = TrainConfig(dataset=tiny_npz(tmp), hidden=6, epochs=2, batch_size=16, optimizer="adam", lr=0.02,
+    cfg = TrainConfig(dataset=make_tiny_npz(tmp), hidden=6, epochs=2, batch_size=16, optimizer="adam", lr=0.02,
                       threshold="sparsity:0.6")
     return write_run(train(cfg, keep_model=True), tmp / "run")
 
@@ -128,6 +126,7 @@ DATA = __import__("pathlib").Path(__file__).parents[1] / "data"
 ])
 def test_committed_traces_run_in_skip_and_dense_mode(name, dataset, T, I, raw_zeros):
     from golden_model.cycles import cycle_counts
+    from hw.timing import micro_arch
     t = load_trace(DATA / name)
     assert (t.config.hidden_size, t.config.input_size, t.config.max_batch, t.config.max_seq) == (32, I, 4, T)
     assert t.meta["dataset"] == dataset and len(t.passes) == 3
@@ -138,7 +137,8 @@ def test_committed_traces_run_in_skip_and_dense_mode(name, dataset, T, I, raw_ze
         assert raw_zeros[0] <= (s.dz_raw == 0).mean() <= raw_zeros[1]
         sparsity = 1 - s.nonzeros / s.dz.size
         assert 0.75 < sparsity < 0.99
-        cs, cd = cycle_counts(t.config, s), cycle_counts(t.config, d)
+        arch = micro_arch(t.config)
+        cs, cd = cycle_counts(t.config, s, arch), cycle_counts(t.config, d, arch)
         assert cs.mac_busy == s.nonzeros * t.config.cols_per_lane
         assert cd.mac_busy == s.dz.size * t.config.cols_per_lane
         efficiency = cd.steps / cs.steps * (1 - sparsity)  # speedup / ideal speedup, of the backward steps

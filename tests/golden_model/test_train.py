@@ -14,12 +14,10 @@ from golden_model.runs import compare, write_run
 from golden_model.datasets import load_dataset
 from golden_model.train import TrainConfig, TrainingDiverged, build_model, evaluate, train
 
-from .test_gradcheck import numeric_grad, rel_error
-
 
 @pytest.mark.parametrize("kind, per_step", [("classify", False), ("classify", True),
                                             ("regress", False), ("regress", True)])
-def test_head_gradients(kind, per_step):
+def test_head_gradients(kind, per_step, numeric_grad, rel_error):
     T, B, H, C = 4, 3, 5, 6
     rng = np.random.default_rng(0)
     head = Head(H, C, kind, per_step, seed=1)
@@ -77,21 +75,9 @@ def test_optimisers_and_clipping():
     np.testing.assert_allclose(p["w"], [w0, w1], rtol=1e-9)
 
 
-def tiny_npz(tmp_path, n=240, T=6, I=3, seed=0):
-    """A learnable task: the class is which third of the sequence holds the largest input."""
-    rng = np.random.default_rng(seed)
-    x = rng.normal(size=(n, T, I)) * 0.3
-    y = rng.integers(0, 3, n)
-    for k in range(n):
-        x[k, 2 * y[k]:2 * y[k] + 2, 0] += 2.0
-    path = tmp_path / "tiny.npz"
-    np.savez(path, x=x, y=y)
-    return str(path)
-
-
 @pytest.mark.parametrize("cell", ["lstm", "gru"])
-def test_training_learns_and_is_deterministic(tmp_path, cell):
-    cfg = TrainConfig(dataset=tiny_npz(tmp_path), cell=cell, hidden=8, epochs=6, batch_size=16,
+def test_training_learns_and_is_deterministic(tiny_npz, cell):
+    cfg = TrainConfig(dataset=tiny_npz, cell=cell, hidden=8, epochs=6, batch_size=16,
                       optimizer="adam", lr=0.02, threshold="sparsity:0.5", seed=3)
     r1 = train(cfg)
     r2 = train(cfg)
@@ -109,8 +95,8 @@ def test_training_learns_and_is_deterministic(tmp_path, cell):
     assert r1["history"][0]["tau"] == 0.0
 
 
-def test_run_statistics_add_up(tmp_path):
-    cfg = TrainConfig(dataset=tiny_npz(tmp_path), hidden=4, epochs=2, batch_size=32, threshold="static:1e-3",
+def test_run_statistics_add_up(tiny_npz):
+    cfg = TrainConfig(dataset=tiny_npz, hidden=4, epochs=2, batch_size=32, threshold="static:1e-3",
                       optimizer="sgd", lr=0.5)
     r = train(cfg)
     e1, e2 = r["epochs"]
@@ -165,8 +151,8 @@ def test_divergence_is_reported(tmp_path):
         train(cfg)
 
 
-def test_write_run_and_compare(tmp_path):
-    cfg = TrainConfig(dataset=tiny_npz(tmp_path), hidden=6, epochs=2, batch_size=16, optimizer="adam", lr=0.02)
+def test_write_run_and_compare(tmp_path, tiny_npz):
+    cfg = TrainConfig(dataset=tiny_npz, hidden=6, epochs=2, batch_size=16, optimizer="adam", lr=0.02)
     result = train(cfg, keep_model=True)
     out = write_run(result, tmp_path / "run")
     assert {p.name for p in out.iterdir()} == {"metrics.json", "learning_curves.png", "dz_histogram.png", "model.npz"}
@@ -189,8 +175,8 @@ def test_write_run_and_compare(tmp_path):
 WIDE_ENGINE = {"act": "Q2.50", "state": "Q6.50", "inp": "Q6.50", "weight": "Q6.50", "grad": "Q4.58"}
 
 
-def test_fixed_point_backward_with_float_equivalent_formats_follows_float_training(tmp_path):
-    base = TrainConfig(dataset=tiny_npz(tmp_path), hidden=6, epochs=1, batch_size=24, optimizer="adam", lr=0.01,
+def test_fixed_point_backward_with_float_equivalent_formats_follows_float_training(tiny_npz):
+    base = TrainConfig(dataset=tiny_npz, hidden=6, epochs=1, batch_size=24, optimizer="adam", lr=0.01,
                        threshold="static:1e-4")
     f = train(base)
     x = train(replace(base, backward="fixed", engine=WIDE_ENGINE))
@@ -200,8 +186,8 @@ def test_fixed_point_backward_with_float_equivalent_formats_follows_float_traini
     assert not any(x["fixed_point"]["passes_with_overflow"].values())
 
 
-def test_fixed_point_backward_with_default_formats_trains(tmp_path):
-    cfg = TrainConfig(dataset=tiny_npz(tmp_path), hidden=8, epochs=6, batch_size=16, optimizer="adam", lr=0.02,
+def test_fixed_point_backward_with_default_formats_trains(tiny_npz):
+    cfg = TrainConfig(dataset=tiny_npz, hidden=8, epochs=6, batch_size=16, optimizer="adam", lr=0.02,
                       threshold="sparsity:0.5", backward="fixed", seed=3)
     r = train(cfg)
     assert r["final"]["test_metric"] > 0.8
@@ -219,8 +205,8 @@ def test_fixed_point_backward_configuration_errors(tmp_path):
         TrainConfig(backward="fixed", engine={"act": "Q1.15"}).validate()
 
 
-def test_compare_with_the_fixed_point_column(tmp_path):
-    cfg = TrainConfig(dataset=tiny_npz(tmp_path), hidden=6, epochs=1, batch_size=32, optimizer="adam", lr=0.02)
+def test_compare_with_the_fixed_point_column(tmp_path, tiny_npz):
+    cfg = TrainConfig(dataset=tiny_npz, hidden=6, epochs=1, batch_size=32, optimizer="adam", lr=0.02)
     s = compare(cfg, ["sparsity:0.5"], tmp_path / "cmp", fixed=True)
     assert [r["kind"] for r in s["rows"]] == ["dense", "sparse", "fixed"]
     assert s["rows"][2]["label"] == "fixed sparsity:0.5" and s["best"]["kind"] == "sparse"

@@ -1,3 +1,4 @@
+# amaranth: UnusedElaboratable=no
 """Host-link frames: good frames come out whole and only after their CRC is checked; a corrupted,
 over-long or truncated frame is dropped whole with its reason, and the next good frame still arrives."""
 

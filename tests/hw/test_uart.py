@@ -1,3 +1,4 @@
+# amaranth: UnusedElaboratable=no
 """The UART: bytes go out and come back unchanged (loopback, random gaps and back-pressure), a bad stop
 bit is refused with a framing error, a byte not taken in time is reported, divisors are validated."""
 

@@ -9,12 +9,10 @@ import numpy as np
 import pytest
 
 from golden_model.engine_config import EngineConfig
-from golden_model.engine_model import EngineInputs
 from golden_model.errors import ConfigError, MissingDependencyError
 from golden_model.trace import Trace, load_trace, save_trace
 from sim import cosim as cs
-
-from ..hw.test_engine import random_inputs
+from sim.jobs import Difference, RunSpec
 
 DATA = Path(__file__).parents[1] / "data"
 
@@ -31,24 +29,17 @@ SIMS = [pytest.param(s, marks=pytest.mark.skipif(not available(s), reason=f"{s} 
                                                   f"{cs.SIMULATORS[s]}")) for s in cs.SIMULATORS]
 
 
-def trace_slice(steps=4, batch=2, lanes=16):
-    """The last ``steps`` steps of batch 0..batch-1 of the committed Jane Austen trace's first pass."""
-    t = load_trace(DATA / "austen_lstm_h32.npz")
-    cfg = replace(t.config, lanes=lanes, max_batch=batch, max_seq=steps, dw_acc_width=None, da_acc_width=None,
-                  db_acc_width=None)
-    p, s, b = t.passes[0], slice(-steps, None), slice(0, batch)
-    inputs = EngineInputs(gates=p.gates[s, b], tanh_c=p.tanh_c[s, b], c_prev=p.c_prev[s, b], a=p.a[s, b],
-                          dh=p.dh[s, b], W=p.W, tau=p.tau)
-    return cfg, inputs
-
-
-def case(name):
-    if name == "trace-P16":
-        return trace_slice()
-    opts = {"P1-B2": dict(input_size=3, hidden_size=2, lanes=1, max_batch=2, max_seq=4),
-            "C1-B3": dict(input_size=2, hidden_size=2, lanes=4, max_batch=3, max_seq=3)}[name]
-    cfg = EngineConfig(**opts)
-    return cfg, random_inputs(cfg, cfg.max_seq, cfg.max_batch, np.random.default_rng(len(name)))
+@pytest.fixture
+def case(random_inputs, trace_slice):
+    """The function case(name) -> (config, inputs) of the configuration ``name``: P1-B2, C1-B3 or trace-P16."""
+    def make_case(name):
+        if name == "trace-P16":
+            return trace_slice()
+        opts = {"P1-B2": dict(input_size=3, hidden_size=2, lanes=1, max_batch=2, max_seq=4),
+                "C1-B3": dict(input_size=2, hidden_size=2, lanes=4, max_batch=3, max_seq=3)}[name]
+        cfg = EngineConfig(**opts)
+        return cfg, random_inputs(cfg, cfg.max_seq, cfg.max_batch, np.random.default_rng(len(name)))
+    return make_case
 
 
 @pytest.fixture(scope="session")
@@ -70,40 +61,42 @@ CASES = list(_cases())
 
 
 @pytest.mark.parametrize("name, gap, stall, sim", CASES)
-def test_hardware_equals_the_golden_model(build_root, sim, name, gap, stall):
+def test_hardware_equals_the_golden_model(build_root, sim, name, gap, stall, case):
     cfg, inputs = case(name)
     report = cs.cosim(cfg, [inputs], sim, seed=3, gap=gap, stall=stall, root=build_root)
     assert report.passed, report.mismatch
     for r in report.runs:   # the testbench compared all of it; here: it did see the engine work
-        assert r["counters"] == {k: r["model_cycles"][k] for k in r["counters"]}
-        assert r["stall"] > 0 and r["sim_cycles"] >= r["counters"]["cycles"] + r["stall"]   # host stalls counted apart
+        assert r.counters == {k: r.model_cycles[k] for k in r.counters}
+        assert r.stall > 0 and r.sim_cycles >= r.counters["cycles"] + r.stall   # host stalls counted apart
     assert 0 < report.sparsity < 1 and report.cycles_skip < report.cycles_dense
 
 
 @pytest.mark.parametrize("sim", SIMS)
-def test_reset_in_the_middle_of_a_run_then_a_clean_run(build_root, sim):
+def test_reset_in_the_middle_of_a_run_then_a_clean_run(build_root, sim, case):
     cfg, inputs = case("P1-B2")
     built = cs.build(cfg, sim, root=build_root)
-    res = cs.run_job(cfg, inputs, [{"dense": False, "reset_after": 60, "gap": 0.2},
-                                   {"dense": False, "seed": 1, "gap": 0.2, "stall": 0.5}], built, name="reset")
-    assert res[0]["reset"] and res[1]["passed"], res[1]
+    res = cs.run_job(cfg, inputs, [RunSpec(dense=False, reset_after=60, gap=0.2),
+                                   RunSpec(dense=False, seed=1, gap=0.2, stall=0.5)], built, name="reset")
+    assert res[0].reset and not res[0].failed and res[1].passed, res[1]
 
 
-def test_the_scoreboard_sees_a_corrupted_expectation_and_a_different_tau(build_root):
+def test_the_scoreboard_sees_a_corrupted_expectation_and_a_different_tau(build_root, case):
     sim = next((s for s in ("icarus", "verilator") if available(s)), None)
     if sim is None:
         pytest.skip("no simulator installed")
     cfg, inputs = case("P1-B2")
     built = cs.build(cfg, sim, root=build_root)
-    res = cs.run_job(cfg, inputs, [{"dense": False, "corrupt": [["dx", 3]]},
-                                   {"dense": False, "model_tau": int(inputs.tau) + 40},
-                                   {"dense": True}], built, name="failing")
+    res = cs.run_job(cfg, inputs, [RunSpec(dense=False, corrupt=[("dx", 3)]),
+                                   RunSpec(dense=False, model_tau=int(inputs.tau) + 40),
+                                   RunSpec(dense=True)], built, name="failing")
     corrupted, other_tau, fine = res
-    assert not corrupted["passed"] and corrupted["mismatch"]["stream"] == "dx" and corrupted["mismatch"]["index"] == 3
-    assert "step t = 3" in corrupted["mismatch"]["where"]
-    assert not other_tau["passed"]
-    assert other_tau["mismatch"] is not None or other_tau["counter_mismatches"]
-    assert fine["passed"]
+    assert not corrupted.passed and corrupted.mismatch.stream == "dx" and corrupted.mismatch.index == 3
+    assert "step t = 3" in corrupted.mismatch.where
+    assert not other_tau.passed
+    assert other_tau.mismatch is not None or other_tau.counter_mismatches
+    for name, diff in other_tau.counter_mismatches.items():
+        assert diff.actual == other_tau.counters[name] != diff.expected == other_tau.model_cycles[name]
+    assert fine.passed
 
 
 def test_a_missing_simulator_names_its_install_command(monkeypatch):
@@ -135,7 +128,7 @@ def test_a_trace_that_does_not_match_the_configuration_is_refused():
 
 
 @pytest.mark.skipif(not available("verilator"), reason="Verilator is not installed")
-def test_command_line_on_a_trace(tmp_path, build_root):
+def test_command_line_on_a_trace(tmp_path, build_root, trace_slice):
     import json
 
     from zskip.cli import main
@@ -148,13 +141,14 @@ def test_command_line_on_a_trace(tmp_path, build_root):
                 "efficiency", "sim_cycles_per_s"):
         assert key in d
     assert d["passed"] is True and d["sim"] == "verilator" and d["config"]["lanes"] == 4
+    assert d["schema"] == "zskip.cosim-report/1" and cs.CosimReport.read(out).passed    # (its runs left out)
     toml = tmp_path / "other.toml"
     toml.write_text("input_size = 81\nhidden_size = 16\n")
     assert main(["cosim", "--trace", str(path), "--config", str(toml), "--build-dir", str(build_root)]) == 2
 
 
 @pytest.mark.parametrize("sim", SIMS)
-def test_waveforms_on_request(tmp_path, sim):
+def test_waveforms_on_request(tmp_path, sim, random_inputs):
     cfg = EngineConfig(input_size=3, hidden_size=2, lanes=1, max_batch=2, max_seq=2)
     inputs = random_inputs(cfg, 2, 2, np.random.default_rng(0))
     report = cs.cosim(cfg, [inputs], sim, waves=True, root=tmp_path)
@@ -164,7 +158,7 @@ def test_waveforms_on_request(tmp_path, sim):
 
 @pytest.mark.slow
 @pytest.mark.skipif(not available("verilator"), reason="Verilator is not installed")
-def test_large_configuration(build_root):
+def test_large_configuration(build_root, random_inputs):
     """H = 64, P = 16, T = 32, B = 4 on random data under hostile handshakes, and a whole pass of the
     committed trace, on Verilator. (Icarus needs more than ten minutes for the large case alone; it runs
     the default matrix, and `zskip cosim --sim icarus` has run the whole committed trace.)"""
@@ -177,7 +171,7 @@ def test_large_configuration(build_root):
     assert report.passed and report.efficiency >= 0.95, report.mismatch
 
 
-def test_command_line_names_a_mismatch(tmp_path, monkeypatch, capsys):
+def test_command_line_names_a_mismatch(tmp_path, monkeypatch, capsys, trace_slice):
     """What `zskip cosim` prints when the hardware differs (the report faked; the real failing runs are above)."""
     from zskip.cli import main
     cfg, inputs = trace_slice(steps=2, batch=2, lanes=4)      # (four lanes compile in half the time of 16)
@@ -187,13 +181,13 @@ def test_command_line_names_a_mismatch(tmp_path, monkeypatch, capsys):
                             ideal_speedup=5.0, speedup=3.3, efficiency=0.66, efficiency_with_readout=0.48,
                             sim_cycles=400, sim_cycles_per_s=1000.0, sequences=1, waveform="/x/dump.vcd",
                             build_dir="/x",
-                            mismatch={"sequence": 0, "mode": "skip", "stream": "dx", "index": 5,
-                                      "where": "step t = 1, batch 1, dx columns 16..31", "expected": [1, 2],
-                                      "actual": [1, 3], "counters": {}, "flags": {}})
+                            mismatch=cs.CosimMismatch(sequence=0, mode="skip", stream="dx", index=5,
+                                                      where="step t = 1, batch 1, dx columns 16..31", expected=[1, 2],
+                                                      actual=[1, 3], counters={"steps": Difference(40, 41)}))
     monkeypatch.setattr(cs, "require_simulator", lambda sim: None)
     monkeypatch.setattr(cs, "cosim", lambda *a, **k: report)
     assert main(["cosim", "--trace", str(path), "--sim", "icarus"]) == 1
     err = capsys.readouterr().err
     for text in ("MISMATCH in sequence 0, skip mode", "dx transfer 5 (step t = 1, batch 1", "expected [1, 2], got [1, 3]",
-                 "waveform: /x/dump.vcd"):
+                 "waveform: /x/dump.vcd", "expected=40, actual=41"):
         assert text in err

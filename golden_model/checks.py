@@ -1,13 +1,21 @@
-"""Argument checks shared by the golden model: shapes, dtypes, finiteness, sizes."""
+"""Argument checks, one per concept, for every package: sizes, ranges, shapes, dtypes, finiteness.
 
+A bad value raises ConfigError (a bad array ShapeError), naming the parameter and the value in the
+form "lanes must be an integer >= 1, not 0"; a wrong kind of object (a configuration that is not an
+EngineConfig) is a TypeError, raised by golden_model.engine_config.check_config.
+"""
+
+import dataclasses
 import math
 import numbers
+
+from pathlib import Path
 
 import numpy as np
 
 from .errors import ConfigError, ShapeError
 
-__all__ = ["check_size", "check_array", "check_dtype", "check_finite_scalar"]
+__all__ = ["check_size", "check_range", "check_known", "check_file", "check_array", "check_dtype", "check_finite_scalar"]
 
 
 def check_size(name, value, *, minimum=1):
@@ -17,15 +25,39 @@ def check_size(name, value, *, minimum=1):
     return int(value)
 
 
+def check_range(name, value, low, high):
+    """Return ``value`` as a float if it is a real number in [``low``, ``high``], else raise ConfigError."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not low <= value <= high:
+        raise ConfigError(f"{name} must be a number in [{low:g}, {high:g}], not {value!r}")
+    return float(value)
+
+
+def check_known(what, options, cls):
+    """ConfigError unless every key of ``options`` names a field of the dataclass ``cls``; ``what`` says
+    what the options are ("engine option", "training option")."""
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = set(options) - names
+    if unknown:
+        raise ConfigError(f"unknown {what}(s): {', '.join(sorted(unknown))}; known: {', '.join(sorted(names))}")
+    return options
+
+
+def check_file(path, what, error=ConfigError, hint=""):
+    """``path`` as a Path if it names an existing file, else ``error`` saying "``what`` ``path`` does not exist"
+    (and ``hint``)."""
+    path = Path(path)
+    if not path.is_file():
+        raise error(f"{what} {path} does not exist{hint}")
+    return path
+
+
 def check_dtype(dtype):
-    """Return the numpy float dtype for ``dtype`` (float32 or float64)."""
-    try:
-        dt = np.dtype(dtype)
-    except TypeError:
-        raise ConfigError(f"dtype must be float32 or float64, not {dtype!r}") from None
-    if dt not in (np.dtype(np.float32), np.dtype(np.float64)):
-        raise ConfigError(f"dtype must be float32 or float64, not {dt.name}")
-    return dt
+    """Return the numpy float dtype for ``dtype`` (float32 or float64: the dtype, its type or its name)."""
+    for dt in (np.dtype(np.float32), np.dtype(np.float64)):
+        if dtype is dt.type or (isinstance(dtype, np.dtype) and dtype == dt) \
+                or (isinstance(dtype, str) and dtype == dt.name):
+            return dt
+    raise ConfigError(f"dtype must be float32 or float64, not {getattr(dtype, '__name__', dtype)!r}")
 
 
 def _fmt(shape):

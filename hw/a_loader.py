@@ -1,0 +1,75 @@
+"""The a-loader: each step's a_t from the host into the MAC lanes' two a buffers, a step ahead.
+
+Step n's a_t (B x C chunks: batch row b, chunk c within b) goes into buffer n % 2
+as soon as that buffer is free, i.e. once step n - 2, the last step that read it,
+has finished its MAC work. So while step n works on one buffer the host already
+sends step n + 1's a_t into the other, and the lanes never wait for a step's
+inputs unless the host is slower than the step.
+
+Columns beyond N in the last chunk are written as 0 (the lanes multiply them
+too, and dW of a padding column must stay 0).
+"""
+
+from amaranth.hdl import Module, Mux, Signal
+from amaranth.lib.wiring import In, Out
+
+from .bits import address, count, depth, equals
+from .layouts import chunk_layout
+from .part import EnginePart
+
+__all__ = ["ALoader"]
+
+
+class ALoader(EnginePart):
+    """Loads a_t for every step of a sequence into the lanes' a buffers; see the module docstring.
+
+    Ports
+    -----
+    start : a sequence starts: load from step 0 on.
+    running : a sequence runs (the loader wants chunks only then).
+    t_last, b_last : the sequence's T - 1 and B - 1, held for the whole sequence.
+    step_done : the current step's MAC work ends this cycle: its buffer is free from the next.
+    a, a_want : the next chunk of a_t; the core takes it in every cycle ``a_want`` is high.
+    ready : the current step's a_t is in its buffer.
+    we, buf, addr, data : the write port of the lanes' a buffers (``MacLanes.a_*``).
+    """
+
+    #: Cycles from the transfer of a step's last chunk to ``ready``.
+    latency = 1
+
+    def members(self, c):
+        return {
+            "start": In(1), "running": In(1),
+            "t_last": In(range(c.max_seq + 1)), "b_last": In(range(max(c.max_batch, 2))),
+            "step_done": In(1),
+            "a": In(chunk_layout(c, c.inp)), "a_want": Out(1),
+            "ready": Out(1),
+            "we": Out(1), "buf": Out(1), "addr": Out(range(depth(c.cols_per_lane, c.max_batch))),
+            "data": Out(chunk_layout(c, c.inp)),
+        }
+
+    def elaborate(self, platform):
+        m = Module()
+        c = self.config
+        C, N, P = c.cols_per_lane, c.n_inputs, c.lanes
+        chunk, row = Signal(range(max(C, 2))), Signal(range(max(c.max_batch, 2)))
+        step = Signal(range(c.max_seq + 1))   # the step being loaded
+        ahead = Signal(range(3))              # buffers loaded and not yet used up
+        done = Signal()                       # every step of the sequence loaded
+        m.d.comb += [self.a_want.eq(self.running & ~done & ~ahead[1]), self.ready.eq(ahead.any()),
+                     self.we.eq(self.a_want), self.buf.eq(step[0]), self.addr.eq(address((chunk, C), (row, c.max_batch)))]
+        real = N - (C - 1) * P                # lanes of the last chunk that hold a real column
+        for p in range(P):
+            m.d.comb += self.data[p].eq(self.a[p] if p < real else Mux(equals(chunk, C - 1), 0, self.a[p]))
+
+        _, loaded, last = count(m, self.a_want, (chunk, C - 1), (row, self.b_last), (step, self.t_last))
+        with m.If(last):
+            m.d.sync += done.eq(1)
+        with m.If(loaded & ~self.step_done):
+            m.d.sync += ahead.eq(ahead + 1)
+        with m.If(self.step_done & ~loaded):
+            m.d.sync += ahead.eq(ahead - 1)
+        with m.If(self.start):
+            m.d.sync += [chunk.eq(0), row.eq(0), step.eq(0), ahead.eq(0), done.eq(0)]
+        return m
+

@@ -1,0 +1,145 @@
+"""The feed: a step's elements into the gate-gradient unit, and their dz back into the dz buffer.
+
+A step's elements are walked in the order the host sends them (unit j, batch row
+b within j). Each element goes to the gate-gradient unit with what the step
+before left for it: dh_rec (column I + j of that step's da, which the read-out
+writes into the dh_rec memory) and dc_next (the dc_prev of that element, kept in
+the dc memory); both are 0 in the first step. The unit takes an element every k
+= ``ggu_cycles`` cycles, so the feed offers one every k cycles and the unit never
+refuses it.
+
+The unit's results come back in the same order: dc_prev goes into the dc memory
+for the next step, and the four dz go into the dz buffer, but only for an
+element with a nonzero dz (every element in dense mode): an element without one
+costs the encoder and the lanes nothing at all.
+
+After the last step the same walk, one element a cycle, reads dh0 (the last
+dh_rec) and dc0 (the last dc_prev) out.
+"""
+
+from amaranth.hdl import Module, Mux, Signal
+from amaranth.lib import fifo, memory, stream
+from amaranth.lib.wiring import In, Out
+
+from .bits import address, count, depth, equals
+from .fixed import shape_of
+from .gate_grad import ggu_input_layout, ggu_output_layout
+from .layouts import chunk_layout, dz_layout, element_layout, state_layout
+from .part import EnginePart
+
+__all__ = ["Feed"]
+
+
+class Feed(EnginePart):
+    """The walk over a step's elements, to the gate-gradient unit and back; see the module docstring.
+
+    Ports
+    -----
+    to_unit : walk the step's elements to the unit, one every ``ggu_cycles`` cycles (the sequencer's
+        feed state).
+    to_state : walk the elements to ``state``, one a cycle (after the last step).
+    last : this cycle walks the last element.
+    first, dense, b_last : the first step (no dh_rec, no dc_next); dense mode; B - 1.
+    elem, elem_want : the host's next element; the core takes it in every cycle ``elem_want`` is high.
+    o_elem : to the unit (always ready for it: the feed keeps to its interval).
+    i_grad : the unit's results (always taken).
+    o_dz : the dz buffer's output, to the zero-skip encoder.
+    step_done : the step's MAC work ends this cycle.
+    drained : every element of the step has come back from the unit and left the dz buffer.
+    rec_we, rec_addr, rec_data : dh_rec from the read-out (a chunk of da rounded to the grad format).
+    state, state_want : dh0 and dc0 of the next element.
+    """
+
+    #: Cycles from an element's walk to its offer to the unit.
+    latency = 1
+    #: Cycles from an element's last result leaving the unit to ``drained`` (with an empty buffer).
+    return_latency = 1
+    #: Cycles from a write into the dz buffer (a buffered FIFO) to its output.
+    buffer_latency = 2
+
+    def members(self, c):
+        return {
+            "to_unit": In(1), "to_state": In(1), "last": Out(1),
+            "first": In(1), "dense": In(1), "b_last": In(range(max(c.max_batch, 2))),
+            "elem": In(element_layout(c)), "elem_want": Out(1),
+            "o_elem": Out(stream.Signature(ggu_input_layout(c))),
+            "i_grad": In(stream.Signature(ggu_output_layout(c))),
+            "o_dz": Out(stream.Signature(dz_layout(c))),
+            "step_done": In(1), "drained": Out(1),
+            "rec_we": In(1), "rec_addr": In(range(depth(c.cols_per_lane, c.max_batch))),
+            "rec_data": In(chunk_layout(c, c.grad)),
+            "state": Out(state_layout(c)), "state_want": Out(1),
+        }
+
+    def elaborate(self, platform):
+        m = Module()
+        c = self.config
+        H, I, P, C, B = c.hidden_size, c.input_size, c.lanes, c.cols_per_lane, c.max_batch
+        m.submodules.dc_mem = dc_mem = memory.Memory(shape=shape_of(c.grad), depth=depth(B, H), init=[])
+        dc_read, dc_write = dc_mem.read_port(), dc_mem.write_port()
+        rec_reads = []
+        for p in range(P):
+            m.submodules[f"rec{p}"] = mem = memory.Memory(shape=shape_of(c.grad), depth=depth(C, B), init=[])
+            write = mem.write_port()
+            m.d.comb += [write.en.eq(self.rec_we), write.addr.eq(self.rec_addr), write.data.eq(self.rec_data[p])]
+            rec_reads.append(mem.read_port(transparent_for=(write,)))
+
+        # the walk: element (j, b), its dh_rec in lane (I + j) % P, chunk (I + j) // P of the rec memories
+        j, b = Signal(range(max(H, 2))), Signal(range(max(B, 2)))
+        lane, chunk = Signal(range(max(P, 2)), init=I % P), Signal(range(max(C, 2)), init=I // P)
+        pace = Signal(range(max(c.ggu_cycles, 2)))      # cycles since the feed's last element
+        walk = Signal()
+        with m.If(self.to_unit):
+            m.d.sync += pace.eq(Mux(equals(pace, c.ggu_cycles - 1), 0, pace + 1))
+        with m.Else():
+            m.d.sync += pace.eq(0)
+        m.d.comb += walk.eq((self.to_unit & equals(pace, 0)) | self.to_state)
+        next_unit, _ = count(m, walk, (b, self.b_last), (j, H - 1))
+        count(m, next_unit, (lane, P - 1), (chunk, C - 1))
+        with m.If(next_unit & equals(j, H - 1)):        # the next walk starts again at column I
+            m.d.sync += [lane.eq(I % P), chunk.eq(I // P)]
+        m.d.comb += [self.last.eq(walk & equals(j, H - 1) & (b == self.b_last)),
+                     dc_read.addr.eq(address((b, B), (j, H)))]
+        for read in rec_reads:
+            m.d.comb += read.addr.eq(address((chunk, C), (b, B)))
+
+        # a cycle later the memories answer; the element itself is taken from the host in this cycle
+        lane1, feeding, emitting = Signal.like(lane), Signal(), Signal()
+        m.d.sync += [lane1.eq(lane), feeding.eq(walk & self.to_unit), emitting.eq(walk & self.to_state)]
+        dh_rec = Signal(shape_of(c.grad))
+        m.d.comb += dh_rec.eq(rec_reads[P - 1].data)
+        for p in range(P - 1):
+            with m.If(equals(lane1, p)):
+                m.d.comb += dh_rec.eq(rec_reads[p].data)
+        out = self.o_elem.payload
+        m.d.comb += [self.elem_want.eq(feeding), self.o_elem.valid.eq(feeding),
+                     out.dh_rec.eq(Mux(self.first, 0, dh_rec)), out.dc_next.eq(Mux(self.first, 0, dc_read.data)),
+                     self.state_want.eq(emitting), self.state.dh0.eq(dh_rec), self.state.dc0.eq(dc_read.data)]
+        for name in element_layout(c).members:
+            m.d.comb += out[name].eq(self.elem[name])
+        self._results(m, dc_write)
+        return m
+
+    def _results(self, m, dc_write):
+        """The unit's results, in the walk's order: dc_prev to the dc memory, dz to the dz buffer."""
+        c = self.config
+        H, B = c.hidden_size, c.max_batch
+        m.submodules.dz_buffer = buffer = fifo.SyncFIFOBuffered(width=dz_layout(c).size, depth=max(B * H, 3))
+        j, b = Signal(range(max(H, 2))), Signal(range(max(B, 2)))
+        returned = Signal()                 # the step's last element has come back from the unit
+        grad = self.i_grad
+        entry = Signal(dz_layout(c))
+        nonzero = Signal(4)
+        m.d.comb += [grad.ready.eq(1), entry.j.eq(j), entry.b.eq(b),
+                     dc_write.addr.eq(address((b, B), (j, H))), dc_write.data.eq(grad.payload.dc_prev),
+                     dc_write.en.eq(grad.valid),
+                     buffer.w_data.eq(entry), buffer.w_en.eq(grad.valid & (nonzero.any() | self.dense))]
+        for q, name in enumerate(("dz_i", "dz_f", "dz_g", "dz_o")):
+            m.d.comb += [entry.dz[q].eq(grad.payload[name]), nonzero[q].eq(grad.payload[name].any())]
+        _, all_back = count(m, grad.valid, (b, self.b_last), (j, H - 1))
+        with m.If(all_back):
+            m.d.sync += returned.eq(1)
+        with m.If(self.step_done):
+            m.d.sync += returned.eq(0)
+        m.d.comb += [self.o_dz.payload.eq(buffer.r_data), self.o_dz.valid.eq(buffer.r_rdy),
+                     buffer.r_en.eq(self.o_dz.ready), self.drained.eq(returned & ~buffer.level.any())]

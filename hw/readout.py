@@ -1,0 +1,163 @@
+"""The read-out: the lanes' accumulators out of the engine, each cleared as it is read.
+
+- After every step, **da** (double-buffered in the lanes) is read out of the buffer the
+  step filled while the next step accumulates into the other: B x C chunks, rounded
+  to the grad format. The dh_rec columns (I .. N-1) go into the feed's dh_rec memory
+  for the next step, the dx columns (0 .. I-1) out on ``dx``. The read-out starts at
+  chunk I // P (the first dh_rec columns) and wraps around, batch row b within each
+  chunk: the next step's element (j, b) needs chunk (I + j) // P of row b, which is out
+  by the time the feed reaches it.
+- After the last step, **dW** (4H x C chunks, row k, chunk c within k) and then **db**
+  (4H words) go out.
+- After reset the same walks clear every accumulator (both da buffers, dW, db) before
+  the engine is idle; nothing goes out then.
+
+A word is requested in one cycle and arrives from the lanes in the next, where it is
+rounded and sent (see hw.mac_lanes: the lanes write 0 to it a cycle after that).
+"""
+
+import enum
+
+from amaranth.hdl import Cat, Module, Mux, Signal
+from amaranth.lib.wiring import In, Out
+
+from . import fixed
+from .bits import address, count, depth, equals
+from .fixed import shape_of
+from .layouts import chunk_layout
+from .mac_lanes import memory_depths
+from .part import EnginePart
+
+__all__ = ["ReadOut"]
+
+
+class Phase(enum.Enum):
+    """The accumulator walk (a Switch over an enum; see hw.controller)."""
+    IDLE = 0
+    CLEAR = 1                               # both da buffers, after reset (then dW and db)
+    DW = 2
+    DB = 3
+
+
+class ReadOut(EnginePart):
+    """Reads the lanes' accumulators out; see the module docstring.
+
+    Ports
+    -----
+    start, buf : a da read-out of buffer ``buf`` starts in the next cycle.
+    b_last : B - 1 of the sequence.
+    active : a da read-out runs.
+    final : dW and then db go out, from the next cycle.
+    final_done : the last db word is requested in this cycle (also at the end of the clearing).
+    rd_dw, rd_da, rd_db, rd_addr, rd_dbuf, dw_data, da_data, db_data : the lanes' read-and-clear port.
+    rec_we, rec_addr, rec_data : dh_rec, to the feed's memory.
+    dx, dx_want; dw, dw_want; db, db_want : the engine's outputs.
+    overflow : a dx or dh_rec word left the grad format in this cycle (it saturated or wrapped).
+    """
+
+    #: Cycles from ``start`` to the first word requested.
+    latency = 1
+
+    def members(self, c):
+        return {
+            "start": In(1), "buf": In(1), "b_last": In(range(max(c.max_batch, 2))), "active": Out(1),
+            "final": In(1), "final_done": Out(1),
+            "rd_dw": Out(1), "rd_da": Out(1), "rd_db": Out(1), "rd_dbuf": Out(1),
+            "rd_addr": Out(range(max(memory_depths(c).values()))),
+            "dw_data": In(chunk_layout(c, c.dw_acc)), "da_data": In(chunk_layout(c, c.da_acc)),
+            "db_data": In(shape_of(c.db_acc)),
+            "rec_we": Out(1), "rec_addr": Out(range(depth(c.cols_per_lane, c.max_batch))),
+            "rec_data": Out(chunk_layout(c, c.grad)),
+            "dx": Out(chunk_layout(c, c.grad)), "dx_want": Out(1),
+            "dw": Out(chunk_layout(c, c.dw_acc)), "dw_want": Out(1),
+            "db": Out(shape_of(c.db_acc)), "db_want": Out(1),
+            "overflow": Out(1),
+        }
+
+    def elaborate(self, platform):
+        m = Module()
+        c = self.config
+        C, B = c.cols_per_lane, c.max_batch
+        chunk, row = Signal(range(max(C, 2))), Signal(range(max(B, 2)))   # the word requested: (c, b)
+        quiet = Signal(init=1)               # clearing after reset: nothing goes out
+        m.d.comb += self.rd_addr.eq(address((chunk, C), (row, B)))
+        da_buf = self._da(m, chunk, row, quiet)
+        self._accumulators(m, chunk, row, quiet, da_buf)
+        return m
+
+    def _da(self, m, chunk, row, quiet):
+        """A step's da: request B x C words from chunk I // P on, round them and send them a cycle later;
+        returns the buffer read."""
+        c = self.config
+        I, P, C, B = c.input_size, c.lanes, c.cols_per_lane, c.max_batch
+        CI, c0 = -(-I // P), I // P           # chunks that hold dx columns; the first chunk read
+        left = Signal(range(max(C, 2)))       # chunks after the current one
+        holds_dx = Signal()                   # chunk ``chunk`` holds dx columns
+        active, buf = Signal(), Signal()
+        m.d.comb += self.active.eq(active)
+        with m.If(self.start):
+            m.d.sync += [active.eq(1), buf.eq(self.buf), chunk.eq(c0), row.eq(0), left.eq(C - 1),
+                         holds_dx.eq(int(c0 < CI))]
+        m.d.comb += self.rd_da.eq(active)
+        next_chunk, _ = count(m, active, (row, self.b_last), (chunk, C - 1))
+        with m.If(next_chunk):
+            m.d.sync += left.eq(left - 1)
+            with m.If(equals(chunk, CI - 1)):
+                m.d.sync += holds_dx.eq(0)
+            with m.If(equals(chunk, C - 1)):
+                m.d.sync += holds_dx.eq(1)
+            with m.If(~left.any()):
+                m.d.sync += active.eq(0)
+
+        # a cycle later: the word is there; round it, keep dh_rec, send dx
+        valid, dx_word, chunk1 = Signal(), Signal(), Signal.like(chunk)
+        m.d.sync += [valid.eq(active), dx_word.eq(holds_dx), self.rec_addr.eq(address((chunk, C), (row, B))),
+                     chunk1.eq(chunk)]
+        sent = valid & ~quiet
+        over = []
+        for p in range(P):
+            v, o = fixed.fit(fixed.round_shift(self.da_data[p], c.da_acc.frac - c.grad.frac, c.rounding),
+                             c.grad, c.overflow)
+            real = 1 if p < I - (CI - 1) * P else ~equals(chunk1, CI - 1)   # a dx column of the chunk
+            m.d.comb += [self.rec_data[p].eq(v), self.dx[p].eq(Mux(real, v, 0))]
+            over.append(o)
+        m.d.comb += [self.rec_we.eq(sent), self.dx_want.eq(sent & dx_word), self.overflow.eq(sent & Cat(over).any())]
+        return buf
+
+    def _accumulators(self, m, chunk, row, quiet, da_buf):
+        """dW, then db, after the last step; after reset, both da buffers first, then dW and db, silently."""
+        c = self.config
+        C, B, R = c.cols_per_lane, c.max_batch, c.n_rows
+        k = Signal(range(max(R, 2)))
+        second = Signal()                     # clearing: the second da buffer
+        phase = Signal(Phase, init=Phase.CLEAR)
+        dw_valid, db_valid, finished = Signal(), Signal(), Signal()
+        m.d.sync += [dw_valid.eq(0), db_valid.eq(0), finished.eq(self.final_done)]
+        m.d.comb += [self.rd_dbuf.eq(da_buf | second), self.dw.eq(self.dw_data), self.db.eq(self.db_data),
+                     self.dw_want.eq(dw_valid & ~quiet), self.db_want.eq(db_valid & ~quiet)]
+        with m.If(finished):
+            m.d.sync += quiet.eq(0)
+        with m.If(self.final):
+            m.d.sync += [phase.eq(Phase.DW), chunk.eq(0), k.eq(0)]
+
+        def in_phase(name):
+            return equals(phase, Phase[name].value)
+
+        with m.If(in_phase("CLEAR")):
+            m.d.comb += self.rd_da.eq(1)
+            *_, cleared = count(m, 1, (chunk, C - 1), (row, B - 1), (second, 1))
+            with m.If(cleared):
+                m.d.sync += phase.eq(Phase.DW)
+        with m.If(in_phase("DW")):
+            m.d.comb += [self.rd_dw.eq(1), self.rd_addr.eq(address((chunk, C), (k, R)))]
+            m.d.sync += dw_valid.eq(1)
+            _, read = count(m, 1, (chunk, C - 1), (k, R - 1))
+            with m.If(read):
+                m.d.sync += phase.eq(Phase.DB)
+        with m.If(in_phase("DB")):
+            m.d.comb += [self.rd_db.eq(1), self.rd_addr.eq(k)]
+            m.d.sync += db_valid.eq(1)
+            read, = count(m, 1, (k, R - 1))
+            with m.If(read):
+                m.d.sync += phase.eq(Phase.IDLE)
+                m.d.comb += self.final_done.eq(1)
