@@ -11,7 +11,7 @@ probes. The job file and the results file are the records :class:`BoardJob` and 
 """
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from amaranth.back import verilog
@@ -22,7 +22,7 @@ from amaranth.lib.wiring import In, Out
 from golden_model.engine_config import EngineConfig, check_config
 from golden_model.engine_model import EngineInputs
 from golden_model.errors import ConfigError
-from golden_model.records import Record, results_document
+from golden_model.records import Record
 from sim.cosim import compile_verilog, design_dir, require_simulator, run_testbench
 from sim.jobs import Comparison
 
@@ -160,8 +160,13 @@ class BoardJob(Record):
             raise ConfigError(f"a board job needs one sequence per run, not {len(self.inputs)} for {len(self.runs)}")
 
 
-BoardResults = results_document("BoardResults", "zskip.board-results/1", BoardRunResult,
-                                "The results file of boards.tb_board: one BoardRunResult per run, in order.")
+@dataclass
+class BoardResults(Record):
+    """The results file of boards.tb_board: one BoardRunResult per run, in order."""
+
+    SCHEMA = "zskip.board-results/1"
+
+    runs: list[BoardRunResult] = field(default_factory=list)
 
 
 def simulate_board(config, runs, *, sim="verilator", divisor=SIM_DIVISOR, root=Path("build/board-sim"),
@@ -174,7 +179,7 @@ def simulate_board(config, runs, *, sim="verilator", divisor=SIM_DIVISOR, root=P
     for run in runs:
         if not (isinstance(run, tuple) and len(run) == 2 and isinstance(run[0], EngineInputs)
                 and isinstance(run[1], BoardRunSpec)):
-            raise ConfigError(f"each run must be a pair (EngineInputs, BoardRunSpec), not {run!r:.80}")
+            raise TypeError(f"each run must be a pair (EngineInputs, BoardRunSpec), not {run!r:.80}")
         run[0].check(config)
     built = build_board(config, sim, divisor=divisor, root=root, waves=waves, lean=lean)
     results, _ = run_testbench(

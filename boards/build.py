@@ -22,12 +22,12 @@ from pathlib import Path
 
 from golden_model.checks import check_range, check_size
 from golden_model.engine_config import check_config
-from golden_model.errors import ConfigError, MissingDependencyError, ZskipError
+from golden_model.errors import MissingDependencyError, ZskipError
 from golden_model.records import Record
 from sim.cosim import environment
 
 from .targets import Target
-from .top import BoardTop
+from .top import BoardTop, clock_plan
 
 __all__ = ["build", "BuildReport", "BuildError", "DoesNotFit", "toolchain", "TOOLS"]
 
@@ -153,13 +153,14 @@ def build(target, config=None, out=Path("build/board"), *, clock_mhz=None, baud=
     and writes report.json and report.md there. ``clock_mhz`` (in [1, 400]) and ``baud`` (a positive
     integer) default to the target's; they and ``config`` are checked before the tools are looked for."""
     if not isinstance(target, Target):
-        raise ConfigError(f"target must be a boards.targets.Target, not {type(target).__name__}")
+        raise TypeError(f"target must be a boards.targets.Target, not {type(target).__name__}")
     config = target.default_config() if config is None else config
     check_config(config).check_buildable()
     if clock_mhz is not None:
         check_range("clock_mhz", clock_mhz, 1, 400)
     if baud is not None:
         check_size("baud", baud)
+    clock_plan(target, clock_mhz, baud)          # (a PLL the part cannot make, a baud rate too fast: refused now)
     env = toolchain(target.family)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)

@@ -28,6 +28,7 @@ import itertools
 import math
 from dataclasses import asdict, dataclass
 
+from golden_model.checks import check_finite_scalar, check_range
 from golden_model.errors import ConfigError
 
 __all__ = ["MODEL_VERSION", "Coefficient", "COEFFICIENTS", "TERMS", "Workload", "Estimate", "estimate", "ratio_band",
@@ -132,8 +133,7 @@ class Workload:
 
     def check(self):
         for name, value in asdict(self).items():
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
-                raise ConfigError(f"workload {name} must be a finite number >= 0, not {value!r}")
+            check_finite_scalar(f"workload {name}", value, minimum=0)
         if self.f_mhz <= 0:
             raise ConfigError(f"workload f_mhz must be > 0, not {self.f_mhz!r}")
         return self
@@ -162,9 +162,8 @@ def _factors(family, v_core):
         raise ConfigError(f"no power coefficients for family {family!r}; have {', '.join(COEFFICIENTS)}")
     table = COEFFICIENTS[family]
     v_nom = table["v_core"].value
-    v = v_nom if v_core is None else v_core
-    if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0.5 * v_nom <= v <= 1.5 * v_nom:
-        raise ConfigError(f"v_core must be a voltage near the {family} nominal {v_nom} V, not {v_core!r}")
+    v = v_nom if v_core is None else check_range("v_core", v_core, 0.5 * v_nom, 1.5 * v_nom,
+                                                  what=f"a voltage near the {family} nominal {v_nom} V")
     return table, v, (v / v_nom) ** 2
 
 

@@ -128,9 +128,8 @@ def _compare(config, board, inputs, run, retries, t0, refusals):
     mismatches = [OutputMismatch(array=name, index=index, expected=expected, actual=actual)
                   for name, index, expected, actual in got.outputs.mismatches(want)]
     model = cycle_counts(config, want, micro_arch(config)).to_dict()
-    counter_mismatches = {k: Difference(expected=model[k], actual=v) for k, v in got.counters.items() if model[k] != v}
-    flag_mismatches = {k: Difference(expected=bool(v), actual=got.flags[k]) for k, v in want.flags.items()
-                       if bool(v) != got.flags[k]}
+    counter_mismatches = Difference.between(model, got.counters)
+    flag_mismatches = Difference.between({k: bool(v) for k, v in want.flags.items()}, got.flags)
     return BoardRunResult(run=run, passed=not mismatches and not flag_mismatches and not counter_mismatches,
                           error=None, mismatches=mismatches, counter_mismatches=counter_mismatches,
                           flag_mismatches=flag_mismatches, counters=got.counters, stall=got.stall,

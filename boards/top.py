@@ -20,6 +20,7 @@ from amaranth.lib import fifo, io, wiring
 from amaranth.lib.wiring import In, Out
 
 from golden_model.engine_config import check_config
+from golden_model.errors import ConfigError
 from hw.commands import MAX_PAYLOAD, CommandDispatcher, Reply, error_layout, status_layout
 from hw.engine import Engine
 from hw.fixed import shape_of
@@ -27,7 +28,7 @@ from hw.host_link import FrameArbiter, FrameReceiver, FrameSender, Framer
 from hw.layouts import chunk_layout, state_layout
 from hw.uart import UARTRx, UARTTx, check_divisor
 
-__all__ = ["BoardCore", "BoardTop"]
+__all__ = ["BoardCore", "BoardTop", "clock_plan"]
 
 
 class BoardCore(wiring.Component):
@@ -105,6 +106,24 @@ class BoardCore(wiring.Component):
         return m
 
 
+def clock_plan(target, clock_mhz=None, baud=None):
+    """(PLL plan or None, engine clock in MHz, baud rate, UART divisor) of ``target`` at ``clock_mhz`` and
+    ``baud`` (the target's when None); ConfigError when the baud rate is too fast for the clock."""
+    from .pll import ecp5_pll, ice40_pll
+    board_mhz = target.make_platform().default_clk_frequency / 1e6
+    want = target.clock_mhz if clock_mhz is None else clock_mhz
+    plan = None
+    if abs(want - board_mhz) > 1e-9:
+        plan = (ice40_pll if target.family == "ice40" else ecp5_pll)(board_mhz, want)
+    f_mhz = plan.f_out_mhz if plan else board_mhz
+    baud = target.baud if baud is None else baud
+    divisor = round(f_mhz * 1e6 / baud)
+    if divisor < 4:                                # (the UART samples each bit at least four times)
+        raise ConfigError(f"baud {baud} is too fast for the {f_mhz:g} MHz engine clock: the UART needs at least "
+                          f"4 clock cycles per bit, so at most {f_mhz * 1e6 / 4:,.0f} baud")
+    return plan, f_mhz, baud, divisor
+
+
 class BoardTop(Elaboratable):
     """A BoardCore on ``target``'s platform (boards.targets): UART pins, the engine clock from a PLL
     when it differs from the oscillator, reset until the PLL locks, LEDs for idle and refused frames.
@@ -114,17 +133,8 @@ class BoardTop(Elaboratable):
     """
 
     def __init__(self, config, target, clock_mhz=None, baud=None):
-        from .pll import ecp5_pll, ice40_pll
         self.config, self.target = config, target
-        board_mhz = target.make_platform().default_clk_frequency / 1e6
-        want = target.clock_mhz if clock_mhz is None else clock_mhz
-        self.plan = None
-        if abs(want - board_mhz) > 1e-9:
-            self.plan = (ice40_pll if target.family == "ice40" else ecp5_pll)(board_mhz, want)
-        self.clock_mhz = self.plan.f_out_mhz if self.plan else board_mhz
-        self.baud = target.baud if baud is None else baud
-        self.divisor = round(self.clock_mhz * 1e6 / self.baud)
-        check_divisor(self.divisor)
+        self.plan, self.clock_mhz, self.baud, self.divisor = clock_plan(target, clock_mhz, baud)
 
     def elaborate(self, platform):
         from amaranth.hdl import ClockDomain

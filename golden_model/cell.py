@@ -73,7 +73,7 @@ class RecurrentLayer:
         """The start of ``backward``: ``dh`` and the threshold checked against the ``cache``; dz before and
         after the threshold (T, B, G*H), to fill; the recurrent weights."""
         if not isinstance(cache, cache_type):
-            raise ShapeError(f"cache must be the {cache_type.__name__} that {type(self).__name__}.forward "
+            raise TypeError(f"cache must be the {cache_type.__name__} that {type(self).__name__}.forward "
                              f"returned, not {type(cache).__name__}")
         T, B = cache.x.shape[:2]
         dh = check_array("dh", dh, (T, B, self.hidden_size), self.dtype)

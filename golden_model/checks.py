@@ -25,10 +25,11 @@ def check_size(name, value, *, minimum=1):
     return int(value)
 
 
-def check_range(name, value, low, high):
-    """Return ``value`` as a float if it is a real number in [``low``, ``high``], else raise ConfigError."""
+def check_range(name, value, low, high, *, what="a number"):
+    """Return ``value`` as a float if it is a real number in [``low``, ``high``], else raise ConfigError
+    saying that ``name`` must be ``what`` ("a probability", "a voltage") in that range."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real) or not low <= value <= high:
-        raise ConfigError(f"{name} must be a number in [{low:g}, {high:g}], not {value!r}")
+        raise ConfigError(f"{name} must be {what} in [{low:g}, {high:g}], not {value!r}")
     return float(value)
 
 

@@ -56,9 +56,8 @@ import numpy as np
 
 from .checks import check_size
 from .engine_model import issue_order
-from .ggu import GGUSchedule, ggu_schedule
 
-__all__ = ["MicroArch", "GGUSchedule", "CycleCounts", "cycle_counts", "ggu_schedule", "max_cycles", "counter_width"]
+__all__ = ["MicroArch", "CycleCounts", "cycle_counts", "max_cycles", "counter_width"]
 
 
 @dataclass(frozen=True)
@@ -69,7 +68,7 @@ class MicroArch:
     ``load_latency``: hw.a_loader.ALoader.latency. ``feed_latency``, ``return_latency`` and
     ``buffer_latency``: hw.feed.Feed's (an element's walk to its offer to the unit; its last result
     to the step's ``drained``; the dz buffer). ``ggu_latency`` and ``feed_interval``: the gate-gradient
-    unit's latency and interval (:func:`ggu_schedule`). ``rmw_depth`` and ``mac_drain``: hw.mac_lanes'
+    unit's latency and interval (golden_model.ggu.ggu_schedule). ``rmw_depth`` and ``mac_drain``: hw.mac_lanes'
     cycles between two reads of one accumulator, and from an entry's last column to the lanes idle.
     ``readout_latency``: hw.readout.ReadOut.latency.
     """

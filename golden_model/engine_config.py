@@ -74,7 +74,7 @@ DEFAULT_FORMATS = {
 #: words of 16 bits is 2 MiB, beyond every board zskip targets.
 MAX_MEMORY_WORDS = 1 << 20
 #: Slowest gate-gradient unit worth building: the serial one on a single multiplier needs 18 cycles
-#: per element (golden_model.cycles.ggu_schedule); a larger k would save nothing.
+#: per element (golden_model.ggu.ggu_schedule); a larger k would save nothing.
 MAX_GGU_CYCLES = 18
 #: Widest operand the model's int64 paths support, and widest accumulator the hardware builds.
 MAX_WIDTH = 62
@@ -84,7 +84,10 @@ def _fmt(name, value):
     if isinstance(value, QFormat):
         return value
     if isinstance(value, str):
-        return QFormat.parse(value)
+        try:
+            return QFormat.parse(value)
+        except ConfigError as e:
+            raise ConfigError(f"format {name}: {e}") from None
     if isinstance(value, dict):
         try:
             return QFormat(**value)
@@ -169,11 +172,11 @@ class EngineConfig:
         if self.act.frac < 0 or not (self.act.min <= -1.0 and self.act.max >= 1.0):
             raise ConfigError(f"format act ({self.act}) must hold -1 and 1 exactly (the unit computes 1 - i and "
                               f"1 - g**2); it holds [{self.act.min}, {self.act.max}]")
-        set_(self, "rounding", parse_enum(Rounding, self.rounding, "rounding").value)
+        if self.rounding in (Rounding.STOCHASTIC, Rounding.STOCHASTIC.value):
+            raise ConfigError("stochastic rounding is not supported by the engine model yet; use "
+                              f"{', '.join(_ROUNDINGS)}")
+        set_(self, "rounding", parse_enum(Rounding, self.rounding, "rounding", choices=_ROUNDINGS).value)
         set_(self, "overflow", parse_enum(Overflow, self.overflow, "overflow").value)
-        if self.rounding == Rounding.STOCHASTIC.value:
-            raise ConfigError("stochastic rounding is not supported by the engine model yet; use truncate, "
-                              "half-up or half-even")
         for name, need in (("dw_acc_width", self.exact_dw_width), ("da_acc_width", self.exact_da_width),
                            ("db_acc_width", self.exact_db_width)):
             v = getattr(self, name)
@@ -270,6 +273,14 @@ class EngineConfig:
         for name in ("act", "state", "inp", "weight", "grad"):
             d[name] = str(getattr(self, name))
         return d
+
+    def options(self):
+        """``to_dict`` without the accumulator widths that are the exact ones: the options to build on. A
+        configuration made from them with other sizes computes its own exact widths instead of keeping
+        these (which would saturate a larger engine's sums)."""
+        exact = {"dw_acc_width": self.exact_dw_width, "da_acc_width": self.exact_da_width,
+                 "db_acc_width": self.exact_db_width}
+        return {k: v for k, v in self.to_dict().items() if not (k in exact and v == exact[k])}
 
     @classmethod
     def from_dict(cls, d):

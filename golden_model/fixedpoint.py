@@ -62,13 +62,14 @@ class Overflow(str, enum.Enum):
     SATURATE = "saturate"
 
 
-def parse_enum(cls, value, what):
+def parse_enum(cls, value, what, choices=None):
     """``value`` as a member of the enum ``cls`` (a member, or its value like "half-even"), else
-    ConfigError naming ``what`` and the choices."""
+    ConfigError naming ``what`` and the choices (``choices``: the values to offer; all by default)."""
     try:
         return cls(value)
     except ValueError:
-        raise ConfigError(f"{what} must be one of {', '.join(m.value for m in cls)}, not {value!r}") from None
+        offered = choices or [m.value for m in cls]
+        raise ConfigError(f"{what} must be one of {', '.join(offered)}, not {value!r}") from None
 
 
 def _is_int(v):

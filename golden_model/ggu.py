@@ -24,7 +24,7 @@ pipelined, folded onto shared multipliers, or serial.
 from dataclasses import dataclass
 from typing import Callable
 
-__all__ = ["Op", "KINDS", "GGU_DATAFLOW", "GGU_INPUTS", "GGU_INPUT_FORMATS", "GGU_OUTPUTS", "GGU_PRODUCTS",
+__all__ = ["Op", "KINDS", "GGU_DATAFLOW", "GGU_INPUTS", "GGU_INPUT_FORMATS", "GGU_DZ", "GGU_OUTPUTS", "GGU_PRODUCTS",
            "GGU_FORMATS", "format_of", "Arithmetic", "evaluate", "GGUSchedule", "ggu_schedule"]
 
 #: The kinds of operation, see the module docstring.
@@ -74,7 +74,9 @@ GGU_DATAFLOW = (
     Op("dz_i", ("raw_i",), "threshold", "grad"), Op("dz_f", ("raw_f",), "threshold", "grad"),
     Op("dz_g", ("raw_g",), "threshold", "grad"), Op("dz_o", ("raw_o",), "threshold", "grad"),
 )
-GGU_OUTPUTS = ("dz_i", "dz_f", "dz_g", "dz_o", "dc_prev")
+#: The linear gate gradients, thresholded, in gate order i, f, g, o.
+GGU_DZ = ("dz_i", "dz_f", "dz_g", "dz_o")
+GGU_OUTPUTS = (*GGU_DZ, "dc_prev")
 GGU_PRODUCTS = frozenset(op.name for op in GGU_DATAFLOW if op.kind == "mul")
 
 #: The format (an EngineConfig attribute name) of every value: inputs and results.

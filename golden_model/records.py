@@ -22,14 +22,14 @@ not know are ignored, so that a later version may add keys that an older reader 
 import json
 import types
 import typing
-from dataclasses import MISSING, field, fields, is_dataclass, make_dataclass
+from dataclasses import MISSING, fields, is_dataclass
 from pathlib import Path
 
 import numpy as np
 
 from .errors import ZskipError
 
-__all__ = ["Record", "RecordError", "results_document", "to_dict", "from_dict", "load_json"]
+__all__ = ["Record", "RecordError", "to_dict", "from_dict", "load_json"]
 
 
 class RecordError(ZskipError, ValueError):
@@ -62,13 +62,6 @@ class Record:
     def read(cls, path):
         """The record in the JSON file ``path``."""
         return from_dict(cls, load_json(path), source=path)
-
-
-def results_document(name, schema, item, doc):
-    """A Record class ``name`` of one field, ``runs: list[item]``: the results file of a testbench, one ``item``
-    per run of its job, in order; a document of the schema ``schema``."""
-    return make_dataclass(name, [("runs", list[item], field(default_factory=list))], bases=(Record,),
-                          namespace={"SCHEMA": schema, "__doc__": doc, "__module__": item.__module__})
 
 
 def to_dict(value):

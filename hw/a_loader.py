@@ -10,10 +10,10 @@ Columns beyond N in the last chunk are written as 0 (the lanes multiply them
 too, and dW of a padding column must stay 0).
 """
 
-from amaranth.hdl import Module, Mux, Signal
+from amaranth.hdl import Module, Signal
 from amaranth.lib.wiring import In, Out
 
-from .bits import address, count, depth, equals
+from .bits import address, count, depth, in_row
 from .layouts import chunk_layout
 from .part import EnginePart
 
@@ -58,9 +58,8 @@ class ALoader(EnginePart):
         done = Signal()                       # every step of the sequence loaded
         m.d.comb += [self.a_want.eq(self.running & ~done & ~ahead[1]), self.ready.eq(ahead.any()),
                      self.we.eq(self.a_want), self.buf.eq(step[0]), self.addr.eq(address((chunk, C), (row, c.max_batch)))]
-        real = N - (C - 1) * P                # lanes of the last chunk that hold a real column
         for p in range(P):
-            m.d.comb += self.data[p].eq(self.a[p] if p < real else Mux(equals(chunk, C - 1), 0, self.a[p]))
+            m.d.comb += self.data[p].eq(in_row(self.a[p], p, chunk, N, P))
 
         _, loaded, last = count(m, self.a_want, (chunk, C - 1), (row, self.b_last), (step, self.t_last))
         with m.If(last):

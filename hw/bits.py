@@ -11,9 +11,9 @@ unit j then batch b within j, ...): :func:`count` advances such indices like
 the digits of an odometer.
 """
 
-from amaranth.hdl import Cat, Const, Value
+from amaranth.hdl import Cat, Const, Mux, Value
 
-__all__ = ["equals", "address", "depth", "index_bits", "count"]
+__all__ = ["equals", "address", "depth", "index_bits", "count", "in_row"]
 
 
 def index_bits(n):
@@ -52,22 +52,30 @@ def depth(*sizes):
 def count(m, enable, *digits):
     """Advance index registers like the digits of an odometer, lowest first.
 
-    In a cycle with ``enable`` the first digit counts up; a digit at its last value goes back to its
-    first instead and carries into the next. Each digit is ``(register, last)`` or ``(register, last,
-    first)``: ``last`` an int or a Value (a limit set at run time), ``first`` an int (default 0).
+    In a cycle with ``enable`` the first digit counts up; a digit at its last value goes back to 0
+    instead and carries into the next. Each digit is ``(register, last)``: ``last`` an int or a Value
+    (a limit set at run time).
 
     Returns the carries: ``carries[i]`` is high in a cycle in which digits 0 .. i all wrap, so
     ``carries[-1]`` marks the cycle that ends the whole walk.
     """
     carries, carry = [], enable
-    for digit in digits:
-        register, last, first = (*digit, 0)[:3]
+    for register, last in digits:
         at_last = equals(register, last) if isinstance(last, int) else register == last
         with m.If(carry):
             with m.If(at_last):
-                m.d.sync += register.eq(first)
+                m.d.sync += register.eq(0)
             with m.Else():
                 m.d.sync += register.eq(register + 1)
         carry = carry & at_last
         carries.append(carry)
     return carries
+
+
+def in_row(value, lane, chunk, columns, lanes):
+    """``value``, the word of lane ``lane`` in chunk ``chunk`` (a Value) of a row of ``columns`` columns in
+    chunks of ``lanes``: itself, or 0 where the column lies beyond the row (in the last chunk)."""
+    last = -(-columns // lanes) - 1
+    if lane < columns - last * lanes:
+        return value
+    return Mux(equals(chunk, last), 0, value)

@@ -29,16 +29,16 @@ import json
 from types import SimpleNamespace
 
 from amaranth.hdl import Cat, Module, Signal
-from amaranth.lib import data, stream, wiring
+from amaranth.lib import data, stream
 from amaranth.lib.wiring import In, Out
 
-from golden_model.engine_config import check_config
 
 from .bits import equals
 from .counters import counters_layout, flags_layout
 from .fixed import shape_of
 from .host_link import FrameError, byte_count, frame_layout
 from .layouts import chunk_layout, element_layout
+from .part import EnginePart
 
 __all__ = ["Command", "Reply", "CommandDispatcher", "start_layout", "status_layout", "error_layout",
            "stream_layouts", "config_ident", "MAX_COUNT", "MAX_PAYLOAD"]
@@ -92,7 +92,7 @@ def _times(value, const):
     return sum(terms[1:], terms[0])
 
 
-class CommandDispatcher(wiring.Component):
+class CommandDispatcher(EnginePart):
     """Checked frames in (from ``hw.host_link.FrameReceiver``), engine transfers, run-time registers and
     answers out; see the module docstring.
 
@@ -105,10 +105,9 @@ class CommandDispatcher(wiring.Component):
     o_ack, o_error, o_status : the answers (to framers).
     """
 
-    def __init__(self, config):
-        c = self.config = check_config(config)
+    def members(self, c):
         lays = stream_layouts(c)
-        super().__init__({
+        return {
             "i_frame": In(stream.Signature(frame_layout())),
             "i_error": In(stream.Signature(FrameError)),
             "o_weight": Out(stream.Signature(lays[Command.WEIGHT])),
@@ -121,7 +120,7 @@ class CommandDispatcher(wiring.Component):
             "o_ack": Out(stream.Signature(8)),
             "o_error": Out(stream.Signature(error_layout())),
             "o_status": Out(stream.Signature(status_layout(c))),
-        })
+        }
 
     def elaborate(self, platform):
         m = Module()

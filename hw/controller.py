@@ -31,16 +31,13 @@ every part is a property of that part; hw.timing collects them for the cycle mod
 """
 
 import enum
-from types import SimpleNamespace
 
-from amaranth.hdl import Module, Mux, Signal
-from amaranth.lib import wiring
+from amaranth.hdl import Module, Signal
+from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
-from golden_model.engine_config import check_config
-
 from .a_loader import ALoader
-from .bits import address, count, equals
+from .bits import address, count, equals, in_row
 from .counters import PerfCounters, counters_layout, flags_layout
 from .encoder import ZeroSkipEncoder
 from .feed import Feed
@@ -48,14 +45,15 @@ from .fixed import shape_of
 from .gate_grad import GateGradUnit
 from .layouts import chunk_layout, element_layout, state_layout
 from .mac_lanes import MacLanes
+from .part import EnginePart
 from .readout import ReadOut
 
 __all__ = ["EngineCore", "control_members"]
 
 
 class State(enum.Enum):
-    """The sequencer's states (a Switch over an enum: Amaranth's FSM compares its state with
-    narrow constants, which Verilator warns about)."""
+    """The sequencer's states: an enum-shaped register tested bit by bit (``hw.bits.equals``), not Amaranth's
+    FSM, which compares its state with narrow constants that Verilator warns about."""
     IDLE = 0
     WAIT = 1           # for the step's a_t
     FEED = 2
@@ -75,7 +73,7 @@ def control_members(config):
             "idle": Out(1), "refused": Out(1), "counters": Out(counters_layout(c)), "flags": Out(flags_layout())}
 
 
-class EngineCore(wiring.Component):
+class EngineCore(EnginePart):
     """The engine's datapath and sequencing; see the module docstring.
 
     Ports (``*_want``: the core takes or gives a transfer in every cycle it runs with it high)
@@ -90,9 +88,8 @@ class EngineCore(wiring.Component):
     counters, flags : the performance counters and sticky overflow flags of the last sequence.
     """
 
-    def __init__(self, config):
-        c = self.config = check_config(config).check_buildable()
-        super().__init__({
+    def members(self, c):
+        return {
             "elem": In(element_layout(c)), "elem_want": Out(1),
             "a": In(chunk_layout(c, c.inp)), "a_want": Out(1),
             "weight": In(chunk_layout(c, c.weight)), "weight_valid": In(1), "weight_take": Out(1),
@@ -101,7 +98,7 @@ class EngineCore(wiring.Component):
             "dw": Out(chunk_layout(c, c.dw_acc)), "dw_want": Out(1),
             "db": Out(shape_of(c.db_acc)), "db_want": Out(1),
             **control_members(c),
-        })
+        }
 
     def elaborate(self, platform):
         m = Module()
@@ -118,12 +115,14 @@ class EngineCore(wiring.Component):
                              (encoder.o_nz, lanes.i_nz)):
             wiring.connect(m, source, sink)
 
-        # the run-time registers, and the sequence's progress
-        run = SimpleNamespace(tau=Signal.like(self.tau, name="run_tau"), dense=Signal(name="run_dense"),
-                              t_last=Signal(range(c.max_seq + 1), name="run_t_last"),
-                              b_last=Signal(range(max(c.max_batch, 2)), name="run_b_last"))
-        step = Signal(range(c.max_seq + 1))   # steps finished in this sequence (step 0 is t = T-1)
-        running, stepping = Signal(), Signal()   # between start and the last output / the end of the last step
+        # the run-time registers, sampled at start, and the sequence's progress
+        run = Signal(data.StructLayout({
+            "tau": shape_of(c.grad), "dense": 1, "t_last": range(c.max_seq + 1), "b_last": range(max(c.max_batch, 2)),
+            "step": range(c.max_seq + 1),    # steps finished in this sequence (step 0 is t = T-1)
+            "running": 1,                    # between start and the last output
+            "stepping": 1,                   # between start and the end of the last step
+        }))
+        step, running, stepping = run.step, run.running, run.stepping
         m.d.comb += [
             ggu.tau.eq(run.tau), encoder.dense.eq(run.dense), feed.dense.eq(run.dense),
             feed.first.eq(~step.any()), lanes.abuf.eq(step[0]), lanes.dbuf.eq(step[0]), readout.buf.eq(step[0]),
@@ -150,13 +149,15 @@ class EngineCore(wiring.Component):
             perf.ovf_out.eq(readout.overflow),
         ]
         mac_done = feed.drained & ~encoder.o_nz.valid & lanes.idle
-        self._sequence(m, run, step, running, stepping, mac_done, lanes)
+        self._sequence(m, run, mac_done)
         return m
 
-    def _sequence(self, m, run, step, running, stepping, mac_done, lanes):
-        """The sequencer: a sequence's steps, then its outputs. After reset it waits, as for the last read-out of
-        a sequence, while the read-out clears the accumulators."""
-        loader, feed, readout, perf = (m.submodules[name] for name in ("loader", "feed", "readout", "perf"))
+    def _sequence(self, m, run, mac_done):
+        """The sequencer over the run-time registers ``run``: a sequence's steps, then its outputs. After reset
+        it waits, as for the last read-out of a sequence, while the read-out clears the accumulators."""
+        loader, feed, readout, perf, lanes = (m.submodules[name] for name in ("loader", "feed", "readout", "perf",
+                                                                            "lanes"))
+        step, running, stepping = run.step, run.running, run.stepping
         state = Signal(State, init=State.ACCUMULATORS)     # after reset: while the read-out clears
         go = Signal()                             # a start is accepted
         m.d.comb += [loader.start.eq(go), perf.clear.eq(go), self.idle.eq(0)]
@@ -220,6 +221,5 @@ class EngineCore(wiring.Component):
         chunk, row = Signal(range(max(C, 2))), Signal(range(max(R, 2)))
         m.d.comb += [lanes.w_we.eq(self.weight_valid), lanes.w_addr.eq(address((chunk, C), (row, R)))]
         for p in range(P):
-            real = p < N - (C - 1) * P
-            m.d.comb += lanes.w_data[p].eq(self.weight[p] if real else Mux(equals(chunk, C - 1), 0, self.weight[p]))
+            m.d.comb += lanes.w_data[p].eq(in_row(self.weight[p], p, chunk, N, P))
         count(m, self.weight_valid, (chunk, C - 1), (row, R - 1))

@@ -14,6 +14,7 @@ from amaranth.lib.wiring import In, Out
 
 from golden_model.cycles import counter_width
 from golden_model.engine_model import FLAGS
+from golden_model.ggu import GGU_DZ
 
 from .gate_grad import ggu_output_layout
 from .part import EnginePart
@@ -75,7 +76,7 @@ class PerfCounters(EnginePart):
         # an element's nonzeros and skipped zeros, registered at the counters' width (one cycle late)
         ones, zeros = Signal.like(cnt.nonzeros), Signal.like(cnt.zeros_skipped)
         nonzero = Signal(4)
-        for q, name in enumerate(("dz_i", "dz_f", "dz_g", "dz_o")):
+        for q, name in enumerate(GGU_DZ):
             m.d.comb += nonzero[q].eq(self.grad[name].any())
         m.d.sync += [ones.eq(0), zeros.eq(0)]
         with m.If(self.grad_valid):

@@ -30,20 +30,20 @@ when things happen, never what is computed or how many core cycles it takes.
 """
 
 from amaranth.hdl import Cat, EnableInserter, Module, Signal, Value
-from amaranth.lib import fifo, stream, wiring
+from amaranth.lib import fifo, stream
 from amaranth.lib.wiring import In, Out
 
-from golden_model.engine_config import check_config
 from golden_model.errors import ConfigError
 
 from .controller import EngineCore, control_members
 from .fixed import shape_of
 from .layouts import chunk_layout, element_layout, state_layout
+from .part import EnginePart
 
 __all__ = ["Engine"]
 
 
-class Engine(wiring.Component):
+class Engine(EnginePart):
     """The zero-skipping LSTM backward engine for ``config`` (an EngineConfig); see the module docstring.
 
     ``fifo_depth``: depth of the FIFO on each stream. 2 lets a host that keeps up move a transfer
@@ -57,11 +57,13 @@ class Engine(wiring.Component):
     stall_width = 32
 
     def __init__(self, config, *, fifo_depth=2, input_fifos=True):
-        c = self.config = check_config(config).check_buildable()
         if fifo_depth not in (1, 2):
             raise ConfigError(f"fifo_depth must be 1 or 2, not {fifo_depth!r}")
         self.fifo_depth, self.input_fifos = fifo_depth, bool(input_fifos)
-        super().__init__({
+        super().__init__(config)
+
+    def members(self, c):
+        return {
             "i_weight": In(stream.Signature(chunk_layout(c, c.weight))),
             "i_elem": In(stream.Signature(element_layout(c))),
             "i_a": In(stream.Signature(chunk_layout(c, c.inp))),
@@ -71,7 +73,7 @@ class Engine(wiring.Component):
             "o_db": Out(stream.Signature(shape_of(c.db_acc))),
             **control_members(c),
             "stall": Out(self.stall_width),
-        })
+        }
 
     def elaborate(self, platform):
         m = Module()

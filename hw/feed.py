@@ -21,6 +21,8 @@ from amaranth.hdl import Module, Mux, Signal
 from amaranth.lib import fifo, memory, stream
 from amaranth.lib.wiring import In, Out
 
+from golden_model.ggu import GGU_DZ
+
 from .bits import address, count, depth, equals
 from .fixed import shape_of
 from .gate_grad import ggu_input_layout, ggu_output_layout
@@ -134,7 +136,7 @@ class Feed(EnginePart):
                      dc_write.addr.eq(address((b, B), (j, H))), dc_write.data.eq(grad.payload.dc_prev),
                      dc_write.en.eq(grad.valid),
                      buffer.w_data.eq(entry), buffer.w_en.eq(grad.valid & (nonzero.any() | self.dense))]
-        for q, name in enumerate(("dz_i", "dz_f", "dz_g", "dz_o")):
+        for q, name in enumerate(GGU_DZ):
             m.d.comb += [entry.dz[q].eq(grad.payload[name]), nonzero[q].eq(grad.payload[name].any())]
         _, all_back = count(m, grad.valid, (b, self.b_last), (j, H - 1))
         with m.If(all_back):

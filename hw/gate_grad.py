@@ -35,15 +35,15 @@ register will be free for it.
 import operator
 
 from amaranth.hdl import Cat, Module, Mux, Signal, signed
-from amaranth.lib import data, stream, wiring
+from amaranth.lib import data, stream
 from amaranth.lib.wiring import In, Out
 
-from golden_model.engine_config import check_config
 from golden_model.ggu import GGU_DATAFLOW, GGU_INPUTS, GGU_OUTPUTS, GGU_PRODUCTS, Arithmetic, format_of, ggu_schedule
 
 from . import fixed
 from .bits import equals
 from .fixed import shape_of
+from .part import EnginePart
 
 __all__ = ["GateGradUnit", "ggu_input_layout", "ggu_output_layout", "arithmetic"]
 
@@ -72,7 +72,7 @@ def arithmetic(config, tau):
                       threshold=threshold)
 
 
-class GateGradUnit(wiring.Component):
+class GateGradUnit(EnginePart):
     """The gate-gradient unit for ``config`` (an EngineConfig); see the module docstring.
 
     Ports
@@ -92,16 +92,15 @@ class GateGradUnit(wiring.Component):
     """
 
     def __init__(self, config):
-        check_config(config)
-        self.config = config
-        super().__init__({
-            "i_elem": In(stream.Signature(ggu_input_layout(config))),
-            "o_grad": Out(stream.Signature(ggu_output_layout(config))),
-            "tau": In(shape_of(config.grad)),
-        })
+        super().__init__(config)
         self.plan = ggu_schedule(config.ggu_cycles)
         self.form, self.interval = self.plan.form, self.plan.interval
         self.multipliers, self.latency = self.plan.multipliers, self.plan.latency
+
+    def members(self, config):
+        return {"i_elem": In(stream.Signature(ggu_input_layout(config))),
+                "o_grad": Out(stream.Signature(ggu_output_layout(config))),
+                "tau": In(shape_of(config.grad))}
 
     def elaborate(self, platform):
         m = Module()

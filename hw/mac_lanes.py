@@ -36,15 +36,14 @@ the other one.
 """
 
 from amaranth.hdl import Cat, Module, Mux, Signal, signed
-from amaranth.lib import data, memory, stream, wiring
+from amaranth.lib import data, memory, stream
 from amaranth.lib.wiring import In, Out
-
-from golden_model.engine_config import check_config
 
 from . import fixed
 from .bits import address, depth, equals
 from .fixed import shape_of
 from .layouts import chunk_layout, nonzero_layout
+from .part import EnginePart
 
 __all__ = ["MacLanes", "memory_depths"]
 
@@ -55,7 +54,7 @@ def memory_depths(config):
     return {"W": depth(C, R), "a": depth(C, B), "dW": depth(C, R), "da": depth(C, B), "db": max(R, 2)}
 
 
-class MacLanes(wiring.Component):
+class MacLanes(EnginePart):
     """P MAC lanes with their banked memories, for ``config`` (an EngineConfig).
 
     Ports
@@ -75,24 +74,25 @@ class MacLanes(wiring.Component):
 
     #: Cycles between two reads of the same accumulator (see the module docstring).
     rmw_depth = 2
-    #: Cycles from a column's issue to its write (the lanes are idle the cycle after).
+    #: Cycles from a column's issue to its write.
     write_latency = 2
+    #: Cycles from an entry's last column to the first cycle ``idle`` is high (the cycle after its write).
+    drain = write_latency + 1
 
-    def __init__(self, config):
-        c = self.config = check_config(config)
-        self.depths = memory_depths(c)
-        super().__init__({
+    def members(self, c):
+        depths = memory_depths(c)
+        return {
             "i_nz": In(stream.Signature(nonzero_layout(c))),
             "abuf": In(1), "dbuf": In(1),
-            "w_we": In(1), "w_addr": In(range(self.depths["W"])), "w_data": In(chunk_layout(c, c.weight)),
-            "a_we": In(1), "a_buf": In(1), "a_addr": In(range(self.depths["a"])), "a_data": In(chunk_layout(c, c.inp)),
-            "rd_dw": In(1), "rd_da": In(1), "rd_db": In(1), "rd_addr": In(range(max(self.depths.values()))),
+            "w_we": In(1), "w_addr": In(range(depths["W"])), "w_data": In(chunk_layout(c, c.weight)),
+            "a_we": In(1), "a_buf": In(1), "a_addr": In(range(depths["a"])), "a_data": In(chunk_layout(c, c.inp)),
+            "rd_dw": In(1), "rd_da": In(1), "rd_db": In(1), "rd_addr": In(range(max(depths.values()))),
             "rd_dbuf": In(1),
             "dw_data": Out(chunk_layout(c, c.dw_acc)), "da_data": Out(chunk_layout(c, c.da_acc)),
             "db_data": Out(shape_of(c.db_acc)),
             "idle": Out(1), "busy": Out(1), "hazard": Out(1),
             "ovf_dw": Out(1), "ovf_da": Out(1), "ovf_db": Out(1),
-        })
+        }
 
     def elaborate(self, platform):
         m = Module()
@@ -144,8 +144,8 @@ class MacLanes(wiring.Component):
         return m
 
     def _memory(self, m, name, shape, suffix=""):
-        """A memory of ``self.depths[name]`` words with one write port and a read port transparent to it."""
-        mem = memory.Memory(shape=shape, depth=self.depths[name.rstrip("01")], init=[])
+        """A memory of ``memory_depths(config)[name]`` words with one write port and a read port transparent to it."""
+        mem = memory.Memory(shape=shape, depth=memory_depths(self.config)[name.rstrip("01")], init=[])
         m.submodules[name + suffix] = mem
         write = mem.write_port()
         return mem.read_port(transparent_for=(write,)), write

@@ -8,13 +8,14 @@ __all__ = ["EnginePart"]
 
 
 class EnginePart(wiring.Component):
-    """A component of the engine for ``config`` (an EngineConfig, checked first): its ports are the members
-    that :meth:`members` gives for the configuration, and ``config`` is kept for :meth:`elaborate`."""
+    """A component of the engine for ``config`` (an EngineConfig that hardware can be built for, checked
+    first): its ports are the members that :meth:`members` gives for the configuration, and ``config``
+    is kept for :meth:`elaborate`."""
 
     def __init__(self, config):
-        self.config = check_config(config)
+        self.config = check_config(config).check_buildable()
         super().__init__(self.members(self.config))
 
     def members(self, config):
-        """The component's signature members (name -> In/Out) for ``config``."""
+        """The component's signature members (name -> In/Out) for ``config`` (``self.config``)."""
         raise NotImplementedError

@@ -18,11 +18,11 @@ rounded and sent (see hw.mac_lanes: the lanes write 0 to it a cycle after that).
 
 import enum
 
-from amaranth.hdl import Cat, Module, Mux, Signal
+from amaranth.hdl import Cat, Module, Signal
 from amaranth.lib.wiring import In, Out
 
 from . import fixed
-from .bits import address, count, depth, equals
+from .bits import address, count, depth, equals, in_row
 from .fixed import shape_of
 from .layouts import chunk_layout
 from .mac_lanes import memory_depths
@@ -32,7 +32,7 @@ __all__ = ["ReadOut"]
 
 
 class Phase(enum.Enum):
-    """The accumulator walk (a Switch over an enum; see hw.controller)."""
+    """The accumulator walk's phases (an enum-shaped register, as hw.controller.State)."""
     IDLE = 0
     CLEAR = 1                               # both da buffers, after reset (then dW and db)
     DW = 2
@@ -118,8 +118,7 @@ class ReadOut(EnginePart):
         for p in range(P):
             v, o = fixed.fit(fixed.round_shift(self.da_data[p], c.da_acc.frac - c.grad.frac, c.rounding),
                              c.grad, c.overflow)
-            real = 1 if p < I - (CI - 1) * P else ~equals(chunk1, CI - 1)   # a dx column of the chunk
-            m.d.comb += [self.rec_data[p].eq(v), self.dx[p].eq(Mux(real, v, 0))]
+            m.d.comb += [self.rec_data[p].eq(v), self.dx[p].eq(in_row(v, p, chunk1, I, P))]   # dx columns only
             over.append(o)
         m.d.comb += [self.rec_we.eq(sent), self.dx_want.eq(sent & dx_word), self.overflow.eq(sent & Cat(over).any())]
         return buf

@@ -25,5 +25,5 @@ def micro_arch(config):
     ggu = ggu_schedule(check_config(config).ggu_cycles)
     return MicroArch(load_latency=ALoader.latency, feed_latency=Feed.latency, feed_interval=ggu.interval,
                      ggu_latency=ggu.latency, return_latency=Feed.return_latency, buffer_latency=Feed.buffer_latency,
-                     rmw_depth=MacLanes.rmw_depth, mac_drain=MacLanes.write_latency + 1,
+                     rmw_depth=MacLanes.rmw_depth, mac_drain=MacLanes.drain,
                      readout_latency=ReadOut.latency)

@@ -286,7 +286,7 @@ def run_job(config, inputs, runs, built, *, name="job"):
     runs = list(runs)
     bad = [r for r in runs if not isinstance(r, RunSpec)]
     if bad:
-        raise ConfigError(f"runs must be sim.jobs.RunSpec objects, not {type(bad[0]).__name__}")
+        raise TypeError(f"runs must be sim.jobs.RunSpec objects, not {type(bad[0]).__name__}")
     results, jdir = run_testbench(
         built, name, [inputs], lambda paths, out: EngineJob(engine=config.to_dict(), inputs=paths[0], results=out,
                                                             runs=runs),

@@ -15,12 +15,15 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from golden_model.checks import check_range, check_size
+from golden_model.cycles import max_cycles
 from golden_model.engine_config import EngineConfig
 from golden_model.engine_model import EngineInputs
 from golden_model.errors import ConfigError
-from golden_model.records import Record, RecordError, results_document
+from golden_model.records import Record, RecordError
+from hw.timing import micro_arch
 
-__all__ = ["PERIOD_NS", "ENGINE_JOB_ENV", "MAX_HANDSHAKE", "check_handshake", "RunSpec", "Difference", "Mismatch",
+__all__ = ["PERIOD_NS", "ENGINE_JOB_ENV", "MAX_HANDSHAKE", "cycle_budget", "check_handshake", "RunSpec", "Difference", "Mismatch",
            "Comparison", "RunResult", "EngineJob", "EngineResults", "save_inputs", "load_inputs"]
 
 #: The simulation clock's period (ns) in every cocotb testbench.
@@ -36,11 +39,20 @@ MAX_HANDSHAKE = 0.95
 STREAMS = ("dx", "state", "dw", "db")
 
 
+def cycle_budget(config, T, B, gap=0.0, stall=0.0, runs=1):
+    """A bound on the cycles ``runs`` sequences (T steps, batch B) take with the host's handshakes, so that a
+    hang fails a simulation instead of running forever: every sequence fits in golden_model.cycles.max_cycles
+    core cycles plus one per transfer (W both ways, the elements, a_t and dx), the gaps and stalls stretch
+    each by at most 1 / (1 - p), and a factor 4 leaves room."""
+    C, R = config.cols_per_lane, config.n_rows
+    transfers = 2 * R * C + T * B * (config.hidden_size + 2 * C)
+    return int(4 * runs * (max_cycles(config, micro_arch(config)) + transfers) / (1 - max(gap, stall)))
+
+
 def check_handshake(name, value):
-    """ConfigError unless ``value`` is a probability in [0, MAX_HANDSHAKE] (``name``: "gap" or "stall")."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value <= MAX_HANDSHAKE:
-        raise ConfigError(f"{name} must be a probability in [0, {MAX_HANDSHAKE}], not {value}")
-    return float(value)
+    """``value`` as a float if it is a probability in [0, MAX_HANDSHAKE] (``name``: "gap" or "stall"), else
+    ConfigError."""
+    return check_range(name, value, 0, MAX_HANDSHAKE, what="a probability")
 
 
 @dataclass(frozen=True)
@@ -76,9 +88,8 @@ class RunSpec(Record):
     def __post_init__(self):
         object.__setattr__(self, "gap", check_handshake("gap", self.gap))
         object.__setattr__(self, "stall", check_handshake("stall", self.stall))
-        if self.reset_after is not None and (isinstance(self.reset_after, bool) or not isinstance(self.reset_after, int)
-                                             or self.reset_after < 0):
-            raise ConfigError(f"reset_after must be a number of cycles >= 0 or None, not {self.reset_after!r}")
+        if self.reset_after is not None:
+            check_size("reset_after (cycles)", self.reset_after, minimum=0)
         corrupt = tuple(tuple(c) for c in self.corrupt)
         for c in corrupt:
             if len(c) != 2 or c[0] not in STREAMS or not isinstance(c[1], int) or c[1] < 0:
@@ -93,6 +104,12 @@ class Difference(Record):
 
     expected: object
     actual: object
+
+    @classmethod
+    def between(cls, expected, actual):
+        """{name: Difference} of the values of ``actual`` (a dict: counters, flags) that differ from
+        ``expected``'s."""
+        return {k: cls(expected=expected[k], actual=v) for k, v in actual.items() if v != expected[k]}
 
 
 @dataclass(frozen=True)
@@ -179,8 +196,13 @@ class EngineJob(Record):
         return EngineConfig.from_dict(self.engine)
 
 
-EngineResults = results_document("EngineResults", "zskip.engine-results/1", RunResult,
-                                 "The results file of sim.tb_engine: one RunResult per run of the job, in order.")
+@dataclass
+class EngineResults(Record):
+    """The results file of sim.tb_engine: one RunResult per run of the job, in order."""
+
+    SCHEMA = "zskip.engine-results/1"
+
+    runs: list[RunResult] = field(default_factory=list)
 
 
 #: The arrays of an EngineInputs, as save_inputs writes them.

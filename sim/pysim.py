@@ -10,12 +10,11 @@ from types import SimpleNamespace
 
 from amaranth.sim import Simulator
 
-from golden_model.cycles import max_cycles
 from hw.engine import Engine
-from hw.timing import micro_arch
 from hw.layouts import field_values
 from hw.transfers import a_transfers, decode_outputs, element_transfers, output_counts, weight_transfers
 
+from .jobs import cycle_budget
 from .streams import consumer, producer, stream_put, watchdog
 
 __all__ = ["simulate"]
@@ -65,11 +64,8 @@ def simulate(config, inputs, *, dense=False, gap=0.0, stall=0.0, seed=0, vcd=Non
 
     sim = Simulator(dut)
     sim.add_clock(1e-8)
-    # A hang fails instead of stalling the caller: every sequence fits in max_cycles core cycles, and
-    # the host's gaps and stalls at most stretch each transfer by 1 / (1 - p).
-    transfers = len(elems) + len(chunks) + sum(per_run.values()) * runs + config.n_rows * config.cols_per_lane
-    budget = int(4 * (max_cycles(config, micro_arch(config)) * runs + transfers) / (1 - max(gap, stall)))
-    sim.add_process(watchdog(budget, "the engine"))
+    # a hang fails instead of stalling the caller
+    sim.add_process(watchdog(cycle_budget(config, T, B, gap, stall, runs), "the engine"))
     sim.add_testbench(control)
     sim.add_testbench(producer(dut.i_elem, elems, gap=gap, seed=seed + 1))
     sim.add_testbench(producer(dut.i_a, chunks, gap=gap, seed=seed + 2))

@@ -24,7 +24,7 @@ from amaranth.hdl import Const
 from cocotb.clock import Clock
 from cocotb.triggers import ClockCycles, ReadOnly, RisingEdge, with_timeout
 
-from golden_model.cycles import cycle_counts, max_cycles
+from golden_model.cycles import cycle_counts
 from hw.timing import micro_arch
 from golden_model.engine_model import run_engine
 from hw.counters import counters_layout, flags_layout
@@ -33,7 +33,7 @@ from hw.layouts import chunk_layout, element_layout, field_values, state_layout
 from hw.transfers import (a_transfers, dx_chunks, element_transfers, expected_transfers, output_counts,
                           weight_transfers)
 from sim.jobs import (ENGINE_JOB_ENV, PERIOD_NS, Difference, EngineJob, EngineResults, Mismatch, RunResult,
-                      load_inputs)
+                      cycle_budget, load_inputs)
 
 __all__ = ["Driver", "Monitor", "Scoreboard", "engine_against_the_golden_model"]
 
@@ -216,11 +216,8 @@ async def _run(dut, config, inputs, run, layouts):
 
 
 def _budget_ns(config, inputs, run):
-    """A bound on one run's simulated time: a hang fails the run instead of the simulator running forever
-    (see sim.pysim for the bound)."""
-    T, B = inputs.dh.shape[:2]
-    transfers = 2 * config.n_rows * config.cols_per_lane + T * B * (config.hidden_size + 2 * config.cols_per_lane)
-    return int(4 * (max_cycles(config, micro_arch(config)) + transfers) / (1 - max(run.gap, run.stall))) * PERIOD_NS
+    """A bound on one run's simulated time (sim.jobs.cycle_budget)."""
+    return cycle_budget(config, *inputs.dh.shape[:2], run.gap, run.stall) * PERIOD_NS
 
 
 def _compare(config, inputs, run, transfers, measured):
@@ -233,10 +230,8 @@ def _compare(config, inputs, run, transfers, measured):
     for stream, index in run.corrupt:   # a deliberately wrong expectation
         board.corrupt(stream, index)
     mismatch = board.first_mismatch(transfers)
-    counter_mismatches = {k: Difference(expected=cycles[k], actual=v) for k, v in measured["counters"].items()
-                          if v != cycles[k]}
-    flag_mismatches = {k: Difference(expected=bool(v), actual=measured["flags"][k]) for k, v in result.flags.items()
-                       if measured["flags"][k] != bool(v)}
+    counter_mismatches = Difference.between(cycles, measured["counters"])
+    flag_mismatches = Difference.between({k: bool(v) for k, v in result.flags.items()}, measured["flags"])
     return RunResult(run=run, passed=mismatch is None and not counter_mismatches and not flag_mismatches, reset=False,
                      mismatch=mismatch, counter_mismatches=counter_mismatches, flag_mismatches=flag_mismatches,
                      model_cycles=cycles, nonzeros=int(result.nonzeros), entries=int(result.dz.size), **measured)

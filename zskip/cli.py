@@ -165,7 +165,7 @@ def _add_cosim(sub, config_cls):
     p = _verb(sub, cmd_cosim)
     _add_trace_options(p)
     _add_engine_options(p, config_cls, "engine options over the trace's own configuration; sizes and formats "
-                        "must agree with the trace")
+                        "must agree with the trace", base="the trace's")
     p.add_argument("--gap", type=float, default=0.0, help="probability of an idle cycle before each input "
                    "transfer (hostile handshakes; slower)")
     p.add_argument("--stall", type=float, default=0.0, help="probability per cycle that an output is refused")
@@ -180,7 +180,7 @@ def _add_build(sub, config_cls):
     p = _verb(sub, cmd_build)
     p.add_argument("--list", action="store_true", help="list the boards and their default configurations")
     p.add_argument("--board", default=None, help="board name (see --list)")
-    _add_engine_options(p, config_cls, "engine options over the board's default configuration")
+    _add_engine_options(p, config_cls, "engine options over the board's default configuration", base="the board's")
     p.add_argument("--clock-mhz", type=float, default=None, help="engine clock (default: the board's; a PLL makes it)")
     p.add_argument("--baud", type=int, default=None, help="UART baud rate (default: the board's, 115200)")
     p.add_argument("--seed", type=int, default=1, help="placement seed of nextpnr")
@@ -192,7 +192,7 @@ def _add_report(sub, config_cls):
     p = _verb(sub, cmd_report)
     p.add_argument("--board", required=True, help="board name (zskip build --list)")
     _add_engine_options(p, config_cls, "engine options over the board's default configuration; the trace's "
-                        "sizes and formats must agree")
+                        "sizes and formats must agree", base="the board's")
     _add_trace_options(p)
     p.add_argument("--run", type=Path, default=None, help="a 'zskip compare' (or 'zskip train') directory: "
                    "its accuracy table goes into the report")
@@ -201,17 +201,19 @@ def _add_report(sub, config_cls):
     p.add_argument("--out", type=Path, required=True, help="output directory (e.g. reports/NAME)")
 
 
-def _add_engine_options(p, config_cls, config_help):
+def _add_engine_options(p, config_cls, config_help, base=None):
     """--config TOML and one flag per field of ``config_cls``, made from the field's metadata (help, metavar,
     choices, the default shown; see golden_model.engine_config.option) and its default's type (or annotation):
     integers as int, formats (Q2.14) and rules as text that the configuration class parses and checks. Each
-    flag defaults to None (unset), so that what lies beneath it stands (merge_engine_config)."""
+    flag defaults to None (unset), so that what lies beneath it stands (merge_engine_config). ``base``: what
+    the verb builds on ("the board's"), shown as every flag's default before the class's own."""
     p.add_argument("--config", type=Path, default=None, metavar="TOML", help=config_help)
     p.set_defaults(engine_class=config_cls)
     g = p.add_argument_group(f"engine configuration ({config_cls.__name__}; flags override --config)")
     for f in fields(config_cls):
         meta, default = f.metadata, None if f.default is MISSING else f.default
         shown = meta.get("shown") or default
+        shown = f"{base}, else {shown}" if base and shown is not None else base or shown
         text = meta.get("help", "") + ("" if shown is None else f" (default: {shown})")
         is_int = isinstance(default, int) if default is not None else f.type in (int, "int")
         choices = meta.get("choices")
@@ -358,7 +360,7 @@ def cmd_cosim(args):
 
     require_simulator(args.sim)
     trace = load_trace(args.trace)
-    config = merge_engine_config(args, trace.config.to_dict())
+    config = merge_engine_config(args, trace.config.options())
     config, sequences = trace_sequences(trace, config, args.passes)
     console.print(f"building for {args.sim} (once per configuration) ...")
 

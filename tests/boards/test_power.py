@@ -75,10 +75,11 @@ def test_every_coefficient_has_a_source_and_a_band(family):
 
 
 @pytest.mark.parametrize("bad, match", [
-    (dict(cycles=math.nan), "cycles must be a finite number"),
-    (dict(net_toggles=-1), "net_toggles must be a finite number >= 0"),
+    (dict(cycles=math.nan), "workload cycles must be finite, not nan"),
+    (dict(net_toggles=-1), "workload net_toggles must be >= 0, not -1"),
     (dict(f_mhz=0), "f_mhz must be > 0"),
-    (dict(dsp_ops=math.inf), "dsp_ops must be a finite number"),
+    (dict(dsp_ops=math.inf), "workload dsp_ops must be finite, not inf"),
+    (dict(bram_reads="many"), "workload bram_reads must be a real number, not 'many'"),
 ])
 def test_bad_workloads_are_refused_by_name(bad, match):
     with pytest.raises(ConfigError, match=match):

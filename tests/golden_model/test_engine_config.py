@@ -83,7 +83,7 @@ def test_ggu_cycles_out_of_range_is_named(k, message):
 
 
 def test_the_slowest_unit_worth_building_is_the_limit():
-    from golden_model.cycles import ggu_schedule
+    from golden_model.ggu import ggu_schedule
     from golden_model.engine_config import MAX_GGU_CYCLES
     plan = ggu_schedule(MAX_GGU_CYCLES)
     assert (plan.form, plan.multipliers, plan.latency) == ("serial", 1, MAX_GGU_CYCLES)
@@ -105,3 +105,12 @@ def test_a_subclass_field_is_read_from_toml(tmp_path, Extended):
     assert (c.taps, c.lanes) == (5, 2) and Extended.from_dict(c.to_dict()) == c
     with pytest.raises(ConfigError, match="unknown engine option.*: taps;"):
         EngineConfig.from_toml(p)
+
+
+def test_options_leave_out_the_exact_widths_and_keep_chosen_ones():
+    c = EngineConfig(input_size=4, hidden_size=2, lanes=2, max_batch=2, max_seq=4, da_acc_width=40)
+    options = c.options()
+    assert "dw_acc_width" not in options and "db_acc_width" not in options and options["da_acc_width"] == 40
+    bigger = EngineConfig.from_dict({**options, "max_seq": 64})
+    assert bigger.dw_acc_width == bigger.exact_dw_width > c.dw_acc_width and bigger.da_acc_width == 40
+    assert EngineConfig.from_dict(options) == c

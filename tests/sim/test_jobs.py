@@ -105,7 +105,7 @@ def test_a_run_specification_checks_its_values():
         RunSpec(stall=-0.1)
     with pytest.raises(ConfigError, match="corrupt must hold"):
         RunSpec(corrupt=[("dh", 1)])
-    with pytest.raises(ConfigError, match="reset_after must be"):
+    with pytest.raises(ConfigError, match=r"reset_after \(cycles\) must be an integer >= 0, not -1"):
         RunSpec(reset_after=-1)
     with pytest.raises(RecordError, match=r"job.json: runs\[0\]: gap must be a probability"):
         EngineJob.from_dict({"schema": EngineJob.SCHEMA, "engine": {}, "inputs": "", "results": "", "runs": [{"gap": 2}]},
@@ -120,7 +120,7 @@ def test_cosim_refuses_a_handshake_probability_before_building(monkeypatch, rand
         cs.cosim(cfg, [inputs], gap=1.2)
     with pytest.raises(ConfigError, match=r"stall must be a probability in \[0, 0.95\], not 0.99"):
         cs.cosim(cfg, [inputs], stall=0.99)
-    with pytest.raises(ConfigError, match="runs must be sim.jobs.RunSpec objects, not dict"):
+    with pytest.raises(TypeError, match="runs must be sim.jobs.RunSpec objects, not dict"):
         cs.run_job(cfg, inputs, [{"dense": True}], built=None)
 
 

@@ -161,7 +161,8 @@ def test_a_new_engine_field_is_a_flag_of_every_engine_verb(tmp_path, capsys, mon
         with pytest.raises(SystemExit):
             parser.parse_args([verb, "--help"])
         text = capsys.readouterr().out
-        assert "--taps N" in text and "taps of the extra filter (default: 2)" in text, verb
+        default = "2" if verb == "verilog" else "the board's, else 2"
+        assert "--taps N" in text and f"taps of the extra filter (default: {default})" in text, verb
     assert merge_engine_config(parser.parse_args(["verilog", "--taps", "7"])) == Extended(taps=7)
     toml = tmp_path / "e.toml"
     toml.write_text("taps = 5\n")
@@ -201,7 +202,10 @@ def test_cosim_and_report_take_engine_flags(tmp_path, monkeypatch, capsys):
     seen = _stop_at(monkeypatch, "sim.cosim.cosim")
     assert main(["cosim", "--trace", str(TRACE), "--max-batch", "8", "--rounding", "truncate"]) == 2
     own = load_trace(TRACE).config
-    assert seen["args"][0] == EngineConfig.from_dict({**own.to_dict(), "max_batch": 8, "rounding": "truncate"})
+    got = seen["args"][0]
+    assert got == EngineConfig.from_dict({**own.options(), "max_batch": 8, "rounding": "truncate"})
+    # the trace's exact accumulator widths are not kept for a larger engine: they would saturate its sums
+    assert got.dw_acc_width == got.exact_dw_width > own.dw_acc_width and got.db_acc_width == got.exact_db_width
     assert main(["cosim", "--trace", str(TRACE), "--hidden-size", "16"]) == 2
     assert "hidden_size: trace 8 vs configuration 16" in capsys.readouterr().err
     seen = _stop_at(monkeypatch, "boards.report.report")
