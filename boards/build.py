@@ -29,7 +29,7 @@ from sim.cosim import environment
 from .targets import Target
 from .top import BoardTop, clock_plan
 
-__all__ = ["build", "BuildReport", "BuildError", "DoesNotFit", "toolchain", "TOOLS"]
+__all__ = ["build", "BuildReport", "BuildError", "DoesNotFit", "toolchain", "cells_of", "TOOLS"]
 
 #: Tools by family: (environment variable, YoWASP command, pip package).
 TOOLS = {
@@ -112,7 +112,8 @@ def _version(path, env):
         return "unknown"
 
 
-def _cells(stat_path):
+def cells_of(stat_path):
+    """Yosys' cell counts by type from its ``stat -json`` file."""
     stat = json.loads(Path(stat_path).read_text())
     design = stat.get("design") or next(iter(stat.get("modules", {}).values()), {})
     return {k: int(v) for k, v in design.get("num_cells_by_type", {}).items()}
@@ -190,7 +191,7 @@ def build(target, config=None, out=Path("build/board"), *, clock_mhz=None, baud=
         done = subprocess.run(["sh", f"build_{name}.sh"], cwd=out, env=env, stdout=log, stderr=subprocess.STDOUT)
     build_s = time.perf_counter() - t0
     stat, rep = out / f"{name}.stat.json", out / f"{name}.report.json"
-    cells = _cells(stat) if stat.exists() else {}
+    cells = cells_of(stat) if stat.exists() else {}
     over = _over_capacity(cells, target.capacity)
     if over:
         raise DoesNotFit(target.device, over, stat)

@@ -55,7 +55,7 @@ TEMPORARIES = " (temporaries)"
 #: The engine's units by their submodule's path below the core (hw.controller.EngineCore); the rest of the
 #: core is the sequencer's, "controller".
 ENGINE_UNITS = {"ggu": "gate-gradient unit", "lanes": "MAC lanes", "encoder": "zero-skip encoder",
-                "feed.dz_buffer": "dz buffer", "feed": "feed", "loader": "a-loader", "readout": "read-out",
+                "dz_buffer": "dz buffer", "feed": "feed", "loader": "a-loader", "readout": "read-out",
                 "perf": "counters"}
 
 

@@ -65,9 +65,9 @@ class MicroArch:
     """The timing of the hardware in hw/, part by part, in cycles (hw.timing.micro_arch reads each
     from its part); see the module docstring.
 
-    ``load_latency``: hw.a_loader.ALoader.latency. ``feed_latency``, ``return_latency`` and
-    ``buffer_latency``: hw.feed.Feed's (an element's walk to its offer to the unit; its last result
-    to the step's ``drained``; the dz buffer). ``ggu_latency`` and ``feed_interval``: the gate-gradient
+    ``load_latency``: hw.a_loader.ALoader.latency. ``feed_latency`` and ``return_latency``:
+    hw.feed.Feed's (an element's walk to its offer to the unit; the step's last result to its
+    ``returned``). ``buffer_latency``: hw.dz_buffer.DzBuffer.latency. ``ggu_latency`` and ``feed_interval``: the gate-gradient
     unit's latency and interval (golden_model.ggu.ggu_schedule). ``rmw_depth`` and ``mac_drain``: hw.mac_lanes'
     cycles between two reads of one accumulator, and from an entry's last column to the lanes idle.
     ``readout_latency``: hw.readout.ReadOut.latency.

@@ -3,7 +3,8 @@
 - ``engine``: :class:`~hw.engine.Engine`, the top with its stream ports and the host protocol;
 - ``controller``: the core: the sequencer over a whole sequence, and the parts it connects:
   ``a_loader`` (a_t into the lanes, a step ahead), ``feed`` (a step's elements to the gate-gradient
-  unit and their dz into the dz buffer), ``readout`` (da after each step, dW and db after the last),
+  unit and their results back), ``dz_buffer`` (the dz of a step's elements with a nonzero, on to the
+  encoder), ``readout`` (da after each step, dW and db after the last),
   ``counters`` (performance counters and sticky flags);
 - ``gate_grad``: the gate-gradient unit (elementwise backward of one step, and the threshold);
 - ``encoder``: the zero-skip encoder (dz of an element -> its nonzero (k, b, v) entries);

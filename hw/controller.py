@@ -4,7 +4,7 @@
 
 - the a-loader (hw.a_loader) brings each step's a_t into the lanes' a buffers, a step ahead;
 - the feed (hw.feed) walks a step's elements into the gate-gradient unit (hw.gate_grad)
-  and their dz into the dz buffer;
+  and their dz into the dz buffer (hw.dz_buffer);
 - the zero-skip encoder (hw.encoder) issues the nonzeros (every entry in dense mode) to
   the MAC lanes (hw.mac_lanes);
 - the read-out (hw.readout) reads da after each step and dW and db after the last;
@@ -39,6 +39,7 @@ from amaranth.lib.wiring import In, Out
 from .a_loader import ALoader
 from .bits import address, count, equals, in_row
 from .counters import PerfCounters, counters_layout, flags_layout
+from .dz_buffer import DzBuffer
 from .encoder import ZeroSkipEncoder
 from .feed import Feed
 from .fixed import shape_of
@@ -105,14 +106,16 @@ class EngineCore(EnginePart):
         c = self.config
         m.submodules.loader = loader = ALoader(c)
         m.submodules.feed = feed = Feed(c)
+        m.submodules.dz_buffer = buffer = DzBuffer(c)
         m.submodules.ggu = ggu = GateGradUnit(c)
         m.submodules.encoder = encoder = ZeroSkipEncoder(c)
         m.submodules.lanes = lanes = MacLanes(c)
         m.submodules.readout = readout = ReadOut(c)
         m.submodules.perf = perf = PerfCounters(c)
-        # the datapath: the feed's elements through the unit and back, their dz to the encoder and the lanes
-        for source, sink in ((feed.o_elem, ggu.i_elem), (ggu.o_grad, feed.i_grad), (feed.o_dz, encoder.i_dz),
-                             (encoder.o_nz, lanes.i_nz)):
+        # the datapath: the feed's elements through the unit and back, their dz through the buffer to the
+        # encoder and the lanes
+        for source, sink in ((feed.o_elem, ggu.i_elem), (ggu.o_grad, feed.i_grad), (feed.o_dz, buffer.i_dz),
+                             (buffer.o_dz, encoder.i_dz), (encoder.o_nz, lanes.i_nz)):
             wiring.connect(m, source, sink)
 
         # the run-time registers, sampled at start, and the sequence's progress
@@ -148,7 +151,7 @@ class EngineCore(EnginePart):
             perf.ovf_dw.eq(lanes.ovf_dw), perf.ovf_da.eq(lanes.ovf_da), perf.ovf_db.eq(lanes.ovf_db),
             perf.ovf_out.eq(readout.overflow),
         ]
-        mac_done = feed.drained & ~encoder.o_nz.valid & lanes.idle
+        mac_done = feed.returned & buffer.empty & ~encoder.o_nz.valid & lanes.idle
         self._sequence(m, run, mac_done)
         return m
 

@@ -1,4 +1,4 @@
-"""The feed: a step's elements into the gate-gradient unit, and their dz back into the dz buffer.
+"""The feed: a step's elements into the gate-gradient unit, and their results back.
 
 A step's elements are walked in the order the host sends them (unit j, batch row
 b within j). Each element goes to the gate-gradient unit with what the step
@@ -9,16 +9,16 @@ the dc memory); both are 0 in the first step. The unit takes an element every k
 refuses it.
 
 The unit's results come back in the same order: dc_prev goes into the dc memory
-for the next step, and the four dz go into the dz buffer, but only for an
-element with a nonzero dz (every element in dense mode): an element without one
-costs the encoder and the lanes nothing at all.
+for the next step, and the four dz go on to the dz buffer (hw.dz_buffer), but only
+for an element with a nonzero dz (every element in dense mode): an element without
+one costs the encoder and the lanes nothing at all.
 
 After the last step the same walk, one element a cycle, reads dh0 (the last
 dh_rec) and dc0 (the last dc_prev) out.
 """
 
 from amaranth.hdl import Module, Mux, Signal
-from amaranth.lib import fifo, memory, stream
+from amaranth.lib import memory, stream
 from amaranth.lib.wiring import In, Out
 
 from golden_model.ggu import GGU_DZ
@@ -45,19 +45,18 @@ class Feed(EnginePart):
     elem, elem_want : the host's next element; the core takes it in every cycle ``elem_want`` is high.
     o_elem : to the unit (always ready for it: the feed keeps to its interval).
     i_grad : the unit's results (always taken).
-    o_dz : the dz buffer's output, to the zero-skip encoder.
+    o_dz : an element's dz, with its (j, b), in the cycle its result comes back (only an element with a
+        nonzero, every element in dense mode), to the dz buffer, which holds a whole step.
     step_done : the step's MAC work ends this cycle.
-    drained : every element of the step has come back from the unit and left the dz buffer.
+    returned : every element of the step has come back from the unit.
     rec_we, rec_addr, rec_data : dh_rec from the read-out (a chunk of da rounded to the grad format).
     state, state_want : dh0 and dc0 of the next element.
     """
 
     #: Cycles from an element's walk to its offer to the unit.
     latency = 1
-    #: Cycles from an element's last result leaving the unit to ``drained`` (with an empty buffer).
+    #: Cycles from the step's last result leaving the unit to ``returned``.
     return_latency = 1
-    #: Cycles from a write into the dz buffer (a buffered FIFO) to its output.
-    buffer_latency = 2
 
     def members(self, c):
         return {
@@ -67,7 +66,7 @@ class Feed(EnginePart):
             "o_elem": Out(stream.Signature(ggu_input_layout(c))),
             "i_grad": In(stream.Signature(ggu_output_layout(c))),
             "o_dz": Out(stream.Signature(dz_layout(c))),
-            "step_done": In(1), "drained": Out(1),
+            "step_done": In(1), "returned": Out(1),
             "rec_we": In(1), "rec_addr": In(range(depth(c.cols_per_lane, c.max_batch))),
             "rec_data": In(chunk_layout(c, c.grad)),
             "state": Out(state_layout(c)), "state_want": Out(1),
@@ -123,10 +122,9 @@ class Feed(EnginePart):
         return m
 
     def _results(self, m, dc_write):
-        """The unit's results, in the walk's order: dc_prev to the dc memory, dz to the dz buffer."""
+        """The unit's results, in the walk's order: dc_prev to the dc memory, dz on to the dz buffer."""
         c = self.config
         H, B = c.hidden_size, c.max_batch
-        m.submodules.dz_buffer = buffer = fifo.SyncFIFOBuffered(width=dz_layout(c).size, depth=max(B * H, 3))
         j, b = Signal(range(max(H, 2))), Signal(range(max(B, 2)))
         returned = Signal()                 # the step's last element has come back from the unit
         grad = self.i_grad
@@ -135,7 +133,7 @@ class Feed(EnginePart):
         m.d.comb += [grad.ready.eq(1), entry.j.eq(j), entry.b.eq(b),
                      dc_write.addr.eq(address((b, B), (j, H))), dc_write.data.eq(grad.payload.dc_prev),
                      dc_write.en.eq(grad.valid),
-                     buffer.w_data.eq(entry), buffer.w_en.eq(grad.valid & (nonzero.any() | self.dense))]
+                     self.o_dz.payload.eq(entry), self.o_dz.valid.eq(grad.valid & (nonzero.any() | self.dense))]
         for q, name in enumerate(GGU_DZ):
             m.d.comb += [entry.dz[q].eq(grad.payload[name]), nonzero[q].eq(grad.payload[name].any())]
         _, all_back = count(m, grad.valid, (b, self.b_last), (j, H - 1))
@@ -143,5 +141,4 @@ class Feed(EnginePart):
             m.d.sync += returned.eq(1)
         with m.If(self.step_done):
             m.d.sync += returned.eq(0)
-        m.d.comb += [self.o_dz.payload.eq(buffer.r_data), self.o_dz.valid.eq(buffer.r_rdy),
-                     buffer.r_en.eq(self.o_dz.ready), self.drained.eq(returned & ~buffer.level.any())]
+        m.d.comb += self.returned.eq(returned)

@@ -13,6 +13,7 @@ from golden_model.ggu import ggu_schedule
 from golden_model.engine_config import check_config
 
 from .a_loader import ALoader
+from .dz_buffer import DzBuffer
 from .feed import Feed
 from .mac_lanes import MacLanes
 from .readout import ReadOut
@@ -24,6 +25,6 @@ def micro_arch(config):
     """The MicroArch of the engine hw/ builds for ``config`` (an EngineConfig)."""
     ggu = ggu_schedule(check_config(config).ggu_cycles)
     return MicroArch(load_latency=ALoader.latency, feed_latency=Feed.latency, feed_interval=ggu.interval,
-                     ggu_latency=ggu.latency, return_latency=Feed.return_latency, buffer_latency=Feed.buffer_latency,
+                     ggu_latency=ggu.latency, return_latency=Feed.return_latency, buffer_latency=DzBuffer.latency,
                      rmw_depth=MacLanes.rmw_depth, mac_drain=MacLanes.drain,
                      readout_latency=ReadOut.latency)

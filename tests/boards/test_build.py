@@ -1,7 +1,8 @@
 # amaranth: UnusedElaboratable=no
 """Board targets and builds: every board's build plan, PLL settings, the toolchain's absence named, the
 report read from the tools' JSON, and real builds: the iCE40 default stopped at the fit check with the
-figures, and an ECP5 place and route whose report is asserted (slow)."""
+figures, a full iCEBreaker build, the ULX3S board top through Yosys, and an ECP5 place and route whose
+report is asserted (slow)."""
 
 import json
 from pathlib import Path
@@ -129,6 +130,25 @@ def test_a_full_icebreaker_build_and_its_report(tmp_path):
     for name, u in d["utilization"].items():
         assert 0 <= u["used"] <= u["available"], name
     assert (tmp_path / "ice" / "top.bin").stat().st_size > 0 and r.critical_path["from"]
+
+
+def test_the_ulx3s_board_top_synthesises(tmp_path, monkeypatch):
+    """Yosys' synth_ecp5 on the ULX3S default board top, without place and route (about 25 s; the whole
+    build runs with -m slow). It guards against designs that stop the ECP5 flow inside Yosys: the
+    engine's core once did, with its dz buffer inside the feed (an assertion in ABC9's reintegration)."""
+    import subprocess
+    t = get_target("ulx3s-85f")
+    env = bb.toolchain("ecp5")
+    monkeypatch.setenv("AMARANTH_USE_YOSYS", "builtin")
+    plan = t.make_platform().prepare(BoardTop(t.default_config(), t), "top",
+                                     script_after_synth="tee -q -o top.stat.json stat -json")
+    plan.extract(tmp_path)
+    done = subprocess.run([env["YOSYS"], "-q", "-l", "top.rpt", "top.ys"], cwd=tmp_path, env=env,
+                          capture_output=True, text=True)
+    errors = [line for line in (tmp_path / "top.rpt").read_text().splitlines() if "ERROR" in line]
+    assert done.returncode == 0, errors[-1:] or done.stderr[-500:]
+    cells = bb.cells_of(tmp_path / "top.stat.json")
+    assert cells["MULT18X18D"] > 0 and cells["DP16KD"] > 0
 
 
 @pytest.mark.slow

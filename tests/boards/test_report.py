@@ -100,7 +100,7 @@ def test_signals_are_counted_by_unit_and_temporaries_apart():
     assert engine_unit("core.ggu.$12") == "gate-gradient unit" + TEMPORARIES
     assert engine_unit("core.lanes.wp__en$16") == "MAC lanes"
     assert engine_unit("core.state") == "controller"
-    assert engine_unit("core.feed.dz_buffer.level") == "dz buffer" and engine_unit("core.feed.j") == "feed"
+    assert engine_unit("core.dz_buffer.fifo.level") == "dz buffer" and engine_unit("core.feed.j") == "feed"
     assert engine_unit("core.readout.rec_we") == "read-out" and engine_unit("core.loader.ahead") == "a-loader"
     assert engine_unit("a_fifo.w_en") == "stream FIFOs"
     assert engine_unit("tau") == "ports and glue"

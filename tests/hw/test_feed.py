@@ -1,7 +1,7 @@
 """The feed (hw.feed) against its docstring and the latencies golden_model.cycles reads from it: the walk
 (unit j, batch b within j; one element every ggu_cycles cycles, offered ``Feed.latency`` cycles after its
-walk) with dh_rec and dc_next from its memories, the results into the dz buffer (``Feed.buffer_latency``)
-and ``drained`` (``Feed.return_latency``), and the state walk (dh0, dc0)."""
+walk) with dh_rec and dc_next from its memories, the results on to the dz buffer and ``returned``
+(``Feed.return_latency``), and the state walk (dh0, dc0)."""
 
 import pytest
 from amaranth.sim import Simulator
@@ -25,17 +25,16 @@ def rec_word(c, b, p):
 
 class Bench:
     """Drives a Feed as the controller, the gate-gradient unit (each offer's result DELAY cycles later:
-    the n-th offer's dz ``dz(n)`` and dc_prev 300 + n) and the encoder (``o_dz.ready`` = ``ready(t)``)
-    would, and records every cycle."""
+    the n-th offer's dz ``dz(n)`` and dc_prev 300 + n) would, and records every cycle."""
 
-    def __init__(self, cfg, B, *, dense=False, dz=lambda n: [n + 1, 0, 0, 0], ready=lambda t: True):
-        self.cfg, self.B, self.dense, self.dz, self.ready = cfg, B, dense, dz, ready
+    def __init__(self, cfg, B, *, dense=False, dz=lambda n: [n + 1, 0, 0, 0]):
+        self.cfg, self.B, self.dense, self.dz = cfg, B, dense, dz
         self.dut, self.trace, self.results, self.offers = Feed(cfg), [], {}, 0
 
     async def cycle(self, ctx, feed=0, emit=0, first=0, step_done=0, rec=None):
         d, t = self.dut, len(self.trace)
         for port, value in ((d.to_unit, feed), (d.to_state, emit), (d.first, first), (d.step_done, step_done),
-                            (d.dense, self.dense), (d.b_last, self.B - 1), (d.o_dz.ready, self.ready(t)),
+                            (d.dense, self.dense), (d.b_last, self.B - 1), (d.o_dz.ready, 1),
                             (d.elem, host_elem(self.cfg, t)), (d.rec_we, rec is not None)):
             ctx.set(port, value)
         if rec is not None:
@@ -48,7 +47,7 @@ class Bench:
         o_elem, o_dz, state = ctx.get(d.o_elem.payload), ctx.get(d.o_dz.payload), ctx.get(d.state)
         r = {"offer": ctx.get(d.o_elem.valid), "want": ctx.get(d.elem_want), "last": ctx.get(d.last),
              "elem": {name: int(o_elem[name]) for name, _ in o_elem.shape()}, "result": result is not None,
-             "dz": ctx.get(d.o_dz.valid) and self.ready(t), "drained": ctx.get(d.drained),
+             "dz": ctx.get(d.o_dz.valid), "returned": ctx.get(d.returned),
              "entry": (int(o_dz.j), int(o_dz.b), [int(v) for v in o_dz.dz]), "grad_ready": ctx.get(d.i_grad.ready),
              "state_want": ctx.get(d.state_want), "state": (int(state.dh0), int(state.dc0))}
         if r["offer"]:
@@ -67,13 +66,13 @@ class Bench:
                 await self.cycle(ctx, rec=(addr(c, C, b), [rec_word(c, b, p) for p in range(P)]))
 
     async def step(self, ctx, first):
-        """A step as the controller runs it: feed until ``last``, wait for ``drained``, then ``step_done``.
+        """A step as the controller runs it: feed until ``last``, wait for ``returned``, then ``step_done``.
         Returns the cycle of the first walk."""
         start = len(self.trace)
         while not (await self.cycle(ctx, feed=1, first=first))["last"]:
             assert len(self.trace) < start + 100, "no last element"
-        while not (await self.cycle(ctx, first=first))["drained"]:
-            assert len(self.trace) < start + 200, "never drained"
+        while not (await self.cycle(ctx, first=first))["returned"]:
+            assert len(self.trace) < start + 200, "never returned"
         await self.cycle(ctx, first=first, step_done=1)
         return start
 
@@ -132,31 +131,24 @@ DZ = ([0, 5, 0, 0], [-3, 0, 7, 1], [0, 0, 0, 0], [0, 0, 0, 0])   # per element; 
 
 
 @pytest.mark.parametrize("k", [1, 3])
-@pytest.mark.parametrize("blocked", [False, True], ids=["ready", "blocked"])
 @pytest.mark.parametrize("dense", [False, True], ids=["skip", "dense"])
-def test_results_into_the_dz_buffer_and_drained(dense, blocked, k):
-    """dz into the buffer only for an element with a nonzero (every one in dense mode), with its (j, b),
-    out ``buffer_latency`` cycles after its write (or a cycle after the one before it, or once the encoder
-    takes it); ``drained`` from ``return_latency`` cycles after the last result with the buffer empty,
-    until the cycle after ``step_done``."""
+def test_results_on_to_the_dz_buffer_and_returned(dense, k):
+    """dz on to the buffer in the cycle of their result, only for an element with a nonzero (every one in
+    dense mode), with its (j, b); ``returned`` from ``return_latency`` cycles after the last result until
+    the cycle after ``step_done``."""
     cfg, B = config(ggu_cycles=k), 2
-    opens = 20 if blocked else 0                          # the encoder takes nothing before this cycle
-    bench = Bench(cfg, B, dense=dense, dz=lambda n: DZ[n], ready=lambda t: t >= opens)
+    bench = Bench(cfg, B, dense=dense, dz=lambda n: DZ[n])
 
     async def script(ctx):
         await bench.step(ctx, first=1)
 
     trace = bench.run(script)
     results = high(trace, "result")
-    want, out = [], -1                                    # (cycle out of the buffer, entry)
-    for (j, b), dz, w in zip(walk_order(cfg, B), DZ, results):
-        if dense or any(dz):
-            out = max(w + Feed.buffer_latency, out + 1, opens)
-            want.append((out, (j, b, dz)))
+    want = [(w, (j, b, dz)) for (j, b), dz, w in zip(walk_order(cfg, B), DZ, results) if dense or any(dz)]
     assert all(r["grad_ready"] for r in trace)
     assert [(t, r["entry"]) for t, r in enumerate(trace) if r["dz"]] == want
-    drained = max(results[-1] + Feed.return_latency, want[-1][0] + 1)
-    assert high(trace, "drained") == [drained, drained + 1]   # step_done in the 2nd
+    returned = results[-1] + Feed.return_latency
+    assert high(trace, "returned") == [returned, returned + 1]   # step_done in the 2nd
 
 
 @pytest.mark.parametrize("case", ["k1-P2", "k1-P1-B1"])

@@ -1,0 +1,45 @@
+"""The dz buffer: a step's elements with a nonzero dz, from the feed to the zero-skip encoder.
+
+The feed writes an element's four dz (with its unit j and batch row b) in the cycle its result
+leaves the gate-gradient unit, but only for an element with a nonzero dz (every element in dense
+mode); the encoder takes them as fast as the lanes can use them. The buffer holds a whole step's
+elements (B x H), so the feed never waits for it. It is Amaranth's buffered FIFO: an entry is at
+the output :attr:`DzBuffer.latency` cycles after its write.
+"""
+
+from amaranth.hdl import Module
+from amaranth.lib import fifo, stream
+from amaranth.lib.wiring import In, Out
+
+from .layouts import dz_layout
+from .part import EnginePart
+
+__all__ = ["DzBuffer"]
+
+
+class DzBuffer(EnginePart):
+    """The dz buffer for ``config`` (an EngineConfig); see the module docstring.
+
+    Ports
+    -----
+    i_dz : stream of ``dz_layout`` from the feed (always ready while a step's elements come).
+    o_dz : stream of ``dz_layout`` to the zero-skip encoder.
+    empty : nothing in the buffer (its output register included).
+    """
+
+    #: Cycles from an entry's write to the first cycle it is at the output.
+    latency = 2
+
+    def members(self, c):
+        return {"i_dz": In(stream.Signature(dz_layout(c))), "o_dz": Out(stream.Signature(dz_layout(c))),
+                "empty": Out(1)}
+
+    def elaborate(self, platform):
+        m = Module()
+        c = self.config
+        m.submodules.fifo = q = fifo.SyncFIFOBuffered(width=dz_layout(c).size,
+                                                      depth=max(c.max_batch * c.hidden_size, 3))
+        m.d.comb += [q.w_data.eq(self.i_dz.payload), q.w_en.eq(self.i_dz.valid), self.i_dz.ready.eq(q.w_rdy),
+                     self.o_dz.payload.eq(q.r_data), self.o_dz.valid.eq(q.r_rdy), q.r_en.eq(self.o_dz.ready),
+                     self.empty.eq(~q.level.any())]
+        return m
