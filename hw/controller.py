@@ -49,7 +49,7 @@ from .mac_lanes import MacLanes
 from .part import EnginePart
 from .readout import ReadOut
 
-__all__ = ["EngineCore", "control_members"]
+__all__ = ["EngineCore", "PARTS", "control_members"]
 
 
 class State(enum.Enum):
@@ -63,6 +63,11 @@ class State(enum.Enum):
     STATE = 5          # dh0 and dc0
     ACCUMULATORS = 6   # dW and db read out; after reset, every accumulator cleared
     LAST = 7           # the last db word goes out
+
+
+#: The core's parts by their submodules' names (boards.report names the units of its toggle table after them).
+PARTS = {"loader": ALoader, "feed": Feed, "dz_buffer": DzBuffer, "ggu": GateGradUnit, "encoder": ZeroSkipEncoder,
+         "lanes": MacLanes, "readout": ReadOut, "perf": PerfCounters}
 
 
 def control_members(config):
@@ -104,14 +109,9 @@ class EngineCore(EnginePart):
     def elaborate(self, platform):
         m = Module()
         c = self.config
-        m.submodules.loader = loader = ALoader(c)
-        m.submodules.feed = feed = Feed(c)
-        m.submodules.dz_buffer = buffer = DzBuffer(c)
-        m.submodules.ggu = ggu = GateGradUnit(c)
-        m.submodules.encoder = encoder = ZeroSkipEncoder(c)
-        m.submodules.lanes = lanes = MacLanes(c)
-        m.submodules.readout = readout = ReadOut(c)
-        m.submodules.perf = perf = PerfCounters(c)
+        for name, part in PARTS.items():
+            m.submodules[name] = part(c)
+        loader, feed, buffer, ggu, encoder, lanes, readout, perf = (m.submodules[name] for name in PARTS)
         # the datapath: the feed's elements through the unit and back, their dz through the buffer to the
         # encoder and the lanes
         for source, sink in ((feed.o_elem, ggu.i_elem), (ggu.o_grad, feed.i_grad), (feed.o_dz, buffer.i_dz),
