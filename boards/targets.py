@@ -57,11 +57,13 @@ TARGETS = {t.name: t for t in (
         capacity={"SB_LUT4": 5280, "SB_DFF*": 5280, "SB_CARRY": 5280, "SB_MAC16": 8, "SB_RAM40_4K": 30,
                   "SB_SPRAM256KA": 4, "SB_IO": 39, "SB_PLL40_PAD": 1},
         programmer=("iceprog", "{bitstream}"), programmer_package="fpga-icestorm",
-        engine=dict(input_size=8, hidden_size=8, lanes=1, max_batch=4, max_seq=32, ggu_cycles=10),
+        engine=dict(input_size=8, hidden_size=8, lanes=1, max_batch=4, max_seq=32, ggu_cycles=10,
+                    lane_pipeline="compact"),
         why="The UP5K has 5280 logic cells, 30 block RAMs of 4 kbit and 8 multipliers (SB_MAC16); the logic "
             "cells run out first. The gate-gradient unit is serial (ggu_cycles = 10: one element at a time on "
             "3 multipliers, one register per value; the pipelined unit alone would need 2400 cells), one lane "
-            "has 2 multipliers. The block RAMs decide the size: the exact dW accumulators are 39 bits wide and "
+            "has 2 multipliers and the compact pipeline (lane_pipeline: the registered one needs 560 more flip-flops "
+            "than the part has room for). The block RAMs decide the size: the exact dW accumulators are 39 bits wide and "
             "every small memory (da, a, the dz buffer) costs whole block RAMs, so I = H = 8 (N = 16 columns) "
             "fills 26 of them; batch 4 and T = 32 cost no more than batch 2 and T = 16. A second lane needs 37. "
             "The design fills 96.9 % of the logic cells and reaches 18.9 MHz, so the engine runs on the board's "

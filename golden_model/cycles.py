@@ -16,8 +16,8 @@ BH = B*H elements per step, R = 4H rows, C = ceil(N/P):
    Z_{-1} = Z_{-2} = 0: it waits for the previous load and for the MAC work
    of step n-2 (the last user of its buffer) to finish. The sequencer sees it
    ``load_latency`` cycles later.
-2. **Feed**: step n waits from W_n (1 for the first step, Z_{n-1} + 1 after)
-   until its a_t is loaded; it walks its elements (unit j, batch b within j)
+2. **Feed**: step n waits from W_n (1 for the first step, Z_{n-1} + L after,
+   L = ``read_latency``: the step before's first dh_rec word is in) until its a_t is loaded; it walks its elements (unit j, batch b within j)
    one every k = ``feed_interval`` cycles (the gate-gradient unit's
    ``ggu_cycles``), element e in cycle F_n + e*k, F_n = max(W_n, A_n +
    ``load_latency``) + 1.
@@ -31,19 +31,20 @@ BH = B*H elements per step, R = 4H rows, C = ceil(N/P):
    element's entries (the nonzeros in gate order i, f, g, o; all four in
    dense mode) from the cycle after it took it, one after the other.
 5. **Lanes**: accept an entry at y = max(offered, y_prev + C), where y_prev is
-   the previous entry's acceptance, plus one hazard bubble when C <
-   ``rmw_depth`` and the entry shares its row k or batch b with the previous one
-   (the accumulators are read again ``rmw_depth`` cycles after a read, see
-   hw.mac_lanes). The step's MAC work is done at Z_n = max(F_n + (BH - 1)*k +
+   the previous entry's acceptance: never later, because the lanes forward an
+   accumulator's sum to a read-modify-write that follows too closely for memory
+   (hw.mac_lanes), so no entry waits for another (``hazard`` is 0). The step's MAC
+   work is done at Z_n = max(F_n + (BH - 1)*k +
    ``feed_latency`` + ``ggu_latency`` + ``return_latency``, x_last + 1, y_last + C +
    ``mac_drain``, Z_{n-1} + ``readout_latency`` + BC) (the unit's last element is
    back; the encoder took the last element with a nonzero; the last entry is
    written; the previous read-out has finished).
-6. **Read-out** of da (double-buffered): BC cycles from Z_n + ``readout_latency``,
-   beside the next step's feed, which needs only the first chunks.
-7. After the last step's read-out, ``steps`` = Z_{T-1} + ``readout_latency`` + BC:
-   dh0/dc0 (BH cycles), dW (R*C), db (R) and one last cycle:
-   ``cycles`` = ``steps`` + BH + R*C + R + 1.
+6. **Read-out** of da (double-buffered): BC requests from Z_n + ``readout_latency``,
+   beside the next step's feed, which needs only the first chunks; each word
+   arrives L = ``read_latency`` cycles after its request.
+7. After the last step's read-out has its last word, ``steps`` = Z_{T-1} +
+   ``readout_latency`` + BC + L - 1: dh0/dc0 (BH cycles), dW (R*C), db (R)
+   and the last word's L cycles: ``cycles`` = ``steps`` + BH + R*C + R + L.
 
 In dense mode every entry is issued, zeros included, and the same rules
 apply. The model walks the elements of every step in Python; tests compare it
@@ -68,8 +69,8 @@ class MicroArch:
     ``load_latency``: hw.a_loader.ALoader.latency. ``feed_latency`` and ``return_latency``:
     hw.feed.Feed's (an element's walk to its offer to the unit; the step's last result to its
     ``returned``). ``buffer_latency``: hw.dz_buffer.DzBuffer.latency. ``ggu_latency`` and ``feed_interval``: the gate-gradient
-    unit's latency and interval (golden_model.ggu.ggu_schedule). ``rmw_depth`` and ``mac_drain``: hw.mac_lanes'
-    cycles between two reads of one accumulator, and from an entry's last column to the lanes idle.
+    unit's latency and interval (golden_model.ggu.ggu_schedule). ``read_latency`` and ``mac_drain``: hw.mac_lanes'
+    cycles from a read-out request to its word, and from an entry's last column to the lanes idle.
     ``readout_latency``: hw.readout.ReadOut.latency.
     """
 
@@ -79,7 +80,7 @@ class MicroArch:
     ggu_latency: int
     return_latency: int
     buffer_latency: int
-    rmw_depth: int
+    read_latency: int
     mac_drain: int
     readout_latency: int
 
@@ -100,7 +101,7 @@ class CycleCounts:
     cycles: int           # from the start command to the last output
     steps: int            # from the start command to the end of the last step (the rest: dh0/dc0, dW, db out)
     mac_busy: int         # cycles the lanes issue a column: issued entries x C
-    hazard: int           # bubbles inserted for read-modify-write hazards
+    hazard: int           # entries that waited for a read-modify-write (none: the lanes forward)
     issued: int           # entries issued (nonzeros, or every entry in dense mode)
     nonzeros: int
     zeros_skipped: int
@@ -122,31 +123,25 @@ def cycle_counts(config, result, arch):
     BC, BH = B * C, B * H
     A_prev, Z = 0, [0, 0]               # A_{n-1}; Z_{n-2}, Z_{n-1}
     readout_end = None                  # the cycle after the previous step's read-out
-    hazard = issued = 0
-    y_prev, k_prev, b_prev = None, None, None
+    issued = 0
+    y_prev = None
     for n in range(T):
         t = T - 1 - n
         A = max(A_prev, Z[-2]) + BC
-        W = 1 if n == 0 else Z[-1] + 1
+        W = 1 if n == 0 else Z[-1] + arch.read_latency
         F = max(W, A + arch.load_latency) + 1
         kk, bb = issue_order(result.dz[t], result.dense)
         per_elem = np.bincount((kk % H) * B + bb, minlength=BH)     # entries of element (j, b), walk order
         x = None                         # the encoder took the previous element in cycle x
         free = None                      # ... and is free for the next one from this cycle
-        i = 0
         y_last = None
         for e in np.flatnonzero(per_elem):   # elements without an entry never enter the dz buffer
             avail = F + int(e) * every + arch.dz_latency
             x = avail if free is None else max(avail, free, x + 1)
             offer = x + 1
             for _ in range(int(per_elem[e])):
-                k, b = int(kk[i]), int(bb[i])
-                i += 1
                 y = offer if y_prev is None else max(offer, y_prev + C)
-                if C < arch.rmw_depth and y_prev is not None and (k == k_prev or b == b_prev) and y <= y_prev + 1:
-                    y = y_prev + arch.rmw_depth
-                    hazard += 1 if offer <= y_prev + 1 else 0
-                y_prev, k_prev, b_prev, y_last = y, k, b, y
+                y_prev = y_last = y
                 issued += 1
                 offer = y + 1
             free = y_prev
@@ -159,20 +154,20 @@ def cycle_counts(config, result, arch):
         Z = [Z[-1], done]
         readout_end = done + arch.readout_latency + BC
         A_prev = A
-    steps = readout_end
+    steps = readout_end + arch.read_latency - 1
     nnz = int(np.count_nonzero(result.dz))
-    return CycleCounts(cycles=steps + BH + R * C + R + 1, mac_busy=issued * C, hazard=hazard, issued=issued,
+    return CycleCounts(cycles=steps + BH + R * C + R + arch.read_latency, mac_busy=issued * C, hazard=0, issued=issued,
                        nonzeros=nnz, zeros_skipped=0 if result.dense else result.dz.size - nnz, steps=steps)
 
 
 def max_cycles(config, arch):
     """An upper bound of the cycles of any sequence the configuration allows on the hardware ``arch``
-    (dense mode, a hazard bubble on every entry, every step as long as it can be)."""
+    (dense mode, every step as long as it can be)."""
     B, T, H, C = config.max_batch, config.max_seq, config.hidden_size, config.cols_per_lane
     R = config.n_rows
-    step = B * (H * arch.feed_interval + C) + arch.dz_latency + R * B * (C + arch.rmw_depth) + B * C \
-        + arch.mac_drain + 64          # (64: the sequencer's and the short latencies' few cycles, with room)
-    return T * step + B * H + R * (C + 1) + 64
+    step = B * (H * arch.feed_interval + C) + arch.dz_latency + R * B * C + B * C + arch.mac_drain \
+        + arch.read_latency + 64       # (64: the sequencer's and the short latencies' few cycles, with room)
+    return T * step + B * H + R * (C + 1) + arch.read_latency + 64
 
 
 def counter_width(config, arch):

@@ -21,6 +21,10 @@ Build-time parameters (validated here, before any elaboration):
   onto ceil(16 / (k - 1)) shared multipliers; 10 .. 18 compute one element at
   a time on 3, 2 or 1 (the fewest registers); see hw.gate_grad. The feed then
   offers one element every k cycles (golden_model.cycles).
+- ``lane_pipeline``: the MAC lanes' register stages. ``registered`` (the default)
+  puts a register at every fan-out, block-RAM output and multiplier input, middle
+  and output, for the clock; ``compact`` keeps only the memories' own registers
+  and one product register, for parts whose logic cells run out first (hw.mac_lanes).
 
 Run-time registers (tau, skip/dense, T <= max_seq, B <= max_batch) are not
 part of the configuration.
@@ -58,7 +62,7 @@ from .checks import check_known, check_size
 from .errors import ConfigError
 from .fixedpoint import Overflow, QFormat, Rounding, parse_enum, accumulator_width
 
-__all__ = ["EngineConfig", "check_config", "DEFAULT_FORMATS", "MAX_MEMORY_WORDS", "option", "read_toml"]
+__all__ = ["EngineConfig", "check_config", "DEFAULT_FORMATS", "MAX_MEMORY_WORDS", "LANE_PIPELINES", "option", "read_toml"]
 
 #: Default formats (16-bit operands), chosen from measured ranges (module docstring).
 #: The gradient format's frac > width is a 2**-8 scale: |grad| < 2**-9, steps of 2**-24.
@@ -125,6 +129,8 @@ def option(default, help, *, metavar=None, choices=None, shown=None):
 #: The rounding and overflow rules the engine builds (stochastic rounding is not modelled yet).
 _ROUNDINGS = tuple(r.value for r in Rounding if r is not Rounding.STOCHASTIC)
 _OVERFLOWS = tuple(o.value for o in Overflow)
+#: The MAC lanes' register stages (hw.mac_lanes.lane_timing).
+LANE_PIPELINES = ("registered", "compact")
 
 
 @dataclass(frozen=True)
@@ -149,6 +155,8 @@ class EngineConfig:
     overflow: str = option("saturate", "what a value beyond its format does", choices=_OVERFLOWS)
     ggu_cycles: int = option(1, "cycles per element of the gate-gradient unit (k > 1 shares ceil(16/(k-1)) "
                              "multipliers)", metavar="K")
+    lane_pipeline: str = option("registered", "register stages of the MAC lanes: registered (for the clock) or "
+                                "compact (fewer logic cells)", choices=LANE_PIPELINES)
 
     def __post_init__(self):
         set_ = object.__setattr__
@@ -177,6 +185,8 @@ class EngineConfig:
                               f"{', '.join(_ROUNDINGS)}")
         set_(self, "rounding", parse_enum(Rounding, self.rounding, "rounding", choices=_ROUNDINGS).value)
         set_(self, "overflow", parse_enum(Overflow, self.overflow, "overflow").value)
+        if self.lane_pipeline not in LANE_PIPELINES:
+            raise ConfigError(f"lane_pipeline must be one of {', '.join(LANE_PIPELINES)}, not {self.lane_pipeline!r}")
         for name, need in (("dw_acc_width", self.exact_dw_width), ("da_acc_width", self.exact_da_width),
                            ("db_acc_width", self.exact_db_width)):
             v = getattr(self, name)

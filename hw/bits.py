@@ -11,9 +11,9 @@ unit j then batch b within j, ...): :func:`count` advances such indices like
 the digits of an odometer.
 """
 
-from amaranth.hdl import Cat, Const, Mux, Value
+from amaranth.hdl import Cat, Const, Mux, Signal, Value
 
-__all__ = ["equals", "address", "depth", "index_bits", "count", "in_row"]
+__all__ = ["equals", "address", "depth", "index_bits", "count", "in_row", "delayed"]
 
 
 def index_bits(n):
@@ -79,3 +79,14 @@ def in_row(value, lane, chunk, columns, lanes):
     if lane < columns - last * lanes:
         return value
     return Mux(equals(chunk, last), 0, value)
+
+
+def delayed(m, value, cycles, name, reset_less=False):
+    """``value`` through a chain of ``cycles`` registers: the list [value, 1 cycle later, ..., ``cycles`` later]
+    (a value of a data layout stays a view of it); ``reset_less`` for data that nothing reads after a reset."""
+    chain = [value]
+    for i in range(cycles):
+        reg = Signal(value.shape(), name=f"{name}_{i + 1}", reset_less=reset_less)
+        m.d.sync += reg.eq(chain[-1])
+        chain.append(reg)
+    return chain

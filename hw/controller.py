@@ -179,8 +179,8 @@ class EngineCore(EnginePart):
                 m.d.sync += [run.tau.eq(self.tau), run.dense.eq(self.dense),
                              run.t_last.eq(self.seq_len - 1), run.b_last.eq(self.batch - 1),
                              running.eq(1), stepping.eq(1), step.eq(0), self.refused.eq(0), state.eq(State.WAIT)]
-        with m.Elif(in_state("WAIT")):
-            with m.If(loader.ready):
+        with m.Elif(in_state("WAIT")):          # (and for the step before's first dh_rec word)
+            with m.If(loader.ready & readout.primed):
                 m.d.sync += state.eq(State.FEED)
         with m.Elif(in_state("FEED")):            # one element every ggu_cycles cycles, the unit's rate
             m.d.comb += feed.to_unit.eq(1)
@@ -192,8 +192,8 @@ class EngineCore(EnginePart):
                 m.d.sync += [step.eq(step + 1), state.eq(State.WAIT)]
                 with m.If(step == run.t_last):
                     m.d.sync += state.eq(State.DRAIN)
-        with m.Elif(in_state("DRAIN")):
-            with m.If(~readout.active):
+        with m.Elif(in_state("DRAIN")):           # until every dh_rec word is in
+            with m.If(~readout.busy):
                 m.d.sync += [stepping.eq(0), state.eq(State.STATE)]
         with m.Elif(in_state("STATE")):
             m.d.comb += feed.to_state.eq(1)

@@ -9,7 +9,7 @@ Memories (amaranth.lib.memory), banked by column so that each lane owns its own:
 
 - ``W``  per lane, 4H x C words (weight), address (c, k);
 - ``a0``, ``a1`` per lane, two buffers of max_batch x C words (inp), address (c, b);
-- ``dW`` per lane, 4H x C words (dw_acc), address (c, k);
+- ``dW`` per lane, 4H x C words (dw_acc, one bit wider: see :func:`wide`), address (c, k);
 - ``da0``, ``da1`` per lane, two buffers of max_batch x C words (da_acc), address (c, b):
   one step accumulates into one while the step before is read out of the other;
 - ``db`` one memory, 4H words (db_acc), address k.
@@ -18,34 +18,108 @@ An address (c, k) is the concatenation of c's bits and k's (hw.bits.address):
 no multiplier or adder on any address path, for the price of rounding C up to
 a power of two in the memories' depth.
 
-Pipeline (cycle r: a column's addresses go to the memories):
-r+1 the operands arrive and the products v*a and v*W are formed (registered);
-r+2 the sums are formed, saturated per ``config.overflow``, and written. The
-accumulator read ports are transparent to their write ports, so a read in
-cycle r+2 already sees that write: two operations on the same accumulator must
-read at least ``rmw_depth`` = 2 cycles apart. Consecutive entries are C cycles
-apart, so only C = 1 needs care: an entry sharing its row k or batch b with the
-entry issued in the cycle before waits one cycle (a hazard bubble).
+Pipeline (cycle r: the sequencer issues a column; the stages are ``config.lane_pipeline``'s, see
+:class:`LaneTiming` and docs/engine.md): the column's entry and addresses are copied into one register
+per group of ``LANES_PER_COPY`` lanes (``registered`` only: a registered fan-out, no net drives all P
+lanes); W and a are read (hw.primitives.read), multiplied by v (hw.primitives.product); the
+accumulators dW, da (and db with column 0) are read so that the old value arrives with the products, in
+cycle r + ``product``; the sum, saturated per ``config.overflow``, is registered then and written in the
+cycle after.
+
+An operation reads an accumulator from memory only if the one before it on the same word was
+written by then: when it was issued at least ``forward_window`` cycles before. Two operations
+on one word are at least C cycles apart (consecutive entries are C cycles apart), so for a large C
+nothing is ever closer; otherwise the sum of an operation 1 .. ``forward_window`` - 1 cycles before
+is forwarded into the adder from the registers that hold the last sums (a bypass, no waiting): no
+entry ever waits for a read-modify-write, and ``hazard`` stays 0.
 
 The read-and-clear port (``rd_dw``/``rd_da``/``rd_db`` with ``rd_addr``)
-returns an accumulator's word (all lanes) in the next cycle and writes 0 to it
-one cycle after that: it reads dW/db out after a sequence and da after each
-step, and clears every accumulator after reset. dW and db are read only while
+returns an accumulator's word (all lanes) ``read_latency`` cycles after the request (through the
+fan-out register and the memory's read) and writes 0 to it ``clear`` cycles after the request:
+it reads dW/db out after a sequence and da after each step, and clears every accumulator after reset. dW and db are read only while
 the lanes are idle; da buffer ``rd_dbuf`` while the entries accumulate into
 the other one.
 """
+
+from dataclasses import dataclass
 
 from amaranth.hdl import Cat, Module, Mux, Signal, signed
 from amaranth.lib import data, memory, stream
 from amaranth.lib.wiring import In, Out
 
 from . import fixed
-from .bits import address, depth, equals
+from .bits import address, delayed, depth, equals
 from .fixed import shape_of
 from .layouts import chunk_layout, nonzero_layout
 from .part import EnginePart
+from .primitives import product, read
 
-__all__ = ["MacLanes", "memory_depths"]
+__all__ = ["MacLanes", "LaneTiming", "lane_timing", "memory_depths", "LANES_PER_COPY"]
+
+#: Lanes served by one copy of the issued column's registers (the fan-out stage).
+LANES_PER_COPY = 4
+
+
+@dataclass(frozen=True)
+class LaneTiming:
+    """The lanes' register stages (``config.lane_pipeline``) and the latencies that follow, in cycles from the
+    issue of a column (see the module docstring)."""
+
+    fanout: int        # the column's copy per group of lanes (0: none)
+    read: int          # a memory read: its own register, then an output register or not (hw.primitives.read)
+    multiply: int      # hw.primitives.product's stages
+
+    @property
+    def product(self):
+        """The column's products (and its accumulators' old values) arrive: the sums are formed."""
+        return self.fanout + self.read + self.multiply
+
+    @property
+    def accumulator_read(self):
+        """The accumulators are read (their old value arrives with the products)."""
+        return self.product - self.read
+
+    @property
+    def write(self):
+        """The sums (registered when formed) are written."""
+        return self.product + 1
+
+    @property
+    def forward_window(self):
+        """An operation issued this many cycles or more after another on the same accumulator word reads the
+        other's sum from memory; closer ones have it forwarded."""
+        return self.write - self.accumulator_read + 1
+
+    @property
+    def drain(self):
+        """From an entry's last column to the first cycle the lanes are idle (the cycle after its write)."""
+        return self.write + 1
+
+    @property
+    def read_latency(self):
+        """From a read-and-clear request to its word."""
+        return self.fanout + self.read
+
+    @property
+    def clear(self):
+        """From a read-and-clear request to the write of 0."""
+        return self.fanout + 1
+
+
+#: The register stages of each ``lane_pipeline`` (golden_model.engine_config.LANE_PIPELINES).
+_PIPELINES = {"registered": LaneTiming(fanout=1, read=2, multiply=3), "compact": LaneTiming(fanout=0, read=1, multiply=1)}
+
+
+def lane_timing(config):
+    """The LaneTiming of the lanes built for ``config`` (an EngineConfig)."""
+    return _PIPELINES[config.lane_pipeline]
+
+
+def wide(fmt):
+    """The words an accumulator's sum is formed from (and kept in, in memory): one bit wider than the
+    accumulator, so that the exported Verilog adds operands of equal width; block RAM and LUT RAM hold
+    them in as many blocks as the accumulator's own width would take."""
+    return signed(fmt.width + 1)
 
 
 def memory_depths(config):
@@ -65,19 +139,16 @@ class MacLanes(EnginePart):
     a_we, a_buf, a_addr, a_data : write one chunk of a into buffer ``a_buf`` (address (c, b)).
     rd_dw, rd_da, rd_db, rd_addr : read-and-clear one accumulator word ((c, k), (c, b) or k).
     rd_dbuf : the da buffer ``rd_da`` reads.
-    dw_data, da_data, db_data : the word read (valid the cycle after the request).
+    dw_data, da_data, db_data : the word read (``read_latency`` cycles after the request).
     idle : no entry in flight.
     busy : a column is issued this cycle.
-    hazard : an entry waits this cycle for a read-modify-write to finish.
-    ovf_dw, ovf_da, ovf_db : an accumulator overflowed this cycle.
+    hazard : an entry waits this cycle for a read-modify-write (never: the lanes forward instead).
+    ovf_dw, ovf_da, ovf_db : an accumulator overflowed (in the cycle after its sum was formed).
     """
 
-    #: Cycles between two reads of the same accumulator (see the module docstring).
-    rmw_depth = 2
-    #: Cycles from a column's issue to its write.
-    write_latency = 2
-    #: Cycles from an entry's last column to the first cycle ``idle`` is high (the cycle after its write).
-    drain = write_latency + 1
+    def __init__(self, config):
+        super().__init__(config)
+        self.timing = lane_timing(self.config)
 
     def members(self, c):
         depths = memory_depths(c)
@@ -94,6 +165,16 @@ class MacLanes(EnginePart):
             "ovf_dw": Out(1), "ovf_da": Out(1), "ovf_db": Out(1),
         }
 
+    def _layouts(self, col, k, b, v):
+        """The issued column's record (``column``) and a read-and-clear request's (``request``)."""
+        c = self.config
+        C, B, R = c.cols_per_lane, c.max_batch, c.n_rows
+        w_bits, d_bits = len(address((col, C), (k, R))), len(address((col, C), (b, B)))
+        column = data.StructLayout({"mac": 1, "db": 1, "abuf": 1, "dbuf": 1, "v": v.shape(), "k": k.shape(),
+                                    "w_addr": w_bits, "d_addr": d_bits})
+        request = data.StructLayout({"dw": 1, "da": 1, "db": 1, "dbuf": 1, "addr": len(self.rd_addr)})
+        return column, request
+
     def elaborate(self, platform):
         m = Module()
         c = self.config
@@ -103,99 +184,159 @@ class MacLanes(EnginePart):
         # -- the sequencer: one entry at a time, one column per cycle -------------------------------
         busy = Signal()
         col = Signal(range(max(C, 2)))     # the column issued this cycle
-        k = Signal.like(nz.payload.k)
-        b = Signal.like(nz.payload.b)
-        v = Signal.like(nz.payload.v)
+        k = Signal(nz.payload.k.shape(), reset_less=True)
+        b = Signal(nz.payload.b.shape(), reset_less=True)
+        v = Signal(nz.payload.v.shape(), reset_less=True)
         last = equals(col, C - 1)
-
-        block = Signal()
-        if C < self.rmw_depth:             # the previous entry's write lands too late for this one's read
-            m.d.comb += block.eq(busy & ((nz.payload.k == k) | (nz.payload.b == b)))
-        m.d.comb += [nz.ready.eq((~busy | last) & ~block), self.hazard.eq(nz.valid & block)]
-
+        m.d.comb += [nz.ready.eq(~busy | last), self.hazard.eq(0), self.busy.eq(busy)]
         with m.If(busy):
             m.d.sync += col.eq(col + 1)
             with m.If(last):
                 m.d.sync += [busy.eq(0), col.eq(0)]
         with m.If(nz.valid & nz.ready):
             m.d.sync += [busy.eq(1), col.eq(0), k.eq(nz.payload.k), b.eq(nz.payload.b), v.eq(nz.payload.v)]
-        w_addr, d_addr = address((col, C), (k, R)), address((col, C), (b, B))
 
-        # pipeline registers: stage 1 (operands arrive), stage 2 (products ready, write)
-        stage = data.StructLayout({"mac": 1, "db": 1, "clr_dw": 1, "clr_da": 1, "clr_db": 1, "abuf": 1, "dbuf": 1,
-                                   "rd_dbuf": 1, "v": v.shape(), "w_addr": len(w_addr), "d_addr": len(d_addr),
-                                   "k": k.shape(), "r_addr": len(self.rd_addr)})
-        s1, s2 = Signal(stage), Signal(stage)
-        m.d.sync += [
-            s1.mac.eq(busy), s1.db.eq(busy & ~col.any()), s1.v.eq(v), s1.k.eq(k), s1.abuf.eq(self.abuf),
-            s1.dbuf.eq(self.dbuf), s1.clr_dw.eq(self.rd_dw), s1.clr_da.eq(self.rd_da), s1.clr_db.eq(self.rd_db),
-            s1.rd_dbuf.eq(self.rd_dbuf), s1.w_addr.eq(w_addr), s1.d_addr.eq(d_addr), s1.r_addr.eq(self.rd_addr),
-            s2.eq(s1),
-        ]
-        m.d.comb += [self.idle.eq(~busy & ~s1.mac & ~s2.mac), self.busy.eq(busy)]
-
-        overflows = [self._lane(m, p, s1, s2, w_addr, d_addr) for p in range(P)]
-        db_over = self._db(m, s1, s2, k)
+        # -- the registered fan-out: one copy of the column and of the read-out's request per group of lanes
+        column, request = self._layouts(col, k, b, v)
+        issued, asked = Signal(column), Signal(request)
         m.d.comb += [
-            self.ovf_dw.eq(s2.mac & Cat(dw for dw, _ in overflows).any()),
-            self.ovf_da.eq(s2.mac & Cat(da for _, da in overflows).any()),
-            self.ovf_db.eq(s2.db & db_over),
+            issued.mac.eq(busy), issued.db.eq(busy & ~col.any()), issued.abuf.eq(self.abuf),
+            issued.dbuf.eq(self.dbuf), issued.v.eq(v), issued.k.eq(k),
+            issued.w_addr.eq(address((col, C), (k, R))), issued.d_addr.eq(address((col, C), (b, B))),
+            asked.dw.eq(self.rd_dw), asked.da.eq(self.rd_da), asked.db.eq(self.rd_db), asked.dbuf.eq(self.rd_dbuf),
+            asked.addr.eq(self.rd_addr),
         ]
+        t = self.timing
+        groups = []
+        depth = t.product + t.forward_window - 2      # the last stage read (forwarding's)
+        for g in range(-(-P // LANES_PER_COPY) if t.fanout else 1):
+            # stages[i]: the column issued i cycles ago (its data without reset, its mac/db flags with);
+            # requests[i]: the read-out's request of i cycles ago
+            if t.fanout:
+                copy = Signal(column, name=f"column_{g}", attrs={"keep": 1}, reset_less=True)
+                ask = Signal(request, name=f"request_{g}", attrs={"keep": 1})
+                m.d.sync += [copy.eq(issued), ask.eq(asked)]
+                columns = [issued] + delayed(m, copy, depth - 1, f"column_{g}", reset_less=True)
+                requests = [asked] + delayed(m, ask, t.read_latency - 1, f"request_{g}")
+            else:
+                columns = delayed(m, issued, depth, f"column_{g}", reset_less=True)
+                requests = delayed(m, asked, t.read_latency, f"request_{g}")
+            flags = delayed(m, Cat(issued.mac, issued.db), depth, f"on_{g}")
+            stages = [issued]
+            for i in range(1, depth + 1):
+                stage = Signal(column, name=f"stage_{g}_{i}")
+                m.d.comb += [stage.eq(columns[i]), stage.mac.eq(flags[i][0]), stage.db.eq(flags[i][1])]
+                stages.append(stage)
+            groups.append((stages, requests))
+        stages, _ = groups[0]
+        m.d.comb += self.idle.eq(~Cat(s.mac for s in stages[:t.write + 1]).any())
+
+        forwards = self._forwarding(m, stages)
+        overflows = [self._lane(m, p, *groups[min(p // LANES_PER_COPY, len(groups) - 1)], forwards) for p in range(P)]
+        db_over = self._db(m, *groups[0], forwards)
+        ovf = Signal(3)                    # (registered: a wide OR after the adders would lengthen their path)
+        m.d.sync += ovf.eq(Cat(Cat(dw for dw, _ in overflows).any(), Cat(da for _, da in overflows).any(), db_over))
+        m.d.comb += [self.ovf_dw.eq(ovf[0]), self.ovf_da.eq(ovf[1]), self.ovf_db.eq(ovf[2])]
         return m
 
+    def _forwarding(self, m, stages):
+        """For each accumulator (dw, da, db) and each distance d that can occur below the forward window
+        (C <= d < forward_window), a register that is high in the cycle the column issued
+        ``product_latency`` cycles ago forms its sum and the column issued d cycles before it wrote
+        the same word: that sum is then taken from the registers of the last sums, not from memory."""
+        C, add = self.config.cols_per_lane, self.timing.product
+        keys = {"dw": lambda s: (s.mac, s.w_addr), "da": lambda s: (s.mac, Cat(s.d_addr, s.dbuf)),
+                "db": lambda s: (s.db, s.k)}
+        hits = {}
+        for name, key in keys.items():
+            for d in range(C, self.timing.forward_window):
+                (on, word), (on_before, word_before) = key(stages[add - 1]), key(stages[add - 1 + d])
+                hit = Signal(name=f"forward_{name}_{d}")
+                m.d.sync += hit.eq(on & on_before & (word == word_before))
+                hits[name, d] = hit
+        return hits
+
+    def _accumulate(self, m, name, old, term, fmt, forwards, start):
+        """The sum of ``old`` (or a forwarded sum) and ``term`` (both of ``wide(fmt)``), fitted to ``fmt``,
+        registered; returns the register and the overflow registered beside it. The registers of the sums
+        before it are kept as long as a sum can be forwarded from them."""
+        c = self.config
+        operand = Signal(wide(fmt), name=f"{name}_old")
+        m.d.comb += operand.eq(old)
+        summed, over = fixed.fit(operand + term, fmt, c.overflow)
+        result = Signal(wide(fmt), name=f"{name}_sum", reset_less=True)
+        overflow = Signal(name=f"{name}_over")
+        m.d.sync += [result.eq(summed), overflow.eq(start & over)]
+        history = delayed(m, result, self.timing.forward_window - 2, f"{name}_sum", reset_less=True)
+        for d in reversed(range(c.cols_per_lane, self.timing.forward_window)):    # the nearest wins
+            with m.If(forwards[name.split("_")[0], d]):
+                m.d.comb += operand.eq(history[d - 1])
+        return result, overflow
+
     def _memory(self, m, name, shape, suffix=""):
-        """A memory of ``memory_depths(config)[name]`` words with one write port and a read port transparent to it."""
+        """A memory of ``memory_depths(config)[name]`` words with one write port and one read port."""
         mem = memory.Memory(shape=shape, depth=memory_depths(self.config)[name.rstrip("01")], init=[])
         m.submodules[name + suffix] = mem
-        write = mem.write_port()
-        return mem.read_port(transparent_for=(write,)), write
+        return mem.read_port(), mem.write_port()
 
-    def _lane(self, m, p, s1, s2, w_addr, d_addr):
+    def _lane(self, m, p, stages, requests, forwards):
         """Lane p: its memories and its two multiply-accumulates; returns its (dW, da) overflow."""
         c = self.config
+        t = self.timing
+        operand, ready, add, summed = t.fanout, t.fanout + t.read, t.accumulator_read, t.product
+        ask, cleared, answered = requests[t.fanout], requests[t.clear], requests[-1]
         w_rp, w_wp = self._memory(m, "W", shape_of(c.weight), str(p))
         a_ports = [self._memory(m, f"a{i}", shape_of(c.inp), f"_{p}") for i in range(2)]
-        dw_rp, dw_wp = self._memory(m, "dW", shape_of(c.dw_acc), str(p))
-        da_ports = [self._memory(m, f"da{i}", shape_of(c.da_acc), f"_{p}") for i in range(2)]
-        m.d.comb += [
-            w_wp.en.eq(self.w_we), w_wp.addr.eq(self.w_addr), w_wp.data.eq(self.w_data[p]), w_rp.addr.eq(w_addr),
-            dw_rp.addr.eq(Mux(self.rd_dw, self.rd_addr, w_addr)), self.dw_data[p].eq(dw_rp.data),
-            self.da_data[p].eq(Mux(s1.rd_dbuf, da_ports[1][0].data, da_ports[0][0].data)),
-        ]
+        dw_rp, dw_wp = self._memory(m, "dW", wide(c.dw_acc), str(p))
+        da_ports = [self._memory(m, f"da{i}", wide(c.da_acc), f"_{p}") for i in range(2)]
+        m.d.comb += [w_wp.en.eq(self.w_we), w_wp.addr.eq(self.w_addr), w_wp.data.eq(self.w_data[p]),
+                     w_rp.addr.eq(stages[operand].w_addr)]
         for i, (rp, wp) in enumerate(a_ports):
             m.d.comb += [wp.en.eq(self.a_we & (self.a_buf if i else ~self.a_buf)), wp.addr.eq(self.a_addr),
-                         wp.data.eq(self.a_data[p]), rp.addr.eq(d_addr)]
-        a = Mux(s1.abuf, a_ports[1][0].data, a_ports[0][0].data)
-        da_data = Mux(s1.dbuf, da_ports[1][0].data, da_ports[0][0].data)
-        # stage 1 -> 2: the exact products, and the old accumulator values beside them
-        # (registers as wide as the sum's operands: equal widths keep the Verilog free of width warnings)
-        pw, dw_old = Signal(signed(c.dw_acc.width + 1)), Signal(signed(c.dw_acc.width + 1))
-        pa, da_old = Signal(signed(c.da_acc.width + 1)), Signal(signed(c.da_acc.width + 1))
-        m.d.sync += [pw.eq(a * s1.v), pa.eq(w_rp.data * s1.v), dw_old.eq(dw_rp.data), da_old.eq(da_data)]
-        # stage 2: sum, saturate, write back (or write 0 after a read-and-clear)
-        dw_new, dw_over = fixed.fit(dw_old + pw, c.dw_acc, c.overflow)
-        da_new, da_over = fixed.fit(da_old + pa, c.da_acc, c.overflow)
-        m.d.comb += [dw_wp.addr.eq(Mux(s2.clr_dw, s2.r_addr, s2.w_addr)), dw_wp.en.eq(s2.mac | s2.clr_dw),
-                     dw_wp.data.eq(Mux(s2.mac, dw_new, 0))]
+                         wp.data.eq(self.a_data[p]), rp.addr.eq(stages[operand].d_addr)]
+        weight = read(m, w_rp, t.read, f"w{p}")
+        a = Mux(stages[ready].abuf, *(read(m, rp, t.read, f"a{i}_{p}") for i, (rp, _) in reversed(
+            list(enumerate(a_ports)))))
+        pw = product(m, a, stages[ready].v, t.multiply, f"pw{p}", wide(c.dw_acc))
+        pa = product(m, weight, stages[ready].v, t.multiply, f"pa{p}", wide(c.da_acc))
+
+        # the accumulators: read (or read out), summed, written (or cleared after a read-out)
+        m.d.comb += dw_rp.addr.eq(Mux(ask.dw, ask.addr, stages[add].w_addr))
+        dw_old = read(m, dw_rp, t.read, f"dw{p}")
+        dw_sum, dw_over = self._accumulate(m, f"dw_{p}", dw_old, pw, c.dw_acc, forwards, stages[summed].mac)
+        m.d.comb += [self.dw_data[p].eq(dw_old), dw_wp.addr.eq(Mux(cleared.dw, cleared.addr, stages[summed + 1].w_addr)),
+                     dw_wp.en.eq(stages[summed + 1].mac | cleared.dw), dw_wp.data.eq(Mux(cleared.dw, 0, dw_sum))]
+        da_old = []
         for i, (rp, wp) in enumerate(da_ports):
-            clear_rd = self.rd_da & (self.rd_dbuf if i else ~self.rd_dbuf)     # this buffer is read out
-            clear_wr = s2.clr_da & (s2.rd_dbuf if i else ~s2.rd_dbuf)
-            mac_wr = s2.mac & (s2.dbuf if i else ~s2.dbuf)
-            m.d.comb += [rp.addr.eq(Mux(clear_rd, self.rd_addr, d_addr)),
-                         wp.addr.eq(Mux(clear_wr, s2.r_addr, s2.d_addr)), wp.en.eq(mac_wr | clear_wr),
-                         wp.data.eq(Mux(clear_wr, 0, da_new))]
+            mine = (lambda r: r.dbuf) if i else (lambda r: ~r.dbuf)        # this buffer is the one meant
+            m.d.comb += rp.addr.eq(Mux(ask.da & mine(ask), ask.addr, stages[add].d_addr))
+            da_old.append(read(m, rp, t.read, f"da{i}_{p}"))
+        m.d.comb += self.da_data[p].eq(Mux(answered.dbuf, da_old[1], da_old[0]))
+        da_sum, da_over = self._accumulate(m, f"da_{p}", Mux(stages[summed].dbuf, da_old[1], da_old[0]), pa,
+                                           c.da_acc, forwards, stages[summed].mac)
+        for i, (rp, wp) in enumerate(da_ports):
+            mine = (lambda r: r.dbuf) if i else (lambda r: ~r.dbuf)
+            clear = cleared.da & mine(cleared)
+            m.d.comb += [wp.addr.eq(Mux(clear, cleared.addr, stages[summed + 1].d_addr)),
+                         wp.en.eq(clear | (stages[summed + 1].mac & mine(stages[summed + 1]))),
+                         wp.data.eq(Mux(clear, 0, da_sum))]
         return dw_over, da_over
 
-    def _db(self, m, s1, s2, k):
+    def _db(self, m, stages, requests, forwards):
         """The db accumulators (one memory: db[k] += v with an entry's first column); returns its overflow."""
         c = self.config
-        db_rp, db_wp = self._memory(m, "db", shape_of(c.db_acc))
-        db_old, db_v = Signal(signed(c.db_acc.width + 1)), Signal(signed(c.db_acc.width + 1))
-        m.d.sync += [db_old.eq(db_rp.data), db_v.eq(s1.v)]
-        db_new, db_over = fixed.fit(db_old + db_v, c.db_acc, c.overflow)
+        t = self.timing
+        add, summed = t.accumulator_read, t.product
+        ask, cleared = requests[t.fanout], requests[t.clear]
+        db_rp, db_wp = self._memory(m, "db", wide(c.db_acc))
+        m.d.comb += db_rp.addr.eq(Mux(ask.db, ask.addr, stages[add].k))
+        db_old = read(m, db_rp, t.read, "db")
+        db_v = Signal(wide(c.db_acc), reset_less=True)
+        m.d.sync += db_v.eq(stages[summed - 1].v)
+        db_sum, db_over = self._accumulate(m, "db", db_old, db_v, c.db_acc, forwards, stages[summed].db)
         m.d.comb += [
-            db_rp.addr.eq(Mux(self.rd_db, self.rd_addr, k)), self.db_data.eq(db_rp.data),
-            db_wp.addr.eq(Mux(s2.clr_db, s2.r_addr, s2.k)), db_wp.en.eq(s2.db | s2.clr_db),
-            db_wp.data.eq(Mux(s2.db, db_new, 0)),
+            self.db_data.eq(db_old),
+            db_wp.addr.eq(Mux(cleared.db, cleared.addr, stages[summed + 1].k)),
+            db_wp.en.eq(stages[summed + 1].db | cleared.db), db_wp.data.eq(Mux(cleared.db, 0, db_sum)),
         ]
         return db_over

@@ -12,20 +12,23 @@
 - After reset the same walks clear every accumulator (both da buffers, dW, db) before
   the engine is idle; nothing goes out then.
 
-A word is requested in one cycle and arrives from the lanes in the next, where it is
-rounded and sent (see hw.mac_lanes: the lanes write 0 to it a cycle after that).
+A word requested in cycle X arrives from the lanes in cycle X + L (L = ``lane_timing(config).read_latency``),
+where it is rounded and sent (hw.mac_lanes writes 0 to it meanwhile). So the next step's feed, which
+reads dh_rec as soon as the read-out has begun, may start only when the first word is in
+(``primed``), and the state walk after the last step only when every word is in (``busy`` low).
 """
 
 import enum
 
 from amaranth.hdl import Cat, Module, Signal
+from amaranth.lib import data
 from amaranth.lib.wiring import In, Out
 
 from . import fixed
-from .bits import address, count, depth, equals, in_row
+from .bits import address, count, delayed, depth, equals, in_row
 from .fixed import shape_of
 from .layouts import chunk_layout
-from .mac_lanes import memory_depths
+from .mac_lanes import lane_timing, memory_depths
 from .part import EnginePart
 
 __all__ = ["ReadOut"]
@@ -46,9 +49,12 @@ class ReadOut(EnginePart):
     -----
     start, buf : a da read-out of buffer ``buf`` starts in the next cycle.
     b_last : B - 1 of the sequence.
-    active : a da read-out runs.
+    active : a da read-out requests words.
+    busy : a da read-out requests words or waits for them.
+    primed : no da read-out began in the last L - 1 cycles (L: the lanes' read latency), so the first word
+        of one that did is in the dh_rec memory.
     final : dW and then db go out, from the next cycle.
-    final_done : the last db word is requested in this cycle (also at the end of the clearing).
+    final_done : the last db word arrives in the next cycle (also at the end of the clearing).
     rd_dw, rd_da, rd_db, rd_addr, rd_dbuf, dw_data, da_data, db_data : the lanes' read-and-clear port.
     rec_we, rec_addr, rec_data : dh_rec, to the feed's memory.
     dx, dx_want; dw, dw_want; db, db_want : the engine's outputs.
@@ -61,6 +67,7 @@ class ReadOut(EnginePart):
     def members(self, c):
         return {
             "start": In(1), "buf": In(1), "b_last": In(range(max(c.max_batch, 2))), "active": Out(1),
+            "busy": Out(1), "primed": Out(1),
             "final": In(1), "final_done": Out(1),
             "rd_dw": Out(1), "rd_da": Out(1), "rd_db": Out(1), "rd_dbuf": Out(1),
             "rd_addr": Out(range(max(memory_depths(c).values()))),
@@ -109,11 +116,18 @@ class ReadOut(EnginePart):
             with m.If(~left.any()):
                 m.d.sync += active.eq(0)
 
-        # a cycle later: the word is there; round it, keep dh_rec, send dx
-        valid, dx_word, chunk1 = Signal(), Signal(), Signal.like(chunk)
-        m.d.sync += [valid.eq(active), dx_word.eq(holds_dx), self.rec_addr.eq(address((chunk, C), (row, B))),
-                     chunk1.eq(chunk)]
-        sent = valid & ~quiet
+        # L cycles later: the word is there; round it, keep dh_rec, send dx
+        L = lane_timing(self.config).read_latency
+        asked = Signal(data.StructLayout({"valid": 1, "dx": 1, "chunk": chunk.shape(), "addr": len(self.rec_addr)}))
+        m.d.comb += [asked.valid.eq(active), asked.dx.eq(holds_dx), asked.chunk.eq(chunk),
+                     asked.addr.eq(address((chunk, C), (row, B)))]
+        flight = delayed(m, asked, L, "da_word")
+        started = delayed(m, self.start, L - 1, "da_start")
+        word, chunk1 = flight[-1], flight[-1].chunk
+        m.d.comb += [self.rec_addr.eq(word.addr), self.busy.eq(Cat(w.valid for w in flight[:-1]).any()),
+                     self.primed.eq(~Cat(started[1:]).any())]
+        dx_word = word.dx
+        sent = word.valid & ~quiet
         over = []
         for p in range(P):
             v, o = fixed.fit(fixed.round_shift(self.da_data[p], c.da_acc.frac - c.grad.frac, c.rounding),
@@ -130,10 +144,15 @@ class ReadOut(EnginePart):
         k = Signal(range(max(R, 2)))
         second = Signal()                     # clearing: the second da buffer
         phase = Signal(Phase, init=Phase.CLEAR)
-        dw_valid, db_valid, finished = Signal(), Signal(), Signal()
-        m.d.sync += [dw_valid.eq(0), db_valid.eq(0), finished.eq(self.final_done)]
+        L = lane_timing(self.config).read_latency
+        asked = Signal(data.StructLayout({"dw": 1, "db": 1, "last": 1}))    # this cycle's request
+        words = delayed(m, asked, L, "word")
+        word = words[-1]
+        finished = Signal()
+        m.d.sync += finished.eq(self.final_done)
         m.d.comb += [self.rd_dbuf.eq(da_buf | second), self.dw.eq(self.dw_data), self.db.eq(self.db_data),
-                     self.dw_want.eq(dw_valid & ~quiet), self.db_want.eq(db_valid & ~quiet)]
+                     self.dw_want.eq(word.dw & ~quiet), self.db_want.eq(word.db & ~quiet),
+                     self.final_done.eq(words[-2].last)]
         with m.If(finished):
             m.d.sync += quiet.eq(0)
         with m.If(self.final):
@@ -148,15 +167,13 @@ class ReadOut(EnginePart):
             with m.If(cleared):
                 m.d.sync += phase.eq(Phase.DW)
         with m.If(in_phase("DW")):
-            m.d.comb += [self.rd_dw.eq(1), self.rd_addr.eq(address((chunk, C), (k, R)))]
-            m.d.sync += dw_valid.eq(1)
+            m.d.comb += [self.rd_dw.eq(1), self.rd_addr.eq(address((chunk, C), (k, R))), asked.dw.eq(1)]
             _, read = count(m, 1, (chunk, C - 1), (k, R - 1))
             with m.If(read):
                 m.d.sync += phase.eq(Phase.DB)
         with m.If(in_phase("DB")):
-            m.d.comb += [self.rd_db.eq(1), self.rd_addr.eq(k)]
-            m.d.sync += db_valid.eq(1)
+            m.d.comb += [self.rd_db.eq(1), self.rd_addr.eq(k), asked.db.eq(1)]
             read, = count(m, 1, (k, R - 1))
             with m.If(read):
                 m.d.sync += phase.eq(Phase.IDLE)
-                m.d.comb += self.final_done.eq(1)
+                m.d.comb += asked.last.eq(1)

@@ -1,7 +1,7 @@
 """The engine's timing as golden_model.cycles needs it, read from the parts that have it.
 
 Each part of hw/ states its own latency as a property (``ALoader.latency``,
-``Feed.latency``, ``ReadOut.latency``, ``MacLanes.rmw_depth``, ...); the gate-gradient
+``Feed.latency``, ``ReadOut.latency``, ``lane_timing(config)``, ...); the gate-gradient
 unit's comes from the schedule it is built from. :func:`micro_arch` collects them
 into the cycle model's :class:`golden_model.cycles.MicroArch`, so a change of timing
 is made in one place, the part, and tests/hw/test_engine.py checks the cycle model
@@ -15,7 +15,7 @@ from golden_model.engine_config import check_config
 from .a_loader import ALoader
 from .dz_buffer import DzBuffer
 from .feed import Feed
-from .mac_lanes import MacLanes
+from .mac_lanes import lane_timing
 from .readout import ReadOut
 
 __all__ = ["micro_arch"]
@@ -23,8 +23,9 @@ __all__ = ["micro_arch"]
 
 def micro_arch(config):
     """The MicroArch of the engine hw/ builds for ``config`` (an EngineConfig)."""
-    ggu = ggu_schedule(check_config(config).ggu_cycles)
+    config = check_config(config)
+    ggu, lanes = ggu_schedule(config.ggu_cycles), lane_timing(config)
     return MicroArch(load_latency=ALoader.latency, feed_latency=Feed.latency, feed_interval=ggu.interval,
                      ggu_latency=ggu.latency, return_latency=Feed.return_latency, buffer_latency=DzBuffer.latency,
-                     rmw_depth=MacLanes.rmw_depth, mac_drain=MacLanes.drain,
+                     read_latency=lanes.read_latency, mac_drain=lanes.drain,
                      readout_latency=ReadOut.latency)

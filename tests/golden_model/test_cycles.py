@@ -1,5 +1,5 @@
 """The cycle model against closed forms for the edge cases: no nonzero, all nonzero, one nonzero at the
-last index, read-modify-write hazards when C = 1 (same row, same batch), several steps. The model against
+last index, consecutive entries of one row or batch when C = 1 (forwarded, never waiting), several steps. The model against
 the simulated hardware, cycle for cycle, is in tests/hw/test_engine.py."""
 
 from types import SimpleNamespace
@@ -13,8 +13,8 @@ from golden_model.engine_config import EngineConfig
 #: The timing of an engine with the pipelined gate-gradient unit, written out so that the closed forms
 #: below can be checked by hand (tests/hw/test_engine.py holds hw.timing.micro_arch to the hardware).
 ARCH = MicroArch(load_latency=1, feed_latency=1, feed_interval=1, ggu_latency=11, return_latency=1,
-                 buffer_latency=2, rmw_depth=2, mac_drain=3, readout_latency=1)
-L, DRAIN, BUF = ARCH.dz_latency, ARCH.mac_drain, ARCH.buffer_latency
+                 buffer_latency=2, read_latency=3, mac_drain=8, readout_latency=1)
+L, DRAIN, BUF, RL = ARCH.dz_latency, ARCH.mac_drain, ARCH.buffer_latency, ARCH.read_latency
 OUT = ARCH.feed_latency + ARCH.ggu_latency   # from an element's walk to its dz leaving the unit
 
 
@@ -33,8 +33,8 @@ def setup(B, H=5, I=7, lanes=4, T=1):
 
 
 def outputs(cfg, B):
-    """Cycles after the last step: dh0/dc0, dW, db, the last cycle."""
-    return B * cfg.hidden_size + cfg.n_rows * cfg.cols_per_lane + cfg.n_rows + 1
+    """Cycles after the last step: dh0/dc0, dW, db, the last word's read latency."""
+    return B * cfg.hidden_size + cfg.n_rows * cfg.cols_per_lane + cfg.n_rows + RL
 
 
 def first_feed(cfg, B):
@@ -47,7 +47,7 @@ def test_no_nonzero(B):
     c = counts(cfg, fake(dz))
     BC, BH = B * cfg.cols_per_lane, B * cfg.hidden_size
     # no element enters the dz buffer: the step is done when the unit's last element is out
-    assert c.steps == first_feed(cfg, B) + BH + OUT + 1 + BC
+    assert c.steps == first_feed(cfg, B) + BH + OUT + 1 + BC + RL - 1
     assert c.cycles == c.steps + outputs(cfg, B)
     assert (c.issued, c.mac_busy, c.hazard, c.nonzeros, c.zeros_skipped) == (0, 0, 0, 0, dz.size)
 
@@ -61,7 +61,7 @@ def test_all_nonzero_runs_the_lanes_back_to_back(B, lanes):
         c = counts(cfg, fake(dz, dense))
         n = dz.size
         # the first entry goes one cycle after the encoder took the first element, then one every C cycles
-        assert c.steps == first_feed(cfg, B) + L + 1 + (n - 1) * C + C + DRAIN + 1 + B * C
+        assert c.steps == first_feed(cfg, B) + L + 1 + (n - 1) * C + C + DRAIN + 1 + B * C + RL - 1
         assert (c.issued, c.mac_busy, c.hazard, c.nonzeros) == (n, n * C, 0, n)
         assert c.zeros_skipped == 0
 
@@ -76,24 +76,18 @@ def test_one_nonzero_at_the_last_index(B):
     assert (c.issued, c.nonzeros, c.zeros_skipped) == (1, 1, dz.size - 1)
 
 
-def test_consecutive_entries_of_one_row_wait_when_c_is_below_the_rmw_depth():
-    """C = 1 (N = P): gate i alone is nonzero, so (k = j, b = 0) and (k = j, b = 1) follow each other."""
+@pytest.mark.parametrize("dense", [False, True])
+def test_consecutive_entries_of_one_row_or_batch_never_wait(dense):
+    """C = 1 (N = P): gate i alone is nonzero, so (k = j, b = 0) and (k = j, b = 1) follow each other
+    (one row); dense, the four gates of an element share b (one batch). The lanes forward the sum, so
+    the entries go back to back as if they shared nothing."""
     cfg, dz = setup(2, H=2, I=2, lanes=4)
-    assert cfg.cols_per_lane == 1 < ARCH.rmw_depth
+    assert cfg.cols_per_lane == 1
     dz[0, :, :2] = 7
-    c = counts(cfg, fake(dz))
-    assert c.hazard == 2            # one bubble per unit, before its b = 1 entry
-    wide = EngineConfig(input_size=6, hidden_size=2, lanes=4, max_batch=2)   # C = 2: the write is in time
-    assert counts(wide, fake(dz)).hazard == 0
-
-
-def test_consecutive_entries_of_one_batch_wait_when_c_is_below_the_rmw_depth():
-    """C = 1, dense: the four gates of an element share b, so each waits for the one before."""
-    cfg, dz = setup(2, H=2, I=2, lanes=4)
-    c = counts(cfg, fake(dz, dense=True))
-    assert c.hazard == 3 * dz.size // 4
-    wide = EngineConfig(input_size=6, hidden_size=2, lanes=4, max_batch=2)   # C = 2: no hazard
-    assert counts(wide, fake(np.zeros((1, 2, 8), np.int64), dense=True)).hazard == 0
+    c = counts(cfg, fake(dz, dense))
+    other = dz.copy()
+    other[0, :, :2], other[0, 0, :2], other[0, 1, 4:6] = 0, 7, 7    # as many entries, rows and batches apart
+    assert c.hazard == 0 and c.cycles == counts(cfg, fake(other, dense)).cycles
 
 
 def test_steps_follow_each_other_and_loads_overlap():
@@ -101,10 +95,11 @@ def test_steps_follow_each_other_and_loads_overlap():
     cfg, dz = setup(B, T=T)
     BC, BH = B * cfg.cols_per_lane, B * cfg.hidden_size
     c = counts(cfg, fake(dz))
-    # later steps find their a_t loaded already and start while the step before is read out: one
-    # WAIT cycle, then the feed (the read-out, BC <= BH + OUT + 1 cycles, is hidden)
+    # later steps find their a_t loaded already and start while the step before is read out: RL - 1
+    # cycles for its first word, one WAIT cycle, then the feed (the read-out, BC <= BH + OUT + 1 cycles,
+    # is hidden)
     assert B * cfg.cols_per_lane <= BH + OUT + 1
-    assert c.steps == first_feed(cfg, B) + BH + OUT + (T - 1) * (2 + BH + OUT) + 1 + BC
+    assert c.steps == first_feed(cfg, B) + BH + OUT + (T - 1) * (RL + 1 + BH + OUT) + 1 + BC + RL - 1
 
 
 def test_a_long_read_out_holds_the_next_step_back():
@@ -115,7 +110,7 @@ def test_a_long_read_out_holds_the_next_step_back():
     assert BC > BH + OUT + 1
     c = counts(cfg, fake(dz))
     first_done = first_feed(cfg, B) + BH + OUT
-    assert c.steps == first_done + (T - 1) * (1 + BC) + 1 + BC
+    assert c.steps == first_done + (T - 1) * (1 + BC) + 1 + BC + RL - 1
 
 
 def test_random_patterns_keep_the_invariants():
@@ -132,7 +127,7 @@ def test_random_patterns_keep_the_invariants():
 
 def test_micro_architecture_is_validated():
     from dataclasses import replace
-    with pytest.raises(ValueError, match="rmw_depth"):
-        replace(ARCH, rmw_depth=0)
+    with pytest.raises(ValueError, match="read_latency"):
+        replace(ARCH, read_latency=0)
     with pytest.raises(ValueError, match="ggu_latency"):
         replace(ARCH, ggu_latency=True)

@@ -36,13 +36,17 @@ CONFIGS = {
     # I, H, P, max_batch, max_seq
     "P4-C3": dict(input_size=6, hidden_size=4, lanes=4, max_batch=2, max_seq=4),
     "P1": dict(input_size=3, hidden_size=2, lanes=1, max_batch=2, max_seq=4),
-    "C1-hazards": dict(input_size=2, hidden_size=2, lanes=4, max_batch=3, max_seq=4),
+    "C1-forwarded": dict(input_size=2, hidden_size=2, lanes=4, max_batch=3, max_seq=4),
     "B1-odd": dict(input_size=5, hidden_size=3, lanes=2, max_batch=1, max_seq=5),
     "readout-bound": dict(input_size=20, hidden_size=1, lanes=1, max_batch=2, max_seq=3),   # BC > BH + latency
     # a folded and a serial gate-gradient unit: the feed paces itself, one element every k cycles
     "folded-k5": dict(input_size=6, hidden_size=4, lanes=4, max_batch=2, max_seq=4, ggu_cycles=5),
     "folded-k3-C1": dict(input_size=2, hidden_size=2, lanes=4, max_batch=3, max_seq=3, ggu_cycles=3),
     "serial-k11": dict(input_size=5, hidden_size=3, lanes=2, max_batch=2, max_seq=3, ggu_cycles=11),
+    # the compact lanes (the iCE40's): read latency 1, forward window 3
+    "compact-C2": dict(input_size=2, hidden_size=2, lanes=2, max_batch=3, max_seq=4, lane_pipeline="compact"),
+    "compact-serial-k10": dict(input_size=5, hidden_size=3, lanes=1, max_batch=2, max_seq=3, ggu_cycles=10,
+                               lane_pipeline="compact"),
 }
 
 
@@ -129,13 +133,15 @@ def test_one_nonzero_at_the_last_index():
     assert nz.tolist() == [[0, 1, 15]]
 
 
-def test_consecutive_nonzeros_in_one_row_with_c_below_the_rmw_depth():
-    """N = P: one column per lane (C = 1 < rmw_depth = 2); dz_i alone, every batch: (k = j, b) then
-    (k = j, b + 1) follow each other in the same row."""
-    cfg = EngineConfig(input_size=2, hidden_size=2, lanes=4, max_batch=3, max_seq=2)
+@pytest.mark.parametrize("lanes", [4, 2, 1])
+def test_consecutive_nonzeros_in_one_row_with_c_below_the_forward_window(lanes):
+    """N = 4 columns in C = 1, 2 or 4 per lane: dz_i alone, every batch, so (k = j, b) then (k = j, b + 1)
+    follow each other in the same row, closer than the accumulators' read-modify-write for C < 4: the
+    sums are forwarded, no entry waits, and the results and cycles equal the model's."""
+    cfg = EngineConfig(input_size=2, hidden_size=2, lanes=lanes, max_batch=3, max_seq=2)
     inputs = one_gate_inputs(cfg, 2, 3, np.ones((2, 3, 2), bool))
     want, cycles = check(cfg, inputs, dense=False)
-    assert cycles["hazard"] > 0
+    assert cycles["hazard"] == 0
     rows = np.argwhere(want.dz[1] != 0)[:, 1]
     assert set(rows.tolist()) == {0, 1}       # gate i only
 

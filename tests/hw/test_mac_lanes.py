@@ -1,6 +1,6 @@
 """The MAC lanes apply every entry to every column exactly (dW += v a_b, da_b += v W[k], db += v), under
-random gaps, read-modify-write hazards included (C = 1, consecutive entries of one row or one batch),
-and saturate with a flag; the read-and-clear port returns and zeroes the accumulators."""
+random gaps, entries closer than the read-modify-write included (C = 1, 2, 3: consecutive entries of one
+row or one batch, their sums forwarded), and saturate with a flag; the read-and-clear port returns and zeroes the accumulators."""
 
 import numpy as np
 import pytest
@@ -9,7 +9,7 @@ from amaranth.sim import Simulator
 from golden_model.engine_config import EngineConfig
 from golden_model.fixedpoint import fit
 from hw.bits import index_bits
-from hw.mac_lanes import MacLanes
+from hw.mac_lanes import MacLanes, lane_timing
 from sim.streams import producer
 
 
@@ -53,11 +53,13 @@ def run(cfg, W, a, entries, *, gap, seed=0, abuf=1):
             hazards += hz
         out["hazards"] = hazards
 
-        async def read(flag, address):
+        async def read(flag, address):      # (the word arrives read_latency cycles after the request)
             ctx.set(flag, 1)
             ctx.set(dut.rd_addr, address)
             await ctx.tick()
             ctx.set(flag, 0)
+            if lane_timing(cfg).read_latency > 1:
+                await ctx.tick().repeat(lane_timing(cfg).read_latency - 1)
 
         def chunk(view):
             return [int(view[p]) for p in range(P)]
@@ -126,9 +128,11 @@ def case(cfg, n, rng, extreme=False):
     return W, a, entries
 
 
-@pytest.mark.parametrize("I, H, P, gap", [(5, 2, 2, 0.0), (5, 2, 2, 0.6), (3, 1, 1, 0.3), (2, 2, 4, 0.0), (2, 2, 4, 0.5)])
-def test_accumulates_exactly(I, H, P, gap):
-    cfg = EngineConfig(input_size=I, hidden_size=H, lanes=P, max_batch=2, max_seq=4)
+@pytest.mark.parametrize("pipeline", ["registered", "compact"])
+@pytest.mark.parametrize("I, H, P, gap", [(5, 2, 2, 0.0), (5, 2, 2, 0.6), (3, 1, 1, 0.3), (2, 2, 4, 0.0), (2, 2, 4, 0.5),
+                                          (9, 3, 8, 0.2)])
+def test_accumulates_exactly(I, H, P, gap, pipeline):
+    cfg = EngineConfig(input_size=I, hidden_size=H, lanes=P, max_batch=2, max_seq=4, lane_pipeline=pipeline)
     rng = np.random.default_rng(I * 10 + P)
     W, a, entries = case(cfg, 40, rng)
     got = run(cfg, W, a, entries, gap=gap, seed=P)
@@ -139,17 +143,24 @@ def test_accumulates_exactly(I, H, P, gap):
     assert got["cleared"] == [0] * P and got["ovf"] == ovf == (False, False, False)
 
 
-def test_hazard_bubbles_when_c_is_below_the_rmw_depth():
-    """N = P (C = 1): back-to-back entries of one row, then of one batch, each wait one cycle."""
-    cfg = EngineConfig(input_size=2, hidden_size=2, lanes=4, max_batch=2, max_seq=4)
+@pytest.mark.parametrize("pipeline", ["registered", "compact"])
+@pytest.mark.parametrize("I, H, P", [(2, 2, 4), (2, 2, 2), (2, 1, 1)])
+def test_close_entries_are_forwarded_without_waiting(I, H, P, pipeline):
+    """C = 1, 2, 3 (below ``forward_window``: 4 registered, 3 compact): back-to-back entries of one row, then
+    of one batch, then neither, read each other's sums 1 .. 3 cycles after they were formed; the lanes
+    forward them, exactly, and no entry waits."""
+    cfg = EngineConfig(input_size=I, hidden_size=H, lanes=P, max_batch=2, max_seq=4, lane_pipeline=pipeline)
+    assert cfg.cols_per_lane < lane_timing(cfg).forward_window or pipeline == "compact"
     rng = np.random.default_rng(0)
     W, a, _ = case(cfg, 0, rng)
-    entries = [(3, 0, 100), (3, 1, -7), (5, 1, 9), (2, 0, 4)]   # same row, same batch, neither
+    R = cfg.n_rows
+    entries = [(3 % R, 0, 100), (3 % R, 1, -7), (5 % R, 1, 9), (5 % R, 1, 11), (2, 0, 4), (2, 0, -3)] * 3
     got = run(cfg, W, a, entries, gap=0.0)
     dW, da, db, _ = expected(cfg, W, a, entries)
     np.testing.assert_array_equal(got["dW"], dW)
     np.testing.assert_array_equal(got["da"], da)
-    assert got["hazards"] == 2
+    np.testing.assert_array_equal(got["db"], db)
+    assert got["hazards"] == 0
 
 
 def test_saturation_sets_the_flags():

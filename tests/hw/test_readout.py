@@ -1,5 +1,5 @@
 """The read-out (hw.readout) against its docstring, with the testbench as the lanes' read-and-clear port
-(the word requested in one cycle is on *_data in the next): the silent clearing after reset, a da read-out
+(the word requested in cycle t is on *_data in cycle t + L, L = ``lane_timing(config).read_latency``): the silent clearing after reset, a da read-out
 ``ReadOut.latency`` cycles after ``start`` (chunk I // P first, wrapping around; batch row b within each
 chunk) rounded exactly as golden_model.fixedpoint, and dW then db after ``final``."""
 
@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from golden_model.fixedpoint import fit, round_shift
+from hw.mac_lanes import lane_timing
 from hw.readout import ReadOut
 from tests.hw.parts import addr, config, high, run
 
@@ -14,6 +15,7 @@ CASES = {  # config, runtime B
     "P2": (config(), 2),
     "P2-truncate": (config(rounding="truncate"), 2),
     "P1-B1-wrap": (config(lanes=1, rounding="half-up", overflow="wrap"), 1),
+    "P2-compact": (config(lane_pipeline="compact"), 2),
 }
 # da words (da_acc has 13 more fractional bits than grad): ties, near-ties, and beyond the grad format
 DA = (4096, 12288, -4096, -12288, 8191, 8193, 0, (1 << 28) + 5, -(1 << 28) - 4097, (1 << 28) - 4097, 123456789)
@@ -36,8 +38,9 @@ def db_word(k):
 
 def simulate(cfg, B, cycles, inputs=lambda t: {}):
     """Run a ReadOut for ``cycles`` cycles with ``inputs(t)`` ({"start", "buf", "final"}) in cycle t, the
-    testbench answering each request in the next cycle; record each cycle's request and outputs."""
-    dut, asked = ReadOut(cfg), [None]
+    testbench answering each request L cycles later; record each cycle's request and outputs."""
+    L = lane_timing(cfg).read_latency
+    dut, asked = ReadOut(cfg), [None] * L
     C, R = cfg.cols_per_lane, cfg.n_rows
     words = {"da": {(buf, addr(c, C, b)): da_word(cfg, buf, c, b)
                     for buf in (0, 1) for c in range(C) for b in range(cfg.max_batch)},
@@ -49,14 +52,16 @@ def simulate(cfg, B, cycles, inputs=lambda t: {}):
         for name, value in i.items():
             ctx.set(getattr(dut, name), value)
         ctx.set(dut.b_last, B - 1)
-        if asked[0]:                                    # the previous cycle's request
-            kind, key = asked[0]
+        if asked[-1]:                                   # the request of L cycles ago
+            kind, key = asked[-1]
             ctx.set(getattr(dut, kind + "_data"), words[kind][key])
         kinds = [kind for kind in ("da", "dw", "db") if ctx.get(getattr(dut, "rd_" + kind))]
         assert len(kinds) <= 1, (t, kinds)
         a = ctx.get(dut.rd_addr)
+        asked[1:] = asked[:-1]
         asked[0] = (kinds[0], (ctx.get(dut.rd_dbuf), a) if kinds == ["da"] else a) if kinds else None
         return {"req": asked[0], "active": ctx.get(dut.active), "final_done": ctx.get(dut.final_done),
+                "busy": ctx.get(dut.busy), "primed": ctx.get(dut.primed),
                 "rec": (ctx.get(dut.rec_addr), [int(v) for v in ctx.get(dut.rec_data)]), "rec_we": ctx.get(dut.rec_we),
                 "dx": [int(v) for v in ctx.get(dut.dx)], "dx_want": ctx.get(dut.dx_want),
                 "dw": [int(v) for v in ctx.get(dut.dw)], "dw_want": ctx.get(dut.dw_want),
@@ -72,13 +77,14 @@ def clearing(cfg):
             + [("dw", addr(c, C, k)) for k in range(R) for c in range(C)] + [("db", k) for k in range(R)])
 
 
-@pytest.mark.parametrize("case", ["P2", "P1-B1-wrap"])
+@pytest.mark.parametrize("case", ["P2", "P1-B1-wrap", "P2-compact"])
 def test_clearing_after_reset_reads_everything_silently(case):
     cfg, B = CASES[case]
+    L = lane_timing(cfg).read_latency
     want = clearing(cfg)
     trace = simulate(cfg, B, len(want) + 4)
     assert [r["req"] for r in trace] == want + [None] * 4
-    assert high(trace, "final_done") == [len(want) - 1]
+    assert high(trace, "final_done") == [len(want) - 1 + L - 1]      # the cycle before the last word
     for out in ("rec_we", "dx_want", "dw_want", "db_want", "overflow", "active"):
         assert high(trace, out) == [], out
 
@@ -94,19 +100,19 @@ def test_da_readout_rounds_every_word_to_rec_and_dx(case):
     """Two read-outs (buffer 1, then buffer 0) after the clearing; each requests B x C words from
     ``ReadOut.latency`` cycles after its start, chunk I // P first and wrapping, row b within a chunk."""
     cfg, B = CASES[case]
-    I, P, C = cfg.input_size, cfg.lanes, cfg.cols_per_lane
+    I, P, C, L = cfg.input_size, cfg.lanes, cfg.cols_per_lane, lane_timing(cfg).read_latency
     order = [((I // P + i) % C, b) for i in range(C) for b in range(B)]
     s1 = len(clearing(cfg)) + 2
     s2 = s1 + ReadOut.latency + len(order)                   # the first cycle without ``active``
     starts = {s1: 1, s2: 0}
-    trace = simulate(cfg, B, s2 + ReadOut.latency + len(order) + 3,
+    trace = simulate(cfg, B, s2 + ReadOut.latency + len(order) + L + 2,
                      lambda t: {"start": t in starts, "buf": starts.get(t, 0)})
     reqs, outs = [], {"rec_we": [], "dx_want": [], "overflow": []}
     for s, buf in starts.items():
         first = s + ReadOut.latency
         for i, (c, b) in enumerate(order):
             reqs.append((first + i, ("da", (buf, addr(c, C, b)))))
-            t = first + i + 1                                   # the word arrives, is rounded and sent
+            t = first + i + L                                   # the word arrives, is rounded and sent
             v, over = rounded(cfg, da_word(cfg, buf, c, b))
             assert trace[t]["rec"] == (addr(c, C, b), v), (t, c, b)
             outs["rec_we"].append(t)
@@ -117,24 +123,30 @@ def test_da_readout_rounds_every_word_to_rec_and_dx(case):
     got = [(t, r["req"]) for t, r in enumerate(trace) if r["req"]]
     assert got[len(clearing(cfg)):] == reqs
     assert high(trace, "active") == [t for t, _ in reqs]
+    # busy until the last word is in; primed again once the first word is
+    assert high(trace, "busy") == sorted({t + i for t, _ in reqs for i in range(L)})
+    assert [t for t, r in enumerate(trace) if not r["primed"]] == [s + i for s in starts for i in range(1, L)]
     assert outs["overflow"], "no word saturates: the test data misses its point"
     for name, cycles in outs.items():
         assert high(trace, name) == cycles, name
 
 
-def test_final_reads_dw_then_db():
+@pytest.mark.parametrize("case", ["P2", "P2-compact"])
+def test_final_reads_dw_then_db(case):
     """``final`` after the clearing: dW (row k, chunk c within k), then db, from the next cycle."""
-    cfg, B = CASES["P2"]
-    C, R = cfg.cols_per_lane, cfg.n_rows
+    cfg, B = CASES[case]
+    C, R, L = cfg.cols_per_lane, cfg.n_rows, lane_timing(cfg).read_latency
     f = len(clearing(cfg)) + 2
-    trace = simulate(cfg, B, f + R * C + R + 4, lambda t: {"final": t == f})
+    trace = simulate(cfg, B, f + R * C + R + L + 3, lambda t: {"final": t == f})
     dw = [addr(c, C, k) for k in range(R) for c in range(C)]
     want = [("dw", a) for a in dw] + [("db", k) for k in range(R)]
-    assert [r["req"] for r in trace[f:]] == [None] + want + [None] * 3          # from the cycle after final
+    assert [r["req"] for r in trace[f:]] == [None] + want + [None] * (L + 2)   # from the cycle after final
     db = f + 1 + R * C                                                           # the first db request
-    assert high(trace, "final_done") == [len(clearing(cfg)) - 1, db + R - 1]   # the clearing's, the last db's
-    assert high(trace, "dw_want") == [f + 2 + i for i in range(R * C)]         # each a cycle after its request
-    assert [trace[f + 2 + i]["dw"] for i in range(R * C)] == [dw_word(cfg, c, k) for k in range(R) for c in range(C)]
-    assert high(trace, "db_want") == [db + 1 + k for k in range(R)]
-    assert [trace[db + 1 + k]["db"] for k in range(R)] == [db_word(k) for k in range(R)]
+    # final_done: the cycle before the last word arrives (the clearing's, the last db's)
+    assert high(trace, "final_done") == [len(clearing(cfg)) - 1 + L - 1, db + R - 1 + L - 1]
+    assert high(trace, "dw_want") == [f + 1 + L + i for i in range(R * C)]     # each L cycles after its request
+    assert [trace[f + 1 + L + i]["dw"] for i in range(R * C)] == [dw_word(cfg, c, k) for k in range(R)
+                                                                   for c in range(C)]
+    assert high(trace, "db_want") == [db + L + k for k in range(R)]
+    assert [trace[db + L + k]["db"] for k in range(R)] == [db_word(k) for k in range(R)]
     assert high(trace, "rec_we") == high(trace, "dx_want") == high(trace, "active") == []
