@@ -32,6 +32,11 @@ class ALoader(EnginePart):
     a, a_want : the next chunk of a_t; the core takes it in every cycle ``a_want`` is high.
     ready : the current step's a_t is in its buffer.
     we, buf, addr, data : the write port of the lanes' a buffers (``MacLanes.a_*``).
+    may_start, may_free : a sequence may start (``start`` may be high) / the step's MAC work may end
+        (``step_done`` may be high) in this cycle: cheap supersets of the two.
+    a_want_next : ``a_want`` may be high in the next cycle if the loader runs in this one (never low when it
+        will be: hw.engine decides a cycle ahead whether the core can run, and a needless pause there costs a
+        cycle of the host's, not of the core's).
     """
 
     #: Cycles from the transfer of a step's last chunk to ``ready``.
@@ -41,7 +46,7 @@ class ALoader(EnginePart):
         return {
             "start": In(1), "running": In(1),
             "t_last": In(range(c.max_seq + 1)), "b_last": In(range(max(c.max_batch, 2))),
-            "step_done": In(1),
+            "step_done": In(1), "may_start": In(1), "may_free": In(1), "a_want_next": Out(1),
             "a": In(chunk_layout(c, c.inp)), "a_want": Out(1),
             "ready": Out(1),
             "we": Out(1), "buf": Out(1), "addr": Out(range(depth(c.cols_per_lane, c.max_batch))),
@@ -62,6 +67,10 @@ class ALoader(EnginePart):
             m.d.comb += self.data[p].eq(in_row(self.a[p], p, chunk, N, P))
 
         _, loaded, last = count(m, self.a_want, (chunk, C - 1), (row, self.b_last), (step, self.t_last))
+        # a_want in the next cycle: exact but for the ends of a step's MAC work, which may free a buffer (a
+        # start, too, may raise it): a buffer loaded now or the last step loaded lower it
+        full = ahead[1] | (ahead[0] & loaded)
+        m.d.comb += self.a_want_next.eq(self.may_start | (self.running & ~done & ~last & (~full | self.may_free)))
         with m.If(last):
             m.d.sync += done.eq(1)
         with m.If(loaded & ~self.step_done):

@@ -49,7 +49,7 @@ from .mac_lanes import MacLanes
 from .part import EnginePart
 from .readout import ReadOut
 
-__all__ = ["EngineCore", "PARTS", "control_members"]
+__all__ = ["EngineCore", "PARTS", "WANTS", "control_members"]
 
 
 class State(enum.Enum):
@@ -68,6 +68,10 @@ class State(enum.Enum):
 #: The core's parts by their submodules' names (boards.report names the units of its toggle table after them).
 PARTS = {"loader": ALoader, "feed": Feed, "dz_buffer": DzBuffer, "ggu": GateGradUnit, "encoder": ZeroSkipEncoder,
          "lanes": MacLanes, "readout": ReadOut, "perf": PerfCounters}
+
+
+#: The core's wants, in the order hw.engine serves them (``<name>_want`` and ``<name>_want_next`` each).
+WANTS = ("elem", "a", "dx", "state", "dw", "db")
 
 
 def control_members(config):
@@ -92,6 +96,8 @@ class EngineCore(EnginePart):
     idle : ready for ``start`` (and for weights).
     refused : the last ``start`` was refused: seq_len or batch out of range (1 .. max_seq, 1 .. max_batch).
     counters, flags : the performance counters and sticky overflow flags of the last sequence.
+    *_want_next : each want in the next cycle if the core runs in this one (for ``a_want`` a superset:
+        high whenever it may be), so that hw.engine can decide a cycle ahead whether the core runs.
     """
 
     def members(self, c):
@@ -103,6 +109,7 @@ class EngineCore(EnginePart):
             "state": Out(state_layout(c)), "state_want": Out(1),
             "dw": Out(chunk_layout(c, c.dw_acc)), "dw_want": Out(1),
             "db": Out(shape_of(c.db_acc)), "db_want": Out(1),
+            **{f"{name}_want_next": Out(1) for name in WANTS},
             **control_members(c),
         }
 
@@ -137,6 +144,9 @@ class EngineCore(EnginePart):
             self.dx.eq(readout.dx), self.dx_want.eq(readout.dx_want), self.dw.eq(readout.dw),
             self.dw_want.eq(readout.dw_want), self.db.eq(readout.db), self.db_want.eq(readout.db_want),
             self.counters.eq(perf.counters), self.flags.eq(perf.flags),
+            self.elem_want_next.eq(feed.elem_want_next), self.a_want_next.eq(loader.a_want_next),
+            self.dx_want_next.eq(readout.dx_want_next), self.state_want_next.eq(feed.state_want_next),
+            self.dw_want_next.eq(readout.dw_want_next), self.db_want_next.eq(readout.db_want_next),
             # the parts' sides of the lanes' memories
             lanes.a_we.eq(loader.we), lanes.a_buf.eq(loader.buf), lanes.a_addr.eq(loader.addr),
             lanes.a_data.eq(loader.data),
@@ -163,7 +173,9 @@ class EngineCore(EnginePart):
         step, running, stepping = run.step, run.running, run.stepping
         state = Signal(State, init=State.ACCUMULATORS)     # after reset: while the read-out clears
         go = Signal()                             # a start is accepted
-        m.d.comb += [loader.start.eq(go), perf.clear.eq(go), self.idle.eq(0)]
+        m.d.comb += [loader.start.eq(go), perf.clear.eq(go), self.idle.eq(0),
+                     loader.may_start.eq(equals(state, State.IDLE.value) & self.start),
+                     loader.may_free.eq(equals(state, State.MAC.value))]
 
         def in_state(name):
             return equals(state, State[name].value)

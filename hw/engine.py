@@ -27,15 +27,26 @@ Every stream goes through a small FIFO; the core
 (:class:`hw.controller.EngineCore`) runs in every cycle in which each of its
 wants can be met and is frozen otherwise, so valid/ready patterns change
 when things happen, never what is computed or how many core cycles it takes.
+
+Whether the core runs is decided a cycle ahead, into a register that drives
+every enable of the core: from each want's value in the next cycle (the core's
+``*_want_next``, or the want itself when the core is frozen) and each FIFO's
+level in the next cycle (its level, the transfers of this cycle). A want's
+prediction may be high when the want will not be (``a_want_next`` is a cheap
+superset); the core then pauses for a cycle it did not need to, which the
+``stall`` counter counts and the core's own cycles do not see. Without input
+FIFOs (``input_fifos=False``) the inputs' next cycle is not known, and the
+decision is made in the cycle itself, as a function of the wants and valids.
 """
 
-from amaranth.hdl import Cat, EnableInserter, Module, Signal, Value
+from amaranth.hdl import Cat, EnableInserter, Module, Mux, Signal, Value
 from amaranth.lib import fifo, stream
 from amaranth.lib.wiring import In, Out
 
 from golden_model.errors import ConfigError
 
-from .controller import EngineCore, control_members
+from .bits import equals
+from .controller import WANTS, EngineCore, control_members
 from .fixed import shape_of
 from .layouts import chunk_layout, element_layout, state_layout
 from .part import EnginePart
@@ -86,7 +97,7 @@ class Engine(EnginePart):
             m.submodules[name] = q
             return q
 
-        stalls = []
+        stalls, ahead = [], []           # this cycle's stall terms; the next cycle's (with input FIFOs)
         for name, port, data, want in (("elem", self.i_elem, core.elem, core.elem_want),
                                        ("a", self.i_a, core.a, core.a_want)):
             if not self.input_fifos:
@@ -97,6 +108,7 @@ class Engine(EnginePart):
             m.d.comb += [q.w_data.eq(port.payload), q.w_en.eq(port.valid), port.ready.eq(q.w_rdy),
                          data.eq(q.r_data), q.r_en.eq(want & run)]
             stalls.append(want & ~q.r_rdy)
+            ahead.append(self._next(name, core, run) & ~self._filled_next(q))
         for name, port, data, want in (("dx", self.o_dx, core.dx, core.dx_want),
                                        ("state", self.o_state, core.state, core.state_want),
                                        ("dw", self.o_dw, core.dw, core.dw_want),
@@ -105,8 +117,13 @@ class Engine(EnginePart):
             m.d.comb += [q.w_data.eq(data), q.w_en.eq(want & run),
                          port.payload.eq(q.r_data), port.valid.eq(q.r_rdy), q.r_en.eq(port.ready)]
             stalls.append(want & ~q.w_rdy)
+            ahead.append(self._next(name, core, run) & self._full_next(q))
         stall = Signal()
-        m.d.comb += [stall.eq(Cat(*stalls).any()), run.eq(~stall)]
+        if self.input_fifos:
+            m.d.sync += stall.eq(Cat(*ahead).any())
+        else:
+            m.d.comb += stall.eq(Cat(*stalls).any())
+        m.d.comb += run.eq(~stall)
 
         # W goes straight to the core, which takes it only while idle (and never stalls for it)
         m.d.comb += [core.weight.eq(self.i_weight.payload), core.weight_valid.eq(self.i_weight.valid & run),
@@ -121,4 +138,22 @@ class Engine(EnginePart):
         with m.Elif(stall & ~self.stall.all()):
             m.d.sync += self.stall.eq(self.stall + 1)
         return m
+
+    @staticmethod
+    def _next(name, core, run):
+        """The core's want ``name`` in the next cycle (a superset for ``a``): as predicted if it runs now,
+        as it is if it is frozen."""
+        assert name in WANTS
+        return Mux(run, getattr(core, f"{name}_want_next"), getattr(core, f"{name}_want"))
+
+    @staticmethod
+    def _filled_next(q):
+        """The FIFO ``q`` holds an entry in the next cycle (from its level and this cycle's transfers)."""
+        push, pop = q.w_en & q.w_rdy, q.r_en & q.r_rdy
+        return push | ~(equals(q.level, 0) | (equals(q.level, 1) & pop))
+
+    def _full_next(self, q):
+        """The FIFO ``q`` is full in the next cycle (from its level and this cycle's transfers)."""
+        push, pop = q.w_en & q.w_rdy, q.r_en & q.r_rdy
+        return ~pop & (equals(q.level, self.fifo_depth) | (equals(q.level, self.fifo_depth - 1) & push))
 

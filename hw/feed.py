@@ -51,6 +51,8 @@ class Feed(EnginePart):
     returned : every element of the step has come back from the unit.
     rec_we, rec_addr, rec_data : dh_rec from the read-out (a chunk of da rounded to the grad format).
     state, state_want : dh0 and dc0 of the next element.
+    elem_want_next, state_want_next : what the wants will be in the next cycle if the feed runs in this one
+        (hw.engine decides a cycle ahead whether the core can run).
     """
 
     #: Cycles from an element's walk to its offer to the unit.
@@ -70,6 +72,7 @@ class Feed(EnginePart):
             "rec_we": In(1), "rec_addr": In(range(depth(c.cols_per_lane, c.max_batch))),
             "rec_data": In(chunk_layout(c, c.grad)),
             "state": Out(state_layout(c)), "state_want": Out(1),
+            "elem_want_next": Out(1), "state_want_next": Out(1),
         }
 
     def elaborate(self, platform):
@@ -107,6 +110,7 @@ class Feed(EnginePart):
         # a cycle later the memories answer; the element itself is taken from the host in this cycle
         lane1, feeding, emitting = Signal.like(lane), Signal(), Signal()
         m.d.sync += [lane1.eq(lane), feeding.eq(walk & self.to_unit), emitting.eq(walk & self.to_state)]
+        m.d.comb += [self.elem_want_next.eq(walk & self.to_unit), self.state_want_next.eq(walk & self.to_state)]
         dh_rec = Signal(shape_of(c.grad))
         m.d.comb += dh_rec.eq(rec_reads[P - 1].data)
         for p in range(P - 1):

@@ -59,6 +59,8 @@ class ReadOut(EnginePart):
     rec_we, rec_addr, rec_data : dh_rec, to the feed's memory.
     dx, dx_want; dw, dw_want; db, db_want : the engine's outputs.
     overflow : a dx or dh_rec word left the grad format in this cycle (it saturated or wrapped).
+    dx_want_next, dw_want_next, db_want_next : what the wants will be in the next cycle if the read-out runs
+        in this one (hw.engine decides a cycle ahead whether the core can run).
     """
 
     #: Cycles from ``start`` to the first word requested.
@@ -79,6 +81,7 @@ class ReadOut(EnginePart):
             "dw": Out(chunk_layout(c, c.dw_acc)), "dw_want": Out(1),
             "db": Out(shape_of(c.db_acc)), "db_want": Out(1),
             "overflow": Out(1),
+            "dx_want_next": Out(1), "dw_want_next": Out(1), "db_want_next": Out(1),
         }
 
     def elaborate(self, platform):
@@ -87,12 +90,17 @@ class ReadOut(EnginePart):
         C, B = c.cols_per_lane, c.max_batch
         chunk, row = Signal(range(max(C, 2))), Signal(range(max(B, 2)))   # the word requested: (c, b)
         quiet = Signal(init=1)               # clearing after reset: nothing goes out
+        finished = Signal()                  # (the clearing's last word arrived: quiet ends)
+        m.d.sync += finished.eq(self.final_done)
+        with m.If(finished):
+            m.d.sync += quiet.eq(0)
+        loud = ~quiet | finished             # not quiet in the next cycle (quiet only ever ends)
         m.d.comb += self.rd_addr.eq(address((chunk, C), (row, B)))
-        da_buf = self._da(m, chunk, row, quiet)
-        self._accumulators(m, chunk, row, quiet, da_buf)
+        da_buf = self._da(m, chunk, row, quiet, loud)
+        self._accumulators(m, chunk, row, quiet, loud, da_buf)
         return m
 
-    def _da(self, m, chunk, row, quiet):
+    def _da(self, m, chunk, row, quiet, loud):
         """A step's da: request B x C words from chunk I // P on, round them and send them a cycle later;
         returns the buffer read."""
         c = self.config
@@ -128,6 +136,7 @@ class ReadOut(EnginePart):
                      self.primed.eq(~Cat(started[1:]).any())]
         dx_word = word.dx
         sent = word.valid & ~quiet
+        m.d.comb += self.dx_want_next.eq(flight[-2].valid & flight[-2].dx & loud)
         over = []
         for p in range(P):
             v, o = fixed.fit(fixed.round_shift(self.da_data[p], c.da_acc.frac - c.grad.frac, c.rounding),
@@ -137,7 +146,7 @@ class ReadOut(EnginePart):
         m.d.comb += [self.rec_we.eq(sent), self.dx_want.eq(sent & dx_word), self.overflow.eq(sent & Cat(over).any())]
         return buf
 
-    def _accumulators(self, m, chunk, row, quiet, da_buf):
+    def _accumulators(self, m, chunk, row, quiet, loud, da_buf):
         """dW, then db, after the last step; after reset, both da buffers first, then dW and db, silently."""
         c = self.config
         C, B, R = c.cols_per_lane, c.max_batch, c.n_rows
@@ -148,13 +157,10 @@ class ReadOut(EnginePart):
         asked = Signal(data.StructLayout({"dw": 1, "db": 1, "last": 1}))    # this cycle's request
         words = delayed(m, asked, L, "word")
         word = words[-1]
-        finished = Signal()
-        m.d.sync += finished.eq(self.final_done)
         m.d.comb += [self.rd_dbuf.eq(da_buf | second), self.dw.eq(self.dw_data), self.db.eq(self.db_data),
                      self.dw_want.eq(word.dw & ~quiet), self.db_want.eq(word.db & ~quiet),
+                     self.dw_want_next.eq(words[-2].dw & loud), self.db_want_next.eq(words[-2].db & loud),
                      self.final_done.eq(words[-2].last)]
-        with m.If(finished):
-            m.d.sync += quiet.eq(0)
         with m.If(self.final):
             m.d.sync += [phase.eq(Phase.DW), chunk.eq(0), k.eq(0)]
 
