@@ -120,15 +120,16 @@ def test_capture_errors(tmp_path, run_dir):
 DATA = __import__("pathlib").Path(__file__).parents[1] / "data"
 
 
-@pytest.mark.parametrize("name, dataset, T, I, raw_zeros", [
-    ("austen_lstm_h32.npz", "jane-austen", 32, 81, (0.0, 0.2)),
-    ("fashion_lstm_h32.npz", "fashion-mnist", 28, 28, (0.4, 0.7)),  # the underflow case: see tests/data
+@pytest.mark.parametrize("name, dataset, T, I, H, raw_zeros", [
+    ("austen_lstm_h32.npz", "jane-austen", 32, 81, 32, (0.0, 0.2)),
+    ("fashion_lstm_h32.npz", "fashion-mnist", 28, 28, 32, (0.4, 0.7)),  # the underflow case: see tests/data
+    ("fashion_lstm_h64.npz", "fashion-mnist", 28, 28, 64, (0.2, 0.45)),  # the ULX3S's H = 64, 16 lanes
 ])
-def test_committed_traces_run_in_skip_and_dense_mode(name, dataset, T, I, raw_zeros):
+def test_committed_traces_run_in_skip_and_dense_mode(name, dataset, T, I, H, raw_zeros):
     from golden_model.cycles import cycle_counts
     from hw.timing import micro_arch
     t = load_trace(DATA / name)
-    assert (t.config.hidden_size, t.config.input_size, t.config.max_batch, t.config.max_seq) == (32, I, 4, T)
+    assert (t.config.hidden_size, t.config.input_size, t.config.max_batch, t.config.max_seq) == (H, I, 4, T)
     assert t.meta["dataset"] == dataset and len(t.passes) == 3
     for p in t.passes:
         s, d = run_engine(t.config, p), run_engine(t.config, p, dense=True)
