@@ -12,6 +12,9 @@ One directory holds ``report.md``, ``report.json`` and two plots:
    (boards.power): net toggles from the same simulation's waveform
    (sim.activity), block-RAM and DSP operations from the engine's counters
    (:func:`engine_operations`), flip-flops from the build, at the engine clock;
+   and the same ratio over whole sequences, the read-out after the last step
+   (:func:`readout_operations`) amortised over the sequence's T steps;
+   throughput: the lanes' peak and the dense-equivalent rate of skip mode, in GMAC/s;
 4. the same at other thresholds (a sweep of tau over the trace: speedup and
    energy ratio vs sparsity);
 5. the accuracy table of a ``zskip compare`` run, when one is given.
@@ -24,11 +27,12 @@ the step's. The report says so.
 
 import json
 import math
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 
+from golden_model.checks import check_size
 from golden_model.errors import ConfigError, ZskipError
 from golden_model.records import Record, RecordError, load_json
 from sim.jobs import PERIOD_NS, RunSpec
@@ -36,7 +40,8 @@ from sim.jobs import PERIOD_NS, RunSpec
 from .power import (COEFFICIENTS, ENERGY_GOAL_FACTOR, LABEL, MODEL_VERSION, Workload, coefficient_sources, estimate,
                     ratio_band)
 
-__all__ = ["report", "measure", "markdown", "headline_table", "ReportError", "engine_operations", "engine_unit",
+__all__ = ["report", "measure", "markdown", "headline_table", "ReportError", "engine_operations",
+           "readout_operations", "engine_unit",
            "SWEEP", "ModeFigures", "BoardReport", "TraceInfo", "StepTimes", "EnergyBand", "PerMode",
            "SweepPoint", "Accuracy", "AccuracyRow", "BuildInfo"]
 
@@ -109,6 +114,28 @@ def engine_operations(config, counters, elements, buffered):
     return {"bram_reads": reads, "bram_writes": writes, "dsp_ops": mults}
 
 
+def readout_operations(config, batch):
+    """Block-RAM word accesses and 8x8-equivalent multiplies of one sequence's read-out after its last step
+    (hw.readout; the last step's da read-out is the step's, in :func:`engine_operations`), with ``batch`` the
+    sequence's B:
+
+    - dW: 4H x C chunks of P words of the dW accumulators, each read and written back as 0;
+    - db: 4H words of the db accumulators, each read and cleared;
+    - the state walk (dh0, dc0): B x H reads of dh_rec and B x H reads of dc, in the grad format;
+    - no multiplies.
+
+    Accesses are counted in 16-bit words, as :func:`engine_operations` counts them."""
+    c = config
+    B = check_size("batch", batch)
+    if B > c.max_batch:
+        raise ConfigError(f"batch {B} exceeds the configuration's max_batch {c.max_batch}")
+    w16 = lambda fmt_width: fmt_width / 16
+    dw = c.n_rows * c.cols_per_lane * c.lanes * w16(c.dw_acc.width)
+    db = c.n_rows * w16(c.db_acc.width)
+    state = B * c.hidden_size * 2 * w16(c.grad.width)
+    return {"bram_reads": dw + db + state, "bram_writes": dw + db, "dsp_ops": 0}
+
+
 @dataclass
 class ModeFigures:
     """One mode (or sweep point) summed over the trace's passes."""
@@ -121,6 +148,8 @@ class ModeFigures:
     counters: dict
     elements: int
     buffered: int
+    sequence_cycles: int = 0   # the engine's `cycles` counter, summed: the whole sequences, read-out included
+    sequence_toggles: dict = field(default_factory=dict)   # unit -> net toggles in the whole runs
 
 
 def _elements_with_nonzero(result):
@@ -140,7 +169,8 @@ def measure(config, sequences, *, taus=SWEEP, sim="verilator", root=Path("build/
     from sim.export import TOP
 
     built = build(config, sim, root=root, waves=True, temporaries=False)
-    offset, width = next((f.offset, f.width) for name, f in counters_layout(config) if name == "steps")
+    layout = dict(counters_layout(config))
+    fields_at = {name: (layout[name].offset, layout[name].width) for name in ("steps", "cycles")}
     keys = ["skip", "dense", *taus]
     acc = {}
     for n, inputs in enumerate(sequences):
@@ -163,26 +193,29 @@ def measure(config, sequences, *, taus=SWEEP, sim="verilator", root=Path("build/
                      f"output, counter and flag equal to the golden model; reading the switching activity from "
                      f"{Path(wave).name}")
         bins = toggle_bins(wave, PERIOD_NS, top=TOP, watch=(f"{TOP}.counters",), unit=engine_unit)
-        steps = field_changes(bins.watched[f"{TOP}.counters"], offset, width)
+        changes = {name: field_changes(bins.watched[f"{TOP}.counters"], *at) for name, at in fields_at.items()}
         starts = [r.t_start_ns for r in res] + [math.inf]
         for key, r, t0, t1 in zip(keys, res, starts, starts[1:]):
-            # the run's backward steps: from its start to the last increment of its `steps` counter
-            t_end = max((t for t, v in steps if t0 <= t < t1 and v > 0), default=None)
-            if t_end is None:
+            # the run's backward steps: from its start to the last increment of its `steps` counter; the
+            # whole run (its sequence, read-out included): to the last increment of its `cycles` counter
+            t_end, t_seq = (max((t for t, v in changes[name] if t0 <= t < t1 and v > 0), default=None)
+                            for name in ("steps", "cycles"))
+            if t_end is None or t_seq is None:
                 raise ReportError(f"the waveform {wave} shows no backward step of run {key!r} of pass {n} "
-                                  "(its steps counter never rises after the run's start)")
+                                  f"(its {'steps' if t_end is None else 'cycles'} counter never rises after the "
+                                  "run's start)")
             f = acc.setdefault(key, ModeFigures(tau=[], sparsity=0.0, steps=0, cycles=0, toggles={}, counters={},
                                                 elements=0, buffered=0))
-            _add_run(f, config, inputs, r, bins.window(t0, t_end + PERIOD_NS))
+            _add_run(f, config, inputs, r, bins.window(t0, t_end + PERIOD_NS), bins.window(t0, t_seq + PERIOD_NS))
         Path(wave).unlink(missing_ok=True)       # hundreds of MB; everything needed is in the figures
     for f in acc.values():
         f.sparsity = f.sparsity / f.counters["entries"]
     return acc
 
 
-def _add_run(f, config, inputs, r, toggles):
-    """Add a RunResult ``r`` of ``inputs`` and the net toggles of its backward steps to the ModeFigures ``f``
-    (its sparsity summed as zeros: measure() divides)."""
+def _add_run(f, config, inputs, r, toggles, sequence_toggles):
+    """Add a RunResult ``r`` of ``inputs``, the net toggles of its backward steps and those of the whole run
+    (read-out included) to the ModeFigures ``f`` (its sparsity summed as zeros: measure() divides)."""
     from golden_model.engine_model import run_engine
 
     tau = inputs.tau if r.run.model_tau is None else r.run.model_tau
@@ -191,8 +224,11 @@ def _add_run(f, config, inputs, r, toggles):
     f.tau.append(int(tau))
     f.steps += T
     f.cycles += r.counters["steps"]
+    f.sequence_cycles += r.counters["cycles"]
     for u, v in toggles.items():
         f.toggles[u] = f.toggles.get(u, 0) + v
+    for u, v in sequence_toggles.items():
+        f.sequence_toggles[u] = f.sequence_toggles.get(u, 0) + v
     for k, v in r.counters.items():
         f.counters[k] = f.counters.get(k, 0) + v
     f.elements += T * B * config.hidden_size
@@ -296,7 +332,19 @@ class BuildInfo(Record):
 class BoardReport(Record):
     """The report (report.json): the board, the trace, cycles and time per backward step, the energy estimate
     (per step, its band, its goal, its breakdown and what the terms count), the sweep of tau, the build's
-    resources and Fmax, the accuracy of a training run, and how the estimate is made."""
+    resources and Fmax, the accuracy of a training run, and how the estimate is made.
+
+    Added later (None in reports written before them, which render as they did):
+
+    - ``macs_dense_per_step``: multiply-accumulates of one backward step with every dz, 2 x B x 4H x N
+      (dW and da; B the trace's batch);
+    - ``peak_gmacs``: the lanes' peak, P lanes x 2 MACs per cycle x Fmax, in GMAC/s;
+    - ``dense_equiv_gmacs``: ``macs_dense_per_step`` over the skip-mode time per backward step at Fmax, in
+      GMAC/s (``dense_equivalent_macs_per_s`` / 1e9);
+    - ``energy_ratio_sequence``, its (low, high) ``energy_ratio_sequence_band`` and
+      ``energy_goal_met_sequence``: the energy ratio skip / dense over whole sequences, the read-out after
+      the last step (dh0/dc0, dW, db) included and so amortised over the sequence's T steps, against the same
+      goal ``energy_goal`` (``energy_ratio`` is per backward step, without it)."""
 
     SCHEMA = "zskip.board-report/1"
 
@@ -339,6 +387,12 @@ class BoardReport(Record):
     coefficient_sources: dict[str, str]
     assumptions: dict[str, str]
     build: BuildInfo
+    macs_dense_per_step: int | None = None
+    peak_gmacs: float | None = None
+    dense_equiv_gmacs: float | None = None
+    energy_ratio_sequence: float | None = None
+    energy_ratio_sequence_band: tuple[float, float] | None = None
+    energy_goal_met_sequence: bool | None = None
 
 
 def _ideal(s):
@@ -428,6 +482,17 @@ def report(target, config, trace, out, *, build_dir=None, run_dir=None, passes=N
     return r
 
 
+def _sequence_workload(config, clock, flip_flops, f, batch, passes):
+    """The power model's Workload of ModeFigures ``f``'s whole sequences (``passes`` of batch ``batch``): the
+    engine's `cycles` counter, the toggles of the whole runs (named signals only), the steps' operations and
+    the read-out's of every sequence."""
+    ops = engine_operations(config, f.counters, f.elements, f.buffered)
+    readout = readout_operations(config, batch)
+    ops = {k: v + passes * readout[k] for k, v in ops.items()}
+    toggles = sum(v for u, v in f.sequence_toggles.items() if not u.endswith(TEMPORARIES))
+    return Workload(cycles=f.sequence_cycles, f_mhz=clock, flip_flops=flip_flops, net_toggles=toggles, **ops)
+
+
 def _workloads(family, config, clock, flip_flops, figures):
     """The power model's Workload of every mode and sweep point, and the energy ratio skip / dense with
     Amaranth's expression temporaries counted too (None when the waveform has none: Verilator's)."""
@@ -475,6 +540,9 @@ def _board_report(target, config, build, figures, trace, accuracy, sim):
     s, goal = skip.sparsity, ENERGY_GOAL_FACTOR * (1 - skip.sparsity)
     cyc = {k: figures[k].cycles / figures[k].steps for k in ("skip", "dense")}
     dense_macs_per_step = 2 * trace.B * config.n_rows * config.n_inputs          # dW and da, every dz
+    dense_macs_per_s = dense_macs_per_step / (cyc["skip"] / (fmax * 1e6))
+    seq = {k: _sequence_workload(config, clock, ffs, figures[k], trace.B, trace.passes) for k in ("skip", "dense")}
+    seq_ratio, seq_lo, seq_hi = ratio_band(family, seq["skip"], seq["dense"])
     return BoardReport(
         board=target.name, device=target.device, estimate=True, label=LABEL, model=MODEL_VERSION,
         config=config.to_dict(), trace=trace, sparsity=s, ideal_speedup=_ideal(s),
@@ -483,7 +551,7 @@ def _board_report(target, config, build, figures, trace, accuracy, sim):
         fmax_mhz=fmax, clock_mhz=clock, timing_met=build.timing_met,
         time_per_step_us=StepTimes(skip_at_fmax=cyc["skip"] / fmax, dense_at_fmax=cyc["dense"] / fmax,
                                    skip_at_clock=cyc["skip"] / clock, dense_at_clock=cyc["dense"] / clock),
-        dense_equivalent_macs_per_s=dense_macs_per_step / (cyc["skip"] / (fmax * 1e6)),
+        dense_equivalent_macs_per_s=dense_macs_per_s,
         energy_skip_nj=est["skip"].total_nj / skip.steps, energy_dense_nj=est["dense"].total_nj / dense.steps,
         energy_ratio=ratio,
         energy_band=EnergyBand(ratio=(r_lo, r_hi), skip_nj=tuple(x / skip.steps for x in est["skip"].band_nj),
@@ -497,7 +565,10 @@ def _board_report(target, config, build, figures, trace, accuracy, sim):
         resources=build.utilization, flip_flops=ffs, critical_path=build.critical_path, accuracy=accuracy,
         coefficient_sources=coefficient_sources(family),
         assumptions=_assumptions(family, sim, clock, with_temporaries),
-        build=BuildInfo(build_s=build.build_s, bitstream=build.bitstream, tools=build.tools, clock=build.clock))
+        build=BuildInfo(build_s=build.build_s, bitstream=build.bitstream, tools=build.tools, clock=build.clock),
+        macs_dense_per_step=dense_macs_per_step, peak_gmacs=config.lanes * 2 * fmax / 1000,
+        dense_equiv_gmacs=dense_macs_per_s / 1e9, energy_ratio_sequence=seq_ratio,
+        energy_ratio_sequence_band=(seq_lo, seq_hi), energy_goal_met_sequence=seq_ratio <= goal)
 
 
 def _assumptions(family, sim, clock, with_temporaries):
@@ -522,6 +593,9 @@ def _assumptions(family, sim, clock, with_temporaries):
         "io": "0: the engine's streams are on chip; the UART link's time and energy are not in the step",
         "band": "each term at its coefficient's low and high factor; the ratio over every corner of the "
                 "factors (shared by skip and dense)",
+        "sequence": "the per-sequence ratio: each run whole, from its start to the last cycle its `cycles` "
+                    "counter counts (the read-out after the last step included), its toggles over that window "
+                    "and its operations the steps' plus the read-out's (boards.report.readout_operations)",
     }
 
 
@@ -578,13 +652,27 @@ def headline_table(r):
             if k in res]
     resources = ", ".join(f"{k} {res[k]['used']}/{res[k]['available']}" for k in main)
     band = r.energy_band.ratio
+    if r.energy_ratio_sequence is None:      # a report written before the throughput and per-sequence figures
+        return "\n".join([
+            f"| board | dz sparsity | speedup (ideal) | energy skip/dense, estimate (band) | goal {ENERGY_GOAL_FACTOR:g} "
+            "(1 - s) | accuracy dense / sparsified / fixed | resources | Fmax (clock) |",
+            "|---|---:|---:|---:|---:|---|---|---:|",
+            f"| {r.board} | {100 * r.sparsity:.1f} % | {r.speedup:.2f}x ({_x(r.ideal_speedup)}) "
+            f"| {r.energy_ratio:.3f} ({band[0]:.3f}-{band[1]:.3f}) | {r.energy_goal:.3f} "
+            f"{_met(r.energy_goal_met)} | {acc} | {resources} | {r.fmax_mhz:.1f} MHz ({r.clock_mhz:g}) |",
+        ])
+    seq = r.energy_ratio_sequence_band
     return "\n".join([
-        f"| board | dz sparsity | speedup (ideal) | energy skip/dense, estimate (band) | goal {ENERGY_GOAL_FACTOR:g} (1 - s) "
-        "| accuracy dense / sparsified / fixed | resources | Fmax (clock) |",
-        "|---|---:|---:|---:|---:|---|---|---:|",
+        "| board | dz sparsity | speedup (ideal) | energy skip/dense per step, estimate (band): goal | energy "
+        "skip/dense per sequence with its read-out, estimate (band): goal | goal "
+        f"{ENERGY_GOAL_FACTOR:g} (1 - s) | GMAC/s at Fmax: dense-equivalent (peak) | accuracy dense / sparsified / "
+        "fixed | resources | Fmax (clock) |",
+        "|---|---:|---:|---:|---:|---:|---:|---|---|---:|",
         f"| {r.board} | {100 * r.sparsity:.1f} % | {r.speedup:.2f}x ({_x(r.ideal_speedup)}) "
-        f"| {r.energy_ratio:.3f} ({band[0]:.3f}-{band[1]:.3f}) | {r.energy_goal:.3f} "
-        f"{_met(r.energy_goal_met)} | {acc} | {resources} | {r.fmax_mhz:.1f} MHz ({r.clock_mhz:g}) |",
+        f"| {r.energy_ratio:.3f} ({band[0]:.3f}-{band[1]:.3f}) {_met(r.energy_goal_met)} "
+        f"| {r.energy_ratio_sequence:.3f} ({seq[0]:.3f}-{seq[1]:.3f}) {_met(r.energy_goal_met_sequence)} "
+        f"| {r.energy_goal:.3f} | {r.dense_equiv_gmacs:.3f} ({r.peak_gmacs:.3f}) "
+        f"| {acc} | {resources} | {r.fmax_mhz:.1f} MHz ({r.clock_mhz:g}) |",
     ])
 
 
@@ -617,6 +705,22 @@ def _md_cycles(r):
         f"effective dense-equivalent rate {r.dense_equivalent_macs_per_s / 1e6:.1f} M MAC/s at Fmax. "
         f"Energy ratio skip / dense **{r.energy_ratio:.3f}** (band {band.ratio[0]:.3f}-{band.ratio[1]:.3f}) "
         f"against the goal {ENERGY_GOAL_FACTOR:g} (1 - s) = {r.energy_goal:.3f}: **{_met(r.energy_goal_met)}**.", "",
+        *_md_throughput_and_sequence(r),
+    ]
+
+
+def _md_throughput_and_sequence(r):
+    """The throughput and the per-sequence energy ratio (none in a report written before them)."""
+    if r.energy_ratio_sequence is None:
+        return []
+    seq = r.energy_ratio_sequence_band
+    return [
+        f"Throughput at Fmax {r.fmax_mhz:.1f} MHz: peak {r.peak_gmacs:.3f} GMAC/s (P = {r.config['lanes']} "
+        f"lane(s) x 2 MACs per cycle); dense-equivalent {r.dense_equiv_gmacs:.3f} GMAC/s in skip mode (the "
+        f"{r.macs_dense_per_step:,} MACs of a dense step, 2 B 4H N, per skip-mode step time).", "",
+        f"Per sequence, the read-out after the last step (dh0/dc0, dW, db) amortised over its T = {r.trace.T} "
+        f"steps: energy ratio skip / dense **{r.energy_ratio_sequence:.3f}** (estimate, band {seq[0]:.3f}-"
+        f"{seq[1]:.3f}) against the same goal {r.energy_goal:.3f}: **{_met(r.energy_goal_met_sequence)}**.", "",
     ]
 
 

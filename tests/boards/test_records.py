@@ -1,7 +1,7 @@
 """The JSON keys users rely on: report.json (zskip report), cosim.json (zskip cosim --json) and a build's
 report.json (zskip build) keep every key they had before they were written through typed records (keys may be
-added, never renamed); committed reports of the old, unversioned shape read as version 1 and render the same
-report.md."""
+added, never renamed); committed reports of the old, unversioned shape read as version 1 (the keys added since
+read as null) and render the same report.md."""
 
 import json
 from dataclasses import fields
@@ -40,6 +40,11 @@ BOARD_REPORT = {
     "accuracy.rows[]": {"label", "kind", "dz_sparsity", "test_metric", "delta"},
 }
 
+#: report.json's keys added since (throughput, the energy ratio over whole sequences with their read-out): the
+#: committed reports lack them and read them as null.
+BOARD_REPORT_ADDED = {"macs_dense_per_step", "peak_gmacs", "dense_equiv_gmacs", "energy_ratio_sequence",
+                      "energy_ratio_sequence_band", "energy_goal_met_sequence"}
+
 #: cosim.json's keys before the records (CosimReport.to_dict() without "runs"), and its mismatch's.
 COSIM = {"passed", "sim", "config", "sparsity", "cycles_dense", "cycles_skip", "cycles_dense_with_readout",
          "cycles_skip_with_readout", "ideal_speedup", "speedup", "efficiency", "efficiency_with_readout",
@@ -68,6 +73,8 @@ def test_the_committed_reports_have_the_pinned_keys_and_read_back_whole(director
     r = BoardReport.read(directory / "report.json")          # (a report written before schemas: version 1)
     written = r.to_dict()
     assert written.pop("schema") == on_disk.pop("schema", "zskip.board-report/1") == "zskip.board-report/1"
+    assert not BOARD_REPORT_ADDED & set(on_disk)
+    assert {k: written.pop(k) for k in BOARD_REPORT_ADDED} == dict.fromkeys(BOARD_REPORT_ADDED)
     assert written == on_disk
     for path, keys in BOARD_REPORT.items():
         for part in _part(on_disk, path):
@@ -79,9 +86,10 @@ def test_the_committed_reports_have_the_pinned_keys_and_read_back_whole(director
 def test_every_pinned_key_is_still_written():
     r = BoardReport.read(COMMITTED[0] / "report.json")
     written = r.to_dict()
-    for path, keys in BOARD_REPORT.items():
+    for path, keys in {**BOARD_REPORT, "": BOARD_REPORT[""] | BOARD_REPORT_ADDED}.items():
         for part in _part(written, path):
             assert keys <= set(part), (path, keys - set(part))
+    assert set(written) == BOARD_REPORT[""] | BOARD_REPORT_ADDED | {"schema"}
     assert COSIM <= {f.name for f in fields(CosimReport)} and COSIM_MISMATCH <= {f.name for f in fields(CosimMismatch)}
     assert BUILD_REPORT <= {f.name for f in fields(BuildReport)}
 

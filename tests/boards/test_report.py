@@ -6,12 +6,18 @@ from pathlib import Path
 
 import pytest
 
-from boards.report import TEMPORARIES, BoardReport, engine_unit, report
+import boards.report
+from boards.power import Workload, ratio_band
+from boards.report import TEMPORARIES, BoardReport, engine_operations, engine_unit, readout_operations, report
 from boards.targets import get_target
 from golden_model.cycles import cycle_counts
+from golden_model.engine_config import EngineConfig
+from golden_model.errors import ConfigError
+from golden_model.fixedpoint import QFormat
 from hw.timing import micro_arch
 from golden_model.engine_model import EngineInputs, run_engine
 from golden_model.trace import Trace, load_trace
+from tests.boards.test_records import BOARD_REPORT, BOARD_REPORT_ADDED
 from zskip.cli import main
 
 DATA = Path(__file__).parents[1] / "data"
@@ -43,7 +49,14 @@ def _fake_build(target, config, directory):
         "critical_path": {"from": "a", "to": "b"}, "build_s": 1.0, "bitstream": "top.bin", "tools": {}, "clock": {}}))
 
 
-def test_a_report_of_the_committed_trace(tmp_path):
+def test_a_report_of_the_committed_trace(tmp_path, monkeypatch):
+    measured, real = {}, boards.report.measure
+
+    def measure(*args, **kw):          # the ModeFigures report() measures, kept for the checks below
+        measured.update(real(*args, **kw))
+        return measured
+
+    monkeypatch.setattr(boards.report, "measure", measure)
     target = get_target("icebreaker")
     config = target.default_config()
     trace, inputs = _short_trace()
@@ -88,8 +101,42 @@ def test_a_report_of_the_committed_trace(tmp_path):
     assert tg.skip["gate-gradient unit"] == pytest.approx(tg.dense["gate-gradient unit"], rel=0.02)
     assert [p.point for p in d.sweep] == ["trace tau", "4 x tau"]
     assert d.sweep[1].sparsity > d.sweep[0].sparsity
+    # the keys added since the committed reports: all written, none null
+    assert set(on_disk) == BOARD_REPORT[""] | BOARD_REPORT_ADDED | {"schema"}
+    assert all(on_disk[k] is not None for k in BOARD_REPORT_ADDED)
+    # throughput: a dense step is 2 B 4H N MACs (dW and da); the lanes do 2 per lane per cycle at most
+    assert d.macs_dense_per_step == 2 * inputs.dh.shape[1] * 4 * config.hidden_size * (
+        config.input_size + config.hidden_size) == 2 * 4 * 32 * 16
+    assert d.peak_gmacs == config.lanes * 2 * d.fmax_mhz / 1000
+    assert d.dense_equiv_gmacs == d.dense_equivalent_macs_per_s / 1e9
+    assert d.dense_equivalent_macs_per_s == d.macs_dense_per_step / (d.cycles_skip / (d.fmax_mhz * 1e6))
+    assert d.macs_dense_per_step <= 2 * config.lanes * d.cycles_dense      # dense mode cannot beat the peak
+    # whole sequences: the `cycles` counter (the cycle model's), a window that holds the steps' ...
+    for mode, dense in (("skip", False), ("dense", True)):
+        f = measured[mode]
+        model = cycle_counts(config, run_engine(config, inputs, dense=dense), micro_arch(config))
+        assert f.sequence_cycles == model.cycles > f.cycles == model.steps
+        assert set(f.sequence_toggles) == set(f.toggles)
+        assert all(f.sequence_toggles[u] >= f.toggles[u] for u in f.toggles)
+        assert sum(f.sequence_toggles.values()) > sum(f.toggles.values())
+    # ... and the ratio of their workloads: the steps' operations plus one read-out per sequence
+    def whole(f):
+        ops = engine_operations(config, f.counters, f.elements, f.buffered)
+        ops = {k: v + readout_operations(config, inputs.dh.shape[1])[k] for k, v in ops.items()}
+        toggles = sum(v for u, v in f.sequence_toggles.items() if not u.endswith(TEMPORARIES))
+        return Workload(cycles=f.sequence_cycles, f_mhz=12.0, flip_flops=2460, net_toggles=toggles, **ops)
+    ratio, lo, hi = ratio_band("ice40", whole(measured["skip"]), whole(measured["dense"]))
+    assert (d.energy_ratio_sequence, *d.energy_ratio_sequence_band) == (ratio, lo, hi)
+    assert d.energy_goal_met_sequence == (d.energy_ratio_sequence <= d.energy_goal)
+    # the read-out costs both modes alike: amortised, it pulls the ratio from the step's towards 1
+    assert d.energy_ratio < d.energy_ratio_sequence < 1
+    assert lo < d.energy_ratio_sequence < hi
     md = (tmp_path / "out" / "report.md").read_text()
     assert "estimate, not vendor analysis, not measured" in md and "| icebreaker |" in md
+    assert f"| {d.energy_ratio_sequence:.3f} ({lo:.3f}-{hi:.3f}) {'met' if d.energy_goal_met_sequence else 'not met'} " \
+        in md
+    assert f"| {d.dense_equiv_gmacs:.3f} ({d.peak_gmacs:.3f}) |" in md
+    assert f"peak {d.peak_gmacs:.3f} GMAC/s" in md and f"energy ratio skip / dense **{d.energy_ratio_sequence:.3f}**" in md
     # the accuracy table: its heading names the dataset (not a dictionary's repr), the headline its figures
     assert "## Accuracy (fashion-mnist (8 features), test accuracy; " in md and "{'name'" not in md
     assert "| 80.0 % / 79.0 % / — |" in md
@@ -138,3 +185,17 @@ def test_a_malformed_run_directory_is_named(tmp_path):
     (tmp_path / "compare.json").write_text("{not json")
     with pytest.raises(ConfigError, match="is not a readable compare.json"):
         _accuracy(tmp_path)
+
+
+def test_the_read_out_operations_by_hand():
+    # I = 3, H = 2, P = 2: N = 5, C = 3 chunks of 2 words per row of 4H = 8; dW 32 bits, db 24, grad 16
+    config = EngineConfig(input_size=3, hidden_size=2, lanes=2, max_batch=3, max_seq=2, grad=QFormat(16, 12),
+                          dw_acc_width=32, db_acc_width=24)
+    dw = 8 * 3 * 2 * 2            # 48 words of 32 bits: 96 16-bit words, read and written back as 0
+    db = 8 * 1.5                  # 8 words of 24 bits, read and cleared
+    walk = 3 * 2 * 2              # B H words of dh_rec and B H of dc, 16 bits each
+    assert readout_operations(config, 3) == {"bram_reads": dw + db + walk, "bram_writes": dw + db, "dsp_ops": 0}
+    assert readout_operations(config, 1) == {"bram_reads": 96 + 12 + 4, "bram_writes": 108, "dsp_ops": 0}
+    for bad in (0, 4, 1.5):
+        with pytest.raises(ConfigError, match="batch"):
+            readout_operations(config, bad)
