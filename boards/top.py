@@ -15,7 +15,7 @@ waits for one while the host is still sending the other.
 locks, and LEDs for idle and for a refused frame.
 """
 
-from amaranth.hdl import Elaboratable, Module, Signal
+from amaranth.hdl import Elaboratable, Module, Signal, Value
 from amaranth.lib import fifo, io, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -43,7 +43,9 @@ class BoardCore(wiring.Component):
         A frame whose bytes stop for longer than this many byte times is dropped.
     input_fifos : bool
         Engine(input_fifos=...): False saves a few hundred registers for a longer path from the
-        dispatcher's state through the engine's enable (worth it where logic cells run out first).
+        dispatcher's state through the engine's enable (worth it where logic cells run out first);
+        it also leaves out the two-entry FIFO between the frame arbiter and the sender, which keeps the
+        sender's ready out of every framer's shift register (the ECP5 build's critical path at H = 64).
     """
 
     rx: In(1, init=1)
@@ -99,7 +101,13 @@ class BoardCore(wiring.Component):
             m.submodules[f"framer_{Reply(cmd).name.lower()}"] = framer
             wiring.connect(m, port, framer.i_word)
             wiring.connect(m, framer.o_frame, arb.i_frame[n])
-        wiring.connect(m, arb.o_frame, send.i_frame)
+        if self.input_fifos:                       # registered between the arbiter and the sender
+            frame_bits = len(Value.cast(arb.o_frame.payload))
+            m.submodules.frame_fifo = q = fifo.SyncFIFOBuffered(width=frame_bits, depth=2)
+            m.d.comb += [q.w_data.eq(arb.o_frame.payload), q.w_en.eq(arb.o_frame.valid), arb.o_frame.ready.eq(q.w_rdy),
+                         send.i_frame.payload.eq(q.r_data), send.i_frame.valid.eq(q.r_rdy), q.r_en.eq(send.i_frame.ready)]
+        else:
+            wiring.connect(m, arb.o_frame, send.i_frame)
         wiring.connect(m, send.o_byte, utx.i_data)
 
         m.d.comb += [self.idle.eq(engine.idle), self.error.eq(disp.o_error.valid & disp.o_error.ready)]
