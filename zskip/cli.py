@@ -25,7 +25,7 @@ from golden_model.train import CELLS, TrainConfig
 from . import __version__
 from .progress import TrainingProgress, console
 
-__all__ = ["main", "build_parser", "merge_engine_config"]
+__all__ = ["main", "build_parser", "merge_engine_config", "add_engine_options"]
 
 
 def _add_training_options(p, *, with_threshold):
@@ -220,6 +220,12 @@ def _add_engine_options(p, config_cls, config_help, base=None):
         g.add_argument("--" + f.name.replace("_", "-"), dest="engine_" + f.name, default=None,
                        type=int if is_int else str, choices=choices, help=text.replace("%", "%%"),
                        metavar=meta.get("metavar") or (None if choices else f.name.upper()))
+
+
+def add_engine_options(p, config_cls, base="the board's"):
+    """The engine options of ``zskip build`` (--config and one flag per field of ``config_cls``) on the parser
+    ``p`` of another program (a bench script), for :func:`merge_engine_config`."""
+    _add_engine_options(p, config_cls, "engine options over the board's default configuration", base=base)
 
 
 def merge_engine_config(args, base=None):
