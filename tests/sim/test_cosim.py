@@ -1,7 +1,10 @@
 """Co-simulation of the exported Verilog against the golden model with cocotb, on Verilator and Icarus:
-three configurations (P = 1 with B > 1, C = 1 with hazards, a slice of the committed real trace) under
-hostile handshakes, a reset in the middle of a run, and a scoreboard shown to fail when it should."""
+three configurations (P = 1 with B > 1, C = 1: sums forwarded, a slice of the committed real trace) under
+hostile handshakes, a reset in the middle of a run, and a scoreboard shown to fail when it should; on
+Verilator, three more (folded gate-gradient units, wrapping overflow, narrow accumulators that raise every
+sticky flag, C = 1, C = the forward window, the compact lanes)."""
 
+import os
 from dataclasses import replace
 from pathlib import Path
 
@@ -9,8 +12,10 @@ import numpy as np
 import pytest
 
 from golden_model.engine_config import EngineConfig
+from golden_model.engine_model import FLAGS, EngineInputs, run_engine
 from golden_model.errors import ConfigError, MissingDependencyError
 from golden_model.trace import Trace, load_trace, save_trace
+from hw.mac_lanes import lane_timing
 from sim import cosim as cs
 from sim.jobs import Difference, RunSpec
 
@@ -69,6 +74,106 @@ def test_hardware_equals_the_golden_model(build_root, sim, name, gap, stall, cas
         assert r.counters == {k: r.model_cycles[k] for k in r.counters}
         assert r.stall > 0 and r.sim_cycles >= r.counters["cycles"] + r.stall   # host stalls counted apart
     assert 0 < report.sparsity < 1 and report.cycles_skip < report.cycles_dense
+
+
+# -- configurations beyond the defaults, on Verilator -----------------------------------------------------
+
+def require(sim):
+    """Make ``sim`` usable, else skip the test; under CI (the CI environment variable set) a missing
+    simulator fails it instead, so that a CI machine without it cannot pass by skipping."""
+    try:
+        cs.require_simulator(sim)
+    except MissingDependencyError as e:
+        (pytest.fail if os.environ.get("CI") else pytest.skip)(f"{sim} is not installed: {e}")
+
+
+def hot_inputs(cfg, T, B, rng, zero=0.3):
+    """Inputs that drive every sum of one sign (positive W, a, c_prev, dh; i near 1 and g near 0, so
+    that dz_g is about dc): narrow accumulators overflow, dc and dh saturate; about ``zero`` of the dh
+    are 0 (and the threshold drops more), so that skip mode still skips."""
+    H, N = cfg.hidden_size, cfg.n_inputs
+    one = 1 << cfg.act.frac
+
+    def act(lo, hi):
+        return rng.integers(int(lo * one), int(hi * one) + 1, (T, B, H))
+
+    def big(fmt, shape):
+        return rng.integers(fmt.max_int // 2, fmt.max_int + 1, shape)
+
+    gates = np.concatenate([act(0.75, 1), act(0.25, 0.75), act(0, 0.25), act(0.25, 0.75)], axis=2)
+    return EngineInputs(gates=gates, tanh_c=act(0, 0.5), c_prev=big(cfg.state, (T, B, H)), a=big(cfg.inp, (T, B, N)),
+                        dh=np.where(rng.random((T, B, H)) < zero, 0, big(cfg.grad, (T, B, H))),
+                        W=big(cfg.weight, (4 * H, N)), tau=int(rng.integers(0, 1 << 12)))
+
+
+NARROW = dict(dw_acc_width=32, da_acc_width=32, db_acc_width=16)   # the narrowest each accumulator may be
+
+#: name -> (options, the seed of its hot inputs, the flags they raise). One Verilator build each; H <= 3,
+#: T = 3, B <= 3. (Wrapped sums change sign, so fewer of them overflow: the seed is one where dW does.)
+EXTRA = {
+    # folded unit (k = 3), C = 1 (N = P: every sum forwarded), sums that wrap instead of saturating
+    "k3-C1-wrap": (dict(input_size=2, hidden_size=2, lanes=4, max_batch=3, max_seq=3, ggu_cycles=3,
+                        overflow="wrap", **NARROW), 0, {"gate", "dw", "db", "out"}),
+    # folded unit (k = 7), C = 4 = the registered lanes' forward window: the first C not forwarded
+    "k7-C4": (dict(input_size=5, hidden_size=3, lanes=2, max_batch=2, max_seq=3, ggu_cycles=7, **NARROW), 1,
+              set(FLAGS)),
+    # the compact lanes with C = 3, their forward window; folded unit at k = 2 (16 shared multipliers)
+    "compact-C3-k2": (dict(input_size=3, hidden_size=3, lanes=2, max_batch=2, max_seq=3, ggu_cycles=2,
+                           lane_pipeline="compact", **NARROW), 2, set(FLAGS)),
+}
+
+
+def extra_case(name, random_inputs):
+    """(config, plain random inputs, hot inputs, the flags the hot inputs raise) of EXTRA[name]."""
+    opts, seed, raised = EXTRA[name]
+    cfg = EngineConfig(**opts)
+    T, B = cfg.max_seq, cfg.max_batch
+    return (cfg, random_inputs(cfg, T, B, np.random.default_rng(len(name))),
+            hot_inputs(cfg, T, B, np.random.default_rng(seed)), raised)
+
+
+def test_the_extra_configurations_are_what_they_claim(random_inputs):
+    """Without a simulator: C and the forward windows as named, and in the model the hot inputs raise
+    exactly the flags EXTRA states (all five over the configurations) in skip and dense mode, while
+    the random inputs raise none; skip mode skips something."""
+    seen = set()
+    for name in EXTRA:
+        cfg, plain, hot, raised = extra_case(name, random_inputs)
+        for dense in (False, True):
+            assert not any(run_engine(cfg, plain, dense=dense).flags.values()), name
+            result = run_engine(cfg, hot, dense=dense)
+            assert {k for k, v in result.flags.items() if v} == raised, name
+            assert 0 < result.nonzeros < result.dz.size, name
+        seen |= raised
+    assert seen == set(FLAGS)
+    C = {name: EngineConfig(**EXTRA[name][0]).cols_per_lane for name in EXTRA}
+    assert C == {"k3-C1-wrap": 1, "k7-C4": 4, "compact-C3-k2": 3}
+    assert lane_timing(EngineConfig(**EXTRA["k7-C4"][0])).forward_window == 4
+    assert lane_timing(EngineConfig(**EXTRA["compact-C3-k2"][0])).forward_window == 3
+
+
+@pytest.mark.parametrize("name", list(EXTRA))
+def test_more_configurations_equal_the_golden_model_on_verilator(build_root, name, random_inputs):
+    """One build per configuration; random inputs (no flag raised) and hot inputs (the flags of EXTRA
+    raised, in the hardware as in the model), each in skip and dense mode under other handshakes."""
+    require("verilator")
+    cfg, plain, hot, raised = extra_case(name, random_inputs)
+    built = cs.build(cfg, "verilator", root=build_root)
+    jobs = {"plain": (plain, [RunSpec(dense=False, seed=1, gap=0.3, stall=0.6),
+                              RunSpec(dense=True, seed=2, gap=0.6, stall=0.2)]),
+            "hot": (hot, [RunSpec(dense=False, seed=3, gap=0.5, stall=0.5),
+                          RunSpec(dense=True, seed=4, gap=0.1, stall=0.8)])}
+    for job, (inputs, specs) in jobs.items():
+        for r in cs.run_job(cfg, inputs, specs, built, name=job):
+            assert r.passed, (job, r.run, r.differences)
+            assert r.counters == {k: r.model_cycles[k] for k in r.counters} and r.counters["hazard"] == 0
+            assert r.stall > 0
+            if r.run.dense:
+                assert r.counters["issued"] == r.entries
+            else:
+                assert r.counters["zeros_skipped"] > 0
+            # the hardware's flags (equal to the model's, as the run passed): raised, so not vacuously equal
+            assert {k for k, v in r.flags.items() if v} == (raised if job == "hot" else set()), (job, r.flags)
 
 
 @pytest.mark.parametrize("sim", SIMS)
