@@ -28,8 +28,8 @@ ROOT = Path(__file__).resolve().parents[1]
 PRESETS = {
     "icebreaker": {"trace": ROOT / "tests/data/fashion8_lstm_h8.npz",
                    "why": "Fashion-MNIST rows on 8 features, H = 8 (the UP5K's engine), 2 passes"},
-    "ulx3s-85f": {"trace": ROOT / "tests/data/fashion_lstm_h32.npz",
-                  "why": "Fashion-MNIST rows of 28 pixels, H = 32 (the ECP5-85F's engine), 3 passes"},
+    "ulx3s-85f": {"trace": ROOT / "tests/data/fashion_lstm_h64.npz",
+                  "why": "Fashion-MNIST rows of 28 pixels, H = 64, 16 lanes (the ECP5-85F's engine), 3 passes"},
 }
 
 

@@ -121,7 +121,8 @@ def test_a_full_icebreaker_build_and_its_report(tmp_path):
     the part, and its place and route takes minutes): the report's figures come from the tools, the
     multipliers are used, timing is met at the constraint, and every count is within the part."""
     t = get_target("icebreaker")
-    cfg = EngineConfig(input_size=4, hidden_size=4, lanes=1, max_batch=1, max_seq=4, ggu_cycles=18)
+    cfg = EngineConfig(input_size=4, hidden_size=4, lanes=1, max_batch=1, max_seq=4, ggu_cycles=18,
+                       lane_pipeline=t.engine["lane_pipeline"])     # (the registered lanes do not place here)
     r = bb.build(t, cfg, tmp_path / "ice", clock_mhz=12)
     d = json.loads((tmp_path / "ice" / "report.json").read_text())
     assert d["board"] == "icebreaker" and d["device"] == "iCE40UP5K-SG48" and d["config"]["ggu_cycles"] == 18
