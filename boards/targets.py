@@ -80,8 +80,9 @@ TARGETS = {t.name: t for t in (
             "the gate-gradient unit's 16) split N = 92 columns into 6 per lane; H = 64 keeps W and dW (256 x 92 "
             "words) in 117 block RAMs, with the small a and da buffers in LUT RAM; Fashion-MNIST rows (I = 28, "
             "T = 28) fit whole. Every lane stage is registered (lane_pipeline registered) and the core's enable "
-            "comes from a register, so it routes in about 12 minutes here. 50 MHz from the PLL: the design "
-            "reaches 53 MHz (bench/results/board_builds.md; the read-out's rounding and flags are the next path)."),
+            "comes from a register, so it routes in 10-22 minutes here. 50 MHz from the PLL: the design reaches "
+            "47.9-55.4 MHz over placement seeds 1-5 (median 53.9; bench/results/seeds-ulx3s-85f.md), so 50 MHz "
+            "closes at the default seed 1, not at seed 5; the read-out's rounding and flags are the next path."),
 )}
 
 
