@@ -32,6 +32,7 @@ from golden_model.engine_config import LANE_PIPELINES, EngineConfig
 from golden_model.engine_model import FLAGS, EngineInputs, run_engine
 from golden_model.errors import ConfigError
 from hw.timing import micro_arch
+from sim import stimuli
 from sim.pysim import simulate
 
 __all__ = ["main", "draw_config", "draw_case", "run_case"]
@@ -84,22 +85,8 @@ def random_inputs(cfg, T, B, rng, tau, dh_scale):
 
 
 def hot_inputs(cfg, T, B, rng, zero=0.3):
-    """Inputs that drive the sums to one sign (as tests/sim/test_cosim.py's hot_inputs, hotter: o near 1 and
-    tanh(c) near 0, so that dc is about dh): dh, dc and dz_f, dz_g saturate, narrow accumulators overflow;
-    about ``zero`` of the dh are 0."""
-    H, N = cfg.hidden_size, cfg.n_inputs
-    one = 1 << cfg.act.frac
-
-    def act(lo, hi):
-        return rng.integers(int(lo * one), int(hi * one) + 1, (T, B, H))
-
-    def big(fmt, shape):
-        return rng.integers(fmt.max_int // 2, fmt.max_int + 1, shape)
-
-    gates = np.concatenate([act(0.75, 1), act(0.25, 0.75), act(0, 0.25), act(0.75, 1)], axis=2)
-    return EngineInputs(gates=gates, tanh_c=act(0, 0.25), c_prev=big(cfg.state, (T, B, H)), a=big(cfg.inp, (T, B, N)),
-                        dh=np.where(rng.random((T, B, H)) < zero, 0, big(cfg.grad, (T, B, H))),
-                        W=big(cfg.weight, (4 * H, N)), tau=int(rng.integers(0, 1 << 12)))
+    """The co-simulation tests' hot inputs (sim.stimuli), hotter: o near 1 and tanh(c) near 0."""
+    return stimuli.hot_inputs(cfg, T, B, rng, zero, o=(0.75, 1), tanh_c=0.25)
 
 
 def draw_handshake(rng):

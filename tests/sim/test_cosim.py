@@ -12,12 +12,13 @@ import numpy as np
 import pytest
 
 from golden_model.engine_config import EngineConfig
-from golden_model.engine_model import FLAGS, EngineInputs, run_engine
+from golden_model.engine_model import FLAGS, run_engine
 from golden_model.errors import ConfigError, MissingDependencyError
 from golden_model.trace import Trace, load_trace, save_trace
 from hw.mac_lanes import lane_timing
 from sim import cosim as cs
 from sim.jobs import Difference, RunSpec
+from sim.stimuli import hot_inputs
 
 DATA = Path(__file__).parents[1] / "data"
 
@@ -85,25 +86,6 @@ def require(sim):
         cs.require_simulator(sim)
     except MissingDependencyError as e:
         (pytest.fail if os.environ.get("CI") else pytest.skip)(f"{sim} is not installed: {e}")
-
-
-def hot_inputs(cfg, T, B, rng, zero=0.3):
-    """Inputs that drive every sum of one sign (positive W, a, c_prev, dh; i near 1 and g near 0, so
-    that dz_g is about dc): narrow accumulators overflow, dc and dh saturate; about ``zero`` of the dh
-    are 0 (and the threshold drops more), so that skip mode still skips."""
-    H, N = cfg.hidden_size, cfg.n_inputs
-    one = 1 << cfg.act.frac
-
-    def act(lo, hi):
-        return rng.integers(int(lo * one), int(hi * one) + 1, (T, B, H))
-
-    def big(fmt, shape):
-        return rng.integers(fmt.max_int // 2, fmt.max_int + 1, shape)
-
-    gates = np.concatenate([act(0.75, 1), act(0.25, 0.75), act(0, 0.25), act(0.25, 0.75)], axis=2)
-    return EngineInputs(gates=gates, tanh_c=act(0, 0.5), c_prev=big(cfg.state, (T, B, H)), a=big(cfg.inp, (T, B, N)),
-                        dh=np.where(rng.random((T, B, H)) < zero, 0, big(cfg.grad, (T, B, H))),
-                        W=big(cfg.weight, (4 * H, N)), tau=int(rng.integers(0, 1 << 12)))
 
 
 NARROW = dict(dw_acc_width=32, da_acc_width=32, db_acc_width=16)   # the narrowest each accumulator may be
