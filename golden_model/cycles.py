@@ -16,8 +16,8 @@ BH = B*H elements per step, R = 4H rows, C = ceil(N/P):
    Z_{-1} = Z_{-2} = 0: it waits for the previous load and for the MAC work
    of step n-2 (the last user of its buffer) to finish. The sequencer sees it
    ``load_latency`` cycles later.
-2. **Feed**: step n waits from W_n (1 for the first step, Z_{n-1} + L after,
-   L = ``read_latency``: the step before's first dh_rec word is in) until its a_t is loaded; it walks its elements (unit j, batch b within j)
+2. **Feed**: step n waits from W_n (1 for the first step, Z_{n-1} + L_r after,
+   L_r = ``rec_latency``: the step before's first dh_rec word is in) until its a_t is loaded; it walks its elements (unit j, batch b within j)
    one every k = ``feed_interval`` cycles (the gate-gradient unit's
    ``ggu_cycles``), element e in cycle F_n + e*k, F_n = max(W_n, A_n +
    ``load_latency``) + 1.
@@ -41,9 +41,10 @@ BH = B*H elements per step, R = 4H rows, C = ceil(N/P):
    written; the previous read-out has finished).
 6. **Read-out** of da (double-buffered): BC requests from Z_n + ``readout_latency``,
    beside the next step's feed, which needs only the first chunks; each word
-   arrives L = ``read_latency`` cycles after its request.
-7. After the last step's read-out has its last word, ``steps`` = Z_{T-1} +
-   ``readout_latency`` + BC + L - 1: dh0/dc0 (BH cycles), dW (R*C), db (R)
+   arrives L = ``read_latency`` cycles after its request and is sent, rounded, ``round_latency``
+   cycles later (L_r = L + ``round_latency`` after the request).
+7. After the last step's read-out has sent its last word, ``steps`` = Z_{T-1} +
+   ``readout_latency`` + BC + L_r - 1: dh0/dc0 (BH cycles), dW (R*C), db (R)
    and the last word's L cycles: ``cycles`` = ``steps`` + BH + R*C + R + L.
 
 In dense mode every entry is issued, zeros included, and the same rules
@@ -71,7 +72,8 @@ class MicroArch:
     ``returned``). ``buffer_latency``: hw.dz_buffer.DzBuffer.latency. ``ggu_latency`` and ``feed_interval``: the gate-gradient
     unit's latency and interval (golden_model.ggu.ggu_schedule). ``read_latency`` and ``mac_drain``: hw.mac_lanes'
     cycles from a read-out request to its word, and from an entry's last column to the lanes idle.
-    ``readout_latency``: hw.readout.ReadOut.latency.
+    ``readout_latency`` and ``round_latency``: hw.readout.ReadOut's (``start`` to the first request; a da
+    word's arrival to its rounded value, sent).
     """
 
     load_latency: int
@@ -83,6 +85,7 @@ class MicroArch:
     read_latency: int
     mac_drain: int
     readout_latency: int
+    round_latency: int
 
     def __post_init__(self):
         for f in fields(self):
@@ -92,6 +95,11 @@ class MicroArch:
     def dz_latency(self):
         """From an element's walk to its dz at the dz buffer's output."""
         return self.feed_latency + self.ggu_latency + self.buffer_latency
+
+    @property
+    def rec_latency(self):
+        """From a da read-out request to its rounded word, sent on dx and written to the dh_rec memory."""
+        return self.read_latency + self.round_latency
 
 
 @dataclass
@@ -128,7 +136,7 @@ def cycle_counts(config, result, arch):
     for n in range(T):
         t = T - 1 - n
         A = max(A_prev, Z[-2]) + BC
-        W = 1 if n == 0 else Z[-1] + arch.read_latency
+        W = 1 if n == 0 else Z[-1] + arch.rec_latency
         F = max(W, A + arch.load_latency) + 1
         kk, bb = issue_order(result.dz[t], result.dense)
         per_elem = np.bincount((kk % H) * B + bb, minlength=BH)     # entries of element (j, b), walk order
@@ -154,7 +162,7 @@ def cycle_counts(config, result, arch):
         Z = [Z[-1], done]
         readout_end = done + arch.readout_latency + BC
         A_prev = A
-    steps = readout_end + arch.read_latency - 1
+    steps = readout_end + arch.rec_latency - 1
     nnz = int(np.count_nonzero(result.dz))
     return CycleCounts(cycles=steps + BH + R * C + R + arch.read_latency, mac_busy=issued * C, hazard=0, issued=issued,
                        nonzeros=nnz, zeros_skipped=0 if result.dense else result.dz.size - nnz, steps=steps)
@@ -166,7 +174,7 @@ def max_cycles(config, arch):
     B, T, H, C = config.max_batch, config.max_seq, config.hidden_size, config.cols_per_lane
     R = config.n_rows
     step = B * (H * arch.feed_interval + C) + arch.dz_latency + R * B * C + B * C + arch.mac_drain \
-        + arch.read_latency + 64       # (64: the sequencer's and the short latencies' few cycles, with room)
+        + arch.rec_latency + 64        # (64: the sequencer's and the short latencies' few cycles, with room)
     return T * step + B * H + R * (C + 1) + arch.read_latency + 64
 
 

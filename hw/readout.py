@@ -12,10 +12,13 @@
 - After reset the same walks clear every accumulator (both da buffers, dW, db) before
   the engine is idle; nothing goes out then.
 
-A word requested in cycle X arrives from the lanes in cycle X + L (L = ``lane_timing(config).read_latency``),
-where it is rounded and sent (hw.mac_lanes writes 0 to it meanwhile). So the next step's feed, which
-reads dh_rec as soon as the read-out has begun, may start only when the first word is in
-(``primed``), and the state walk after the last step only when every word is in (``busy`` low).
+A da word requested in cycle X arrives from the lanes in cycle X + L (L = ``lane_timing(config).read_latency``;
+hw.mac_lanes writes 0 to it meanwhile), is rounded into a register, fitted to the grad format into another,
+and sent from it in cycle X + L + 2 (``round_latency``: the rounding, the fit and the overflow flag each
+end in a register). So
+the next step's feed, which reads dh_rec as soon as the read-out has begun, may start only when the
+first word is in (``primed``), and the state walk after the last step only when every word is in (``busy``
+low). dW and db are sent as they arrive.
 """
 
 import enum
@@ -50,21 +53,25 @@ class ReadOut(EnginePart):
     start, buf : a da read-out of buffer ``buf`` starts in the next cycle.
     b_last : B - 1 of the sequence.
     active : a da read-out requests words.
-    busy : a da read-out requests words or waits for them.
-    primed : no da read-out began in the last L - 1 cycles (L: the lanes' read latency), so the first word
-        of one that did is in the dh_rec memory.
+    busy : a da read-out requests words or waits for them (up to the cycle before the last rounded word is
+        sent).
+    primed : no da read-out began in the last L + ``round_latency`` - 1 cycles (L: the lanes' read latency),
+        so the first word of one that did is in the dh_rec memory.
     final : dW and then db go out, from the next cycle.
     final_done : the last db word arrives in the next cycle (also at the end of the clearing).
     rd_dw, rd_da, rd_db, rd_addr, rd_dbuf, dw_data, da_data, db_data : the lanes' read-and-clear port.
     rec_we, rec_addr, rec_data : dh_rec, to the feed's memory.
     dx, dx_want; dw, dw_want; db, db_want : the engine's outputs.
-    overflow : a dx or dh_rec word left the grad format in this cycle (it saturated or wrapped).
+    overflow : the dx or dh_rec word sent in this cycle left the grad format (it saturated or wrapped).
     dx_want_next, dw_want_next, db_want_next : what the wants will be in the next cycle if the read-out runs
         in this one (hw.engine decides a cycle ahead whether the core can run).
     """
 
     #: Cycles from ``start`` to the first word requested.
     latency = 1
+    #: Cycles from a da word's arrival to its rounded value on ``rec_data`` and ``dx``: a register after the
+    #: rounding, one after the fit to the grad format.
+    round_latency = 2
 
     def members(self, c):
         return {
@@ -96,13 +103,13 @@ class ReadOut(EnginePart):
             m.d.sync += quiet.eq(0)
         loud = ~quiet | finished             # not quiet in the next cycle (quiet only ever ends)
         m.d.comb += self.rd_addr.eq(address((chunk, C), (row, B)))
-        da_buf = self._da(m, chunk, row, quiet, loud)
+        da_buf = self._da(m, chunk, row, quiet)
         self._accumulators(m, chunk, row, quiet, loud, da_buf)
         return m
 
-    def _da(self, m, chunk, row, quiet, loud):
-        """A step's da: request B x C words from chunk I // P on, round them and send them a cycle later;
-        returns the buffer read."""
+    def _da(self, m, chunk, row, quiet):
+        """A step's da: request B x C words from chunk I // P on, round them as they arrive and send them a
+        cycle later; returns the buffer read."""
         c = self.config
         I, P, C, B = c.input_size, c.lanes, c.cols_per_lane, c.max_batch
         CI, c0 = -(-I // P), I // P           # chunks that hold dx columns; the first chunk read
@@ -124,26 +131,38 @@ class ReadOut(EnginePart):
             with m.If(~left.any()):
                 m.d.sync += active.eq(0)
 
-        # L cycles later: the word is there; round it, keep dh_rec, send dx
-        L = lane_timing(self.config).read_latency
+        # L cycles later the word is there
+        L, Lr = lane_timing(self.config).read_latency, self.round_latency
         asked = Signal(data.StructLayout({"valid": 1, "dx": 1, "chunk": chunk.shape(), "addr": len(self.rec_addr)}))
         m.d.comb += [asked.valid.eq(active), asked.dx.eq(holds_dx), asked.chunk.eq(chunk),
                      asked.addr.eq(address((chunk, C), (row, B)))]
         flight = delayed(m, asked, L, "da_word")
-        started = delayed(m, self.start, L - 1, "da_start")
-        word, chunk1 = flight[-1], flight[-1].chunk
-        m.d.comb += [self.rec_addr.eq(word.addr), self.busy.eq(Cat(w.valid for w in flight[:-1]).any()),
-                     self.primed.eq(~Cat(started[1:]).any())]
-        dx_word = word.dx
-        sent = word.valid & ~quiet
-        m.d.comb += self.dx_want_next.eq(flight[-2].valid & flight[-2].dx & loud)
+        started = delayed(m, self.start, L + Lr - 1, "da_start")
+        word = flight[-1]
+        m.d.comb += self.primed.eq(~Cat(started[1:]).any())
+        # the cycle after, each word rounded, with what it goes with; the cycle after that, fitted to the grad format
+        sent = Signal()
+        m.d.comb += sent.eq(word.valid & ~quiet)
+        rounded = Signal(data.StructLayout({"valid": 1, "sent": 1, "dx": 1, "chunk": chunk.shape(),
+                                            "addr": len(self.rec_addr)}))
+        m.d.sync += [rounded.valid.eq(word.valid), rounded.sent.eq(sent), rounded.dx.eq(word.dx),
+                     rounded.chunk.eq(word.chunk), rounded.addr.eq(word.addr)]
+        m.d.comb += [self.busy.eq(Cat(w.valid for w in flight).any() | rounded.valid),
+                     self.dx_want_next.eq(rounded.sent & rounded.dx)]
         over = []
+        rec_data = Signal(chunk_layout(c, c.grad), reset_less=True)
+        dx = Signal(chunk_layout(c, c.grad), reset_less=True)
         for p in range(P):
-            v, o = fixed.fit(fixed.round_shift(self.da_data[p], c.da_acc.frac - c.grad.frac, c.rounding),
-                             c.grad, c.overflow)
-            m.d.comb += [self.rec_data[p].eq(v), self.dx[p].eq(in_row(v, p, chunk1, I, P))]   # dx columns only
+            exact = fixed.round_shift(self.da_data[p], c.da_acc.frac - c.grad.frac, c.rounding)
+            q = Signal(exact.shape(), name=f"rounded_{p}", reset_less=True)
+            m.d.sync += q.eq(exact)
+            v, o = fixed.fit(q, c.grad, c.overflow)
+            m.d.sync += [rec_data[p].eq(v), dx[p].eq(in_row(v, p, rounded.chunk, I, P))]   # dx columns only
             over.append(o)
-        m.d.comb += [self.rec_we.eq(sent), self.dx_want.eq(sent & dx_word), self.overflow.eq(sent & Cat(over).any())]
+        rec_addr = Signal(len(self.rec_addr), reset_less=True)
+        m.d.sync += [rec_addr.eq(rounded.addr), self.rec_we.eq(rounded.sent), self.dx_want.eq(rounded.sent & rounded.dx),
+                     self.overflow.eq(rounded.sent & Cat(over).any())]
+        m.d.comb += [self.rec_addr.eq(rec_addr), self.rec_data.eq(rec_data), self.dx.eq(dx)]
         return buf
 
     def _accumulators(self, m, chunk, row, quiet, loud, da_buf):

@@ -28,4 +28,4 @@ def micro_arch(config):
     return MicroArch(load_latency=ALoader.latency, feed_latency=Feed.latency, feed_interval=ggu.interval,
                      ggu_latency=ggu.latency, return_latency=Feed.return_latency, buffer_latency=DzBuffer.latency,
                      read_latency=lanes.read_latency, mac_drain=lanes.drain,
-                     readout_latency=ReadOut.latency)
+                     readout_latency=ReadOut.latency, round_latency=ReadOut.round_latency)

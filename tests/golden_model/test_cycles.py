@@ -13,8 +13,10 @@ from golden_model.engine_config import EngineConfig
 #: The timing of an engine with the pipelined gate-gradient unit, written out so that the closed forms
 #: below can be checked by hand (tests/hw/test_engine.py holds hw.timing.micro_arch to the hardware).
 ARCH = MicroArch(load_latency=1, feed_latency=1, feed_interval=1, ggu_latency=11, return_latency=1,
-                 buffer_latency=2, read_latency=3, mac_drain=8, readout_latency=1)
+                 buffer_latency=2, read_latency=3, mac_drain=8, readout_latency=1,
+                 round_latency=1)
 L, DRAIN, BUF, RL = ARCH.dz_latency, ARCH.mac_drain, ARCH.buffer_latency, ARCH.read_latency
+RR = ARCH.rec_latency                        # from a da request to its rounded word, sent
 OUT = ARCH.feed_latency + ARCH.ggu_latency   # from an element's walk to its dz leaving the unit
 
 
@@ -47,7 +49,7 @@ def test_no_nonzero(B):
     c = counts(cfg, fake(dz))
     BC, BH = B * cfg.cols_per_lane, B * cfg.hidden_size
     # no element enters the dz buffer: the step is done when the unit's last element is out
-    assert c.steps == first_feed(cfg, B) + BH + OUT + 1 + BC + RL - 1
+    assert c.steps == first_feed(cfg, B) + BH + OUT + 1 + BC + RR - 1
     assert c.cycles == c.steps + outputs(cfg, B)
     assert (c.issued, c.mac_busy, c.hazard, c.nonzeros, c.zeros_skipped) == (0, 0, 0, 0, dz.size)
 
@@ -61,7 +63,7 @@ def test_all_nonzero_runs_the_lanes_back_to_back(B, lanes):
         c = counts(cfg, fake(dz, dense))
         n = dz.size
         # the first entry goes one cycle after the encoder took the first element, then one every C cycles
-        assert c.steps == first_feed(cfg, B) + L + 1 + (n - 1) * C + C + DRAIN + 1 + B * C + RL - 1
+        assert c.steps == first_feed(cfg, B) + L + 1 + (n - 1) * C + C + DRAIN + 1 + B * C + RR - 1
         assert (c.issued, c.mac_busy, c.hazard, c.nonzeros) == (n, n * C, 0, n)
         assert c.zeros_skipped == 0
 
@@ -95,11 +97,11 @@ def test_steps_follow_each_other_and_loads_overlap():
     cfg, dz = setup(B, T=T)
     BC, BH = B * cfg.cols_per_lane, B * cfg.hidden_size
     c = counts(cfg, fake(dz))
-    # later steps find their a_t loaded already and start while the step before is read out: RL - 1
+    # later steps find their a_t loaded already and start while the step before is read out: RR - 1
     # cycles for its first word, one WAIT cycle, then the feed (the read-out, BC <= BH + OUT + 1 cycles,
     # is hidden)
     assert B * cfg.cols_per_lane <= BH + OUT + 1
-    assert c.steps == first_feed(cfg, B) + BH + OUT + (T - 1) * (RL + 1 + BH + OUT) + 1 + BC + RL - 1
+    assert c.steps == first_feed(cfg, B) + BH + OUT + (T - 1) * (RR + 1 + BH + OUT) + 1 + BC + RR - 1
 
 
 def test_a_long_read_out_holds_the_next_step_back():
@@ -110,7 +112,7 @@ def test_a_long_read_out_holds_the_next_step_back():
     assert BC > BH + OUT + 1
     c = counts(cfg, fake(dz))
     first_done = first_feed(cfg, B) + BH + OUT
-    assert c.steps == first_done + (T - 1) * (1 + BC) + 1 + BC + RL - 1
+    assert c.steps == first_done + (T - 1) * (1 + BC) + 1 + BC + RR - 1
 
 
 def test_random_patterns_keep_the_invariants():

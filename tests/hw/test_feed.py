@@ -1,6 +1,6 @@
 """The feed (hw.feed) against its docstring and the latencies golden_model.cycles reads from it: the walk
-(unit j, batch b within j; one element every ggu_cycles cycles, offered ``Feed.latency`` cycles after its
-walk) with dh_rec and dc_next from its memories, the results on to the dz buffer and ``returned``
+(unit j, batch b within j; one element every ggu_cycles cycles, taken from the host ``Feed.take_latency``
+and offered ``Feed.latency`` cycles after its walk) with dh_rec and dc_next from its memories, the results on to the dz buffer and ``returned``
 (``Feed.return_latency``), and the state walk (dh0, dc0)."""
 
 import pytest
@@ -117,14 +117,15 @@ def test_walk_offers_each_element_with_dh_rec_and_dc_next(case):
     walks = [[start + n * k for n in range(len(order))] for start in starts]
     offers = [t for w in walks for t in w]
     assert high(trace, "offer") == [t + Feed.latency for t in offers]
-    assert high(trace, "want") == [t + Feed.latency for t in offers]
+    assert high(trace, "want") == [t + Feed.take_latency for t in offers]
     assert high(trace, "last") == [w[-1] for w in walks]
     for s, first in enumerate((1, 0, 1)):
         for e, (j, b) in enumerate(order):
             t = walks[s][e] + Feed.latency
             dh_rec = 0 if first else rec_word((I + j) // P, b, (I + j) % P)
             dc_next = 0 if first else 300 + e            # the first step's n-th result
-            assert trace[t]["elem"] == {**host_elem(cfg, t), "dh_rec": dh_rec, "dc_next": dc_next}, (s, j, b)
+            taken = walks[s][e] + Feed.take_latency             # the host's element, as it was then
+            assert trace[t]["elem"] == {**host_elem(cfg, taken), "dh_rec": dh_rec, "dc_next": dc_next}, (s, j, b)
 
 
 DZ = ([0, 5, 0, 0], [-3, 0, 7, 1], [0, 0, 0, 0], [0, 0, 0, 0])   # per element; the last ones without a nonzero
