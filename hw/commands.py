@@ -132,9 +132,9 @@ class CommandDispatcher(EnginePart):
         m.d.comb += [self.o_status.payload.ident.eq(config_ident(c)), self.o_status.payload.idle.eq(self.idle),
                      self.o_status.payload.refused.eq(self.refused), self.o_status.payload.flags.eq(self.flags),
                      self.o_status.payload.stall.eq(self.stall), self.o_status.payload.counters.eq(self.counters)]
-        for cmd, port in r.targets.items():
+        for n, (cmd, port) in enumerate(r.targets.items()):
             top = word[width - 8 * r.sizes[cmd]:]
-            m.d.comb += port.payload.eq(top[:len(port.payload.as_value())])
+            m.d.comb += [port.payload.eq(top[:len(port.payload.as_value())]), port.valid.eq(r.push[n])]
         with m.FSM():
             self._head(m, r)
             self._transfers(m, r)
@@ -159,6 +159,8 @@ class CommandDispatcher(EnginePart):
             cmd=Signal(8), code=Signal(FrameError),
             done=Signal(),                     # the frame's last byte has been taken
             sel=Signal(Command),
+            push=Signal(len(targets)),         # offering the word to target n (one-hot, in PUSH only)
+            fits=Signal(),                     # the frame's length is right for its command (SIZE's verdict)
             length=Signal(16), count=Signal(8), empty=Signal())   # the frame's head, latched
 
     def _shift_in(self, m, r):
@@ -171,23 +173,36 @@ class CommandDispatcher(EnginePart):
         m.next = "DRAIN"
 
     def _head(self, m, r):
-        """HEAD latches a frame's head, DECIDE judges it: every ready and valid of the dispatcher is a
-        function of the state alone, which keeps the checks' arithmetic out of the handshakes' paths."""
+        """HEAD latches a frame's head, SIZE checks its length, DECIDE judges it: every ready and valid of
+        the dispatcher is a function of registers alone, which keeps the checks' arithmetic out of the
+        handshakes' paths."""
         f = self.i_frame.payload
         with m.State("HEAD"):
             with m.If(self.i_frame.valid):
                 m.d.sync += [r.cmd.eq(f.cmd), r.length.eq(f.length), r.count.eq(f.data), r.empty.eq(f.empty),
                              r.nbyte.eq(0), r.done.eq(0)]
-                m.next = "DECIDE"
+                m.next = "SIZE"
             with m.Elif(self.i_error.valid):       # a frame the receiver dropped
                 m.d.comb += self.i_error.ready.eq(1)
                 m.d.sync += [r.code.eq(self.i_error.payload), r.cmd.eq(0)]
                 m.next = "ERROR"
+        with m.State("SIZE"):
+            m.d.sync += r.fits.eq(0)
+            with m.Switch(r.cmd):
+                for cmd, size in r.sizes.items():
+                    with m.Case(cmd):
+                        m.d.sync += [r.sel.eq(cmd),
+                                     r.fits.eq((r.length == 1 + _times(r.count, size)) & r.count.any() & ~r.empty)]
+                with m.Case(Command.START):
+                    m.d.sync += r.fits.eq((r.length == r.start_bytes) & ~r.empty)
+                with m.Case(Command.STATUS):
+                    m.d.sync += r.fits.eq(r.empty)
+            m.next = "DECIDE"
         with m.State("DECIDE"):
-            def judge(length_ok, then, state_ok=None, refusal=None):
+            def judge(then, state_ok=None, refusal=None):
                 """Refuse a frame of the wrong length, or one the engine's state does not allow (``refusal``
                 unless ``state_ok``); else go on to the state ``then``."""
-                with m.If(~length_ok):
+                with m.If(~r.fits):
                     self._refuse(m, r, FrameError.BAD_LENGTH)
                 if state_ok is not None:
                     with m.Elif(~state_ok):
@@ -196,18 +211,16 @@ class CommandDispatcher(EnginePart):
                     m.next = then
 
             with m.Switch(r.cmd):
-                for cmd, size in r.sizes.items():
+                for cmd in r.sizes:
                     with m.Case(cmd):
-                        m.d.sync += r.sel.eq(cmd)
-                        count_ok = (r.length == 1 + _times(r.count, size)) & r.count.any() & ~r.empty
                         if cmd == Command.WEIGHT:       # weights only while idle, a step's data only while running
-                            judge(count_ok, "COUNT", self.idle, FrameError.BUSY)
+                            judge("COUNT", self.idle, FrameError.BUSY)
                         else:
-                            judge(count_ok, "COUNT", ~self.idle, FrameError.NOT_RUNNING)
+                            judge("COUNT", ~self.idle, FrameError.NOT_RUNNING)
                 with m.Case(Command.START):
-                    judge((r.length == r.start_bytes) & ~r.empty, "COLLECT", self.idle, FrameError.BUSY)
+                    judge("COLLECT", self.idle, FrameError.BUSY)
                 with m.Case(Command.STATUS):
-                    judge(r.empty, "EMPTY")
+                    judge("EMPTY")
                 with m.Default():
                     self._refuse(m, r, FrameError.UNKNOWN_COMMAND)
 
@@ -229,23 +242,23 @@ class CommandDispatcher(EnginePart):
             with m.If(take):
                 self._shift_in(m, r)
                 with m.Switch(r.sel):
-                    for cmd, size in r.sizes.items():
+                    for n, (cmd, size) in enumerate(r.sizes.items()):
                         with m.Case(cmd):
                             with m.If(equals(r.nbyte, size - 1)):
-                                m.d.sync += r.nbyte.eq(0)
+                                m.d.sync += [r.nbyte.eq(0), r.push.eq(1 << n)]
                                 m.next = "PUSH"
         with m.State("PUSH"):
-            for cmd, port in r.targets.items():     # (one of them: the frame's)
-                with m.If(r.sel == cmd):
-                    m.d.comb += port.valid.eq(1)
+            for n, (cmd, port) in enumerate(r.targets.items()):     # (one of them: the frame's)
+                with m.If(r.push[n]):
                     with m.If(port.ready):
+                        m.d.sync += r.push.eq(0)
                         m.next = "STREAM"
                         with m.If(r.done):
                             m.next = "ACK"
                     if cmd != Command.WEIGHT:
                         # the sequence ended before this frame did: the rest goes nowhere
                         with m.Elif(self.idle):
-                            m.d.sync += r.code.eq(FrameError.NOT_RUNNING)
+                            m.d.sync += [r.code.eq(FrameError.NOT_RUNNING), r.push.eq(0)]
                             m.next = "OVERRUN"
         with m.State("OVERRUN"):
             with m.If(r.done):
@@ -270,8 +283,8 @@ class CommandDispatcher(EnginePart):
                 m.next = "ERROR"
             with m.Else():
                 m.d.sync += [self.tau.eq(run.tau), self.dense.eq(run.dense), self.seq_len.eq(run.seq_len),
-                             self.batch.eq(run.batch)]
+                             self.batch.eq(run.batch), self.start.eq(1)]
                 m.next = "FIRE"
-        with m.State("FIRE"):
-            m.d.comb += self.start.eq(1)
+        with m.State("FIRE"):                       # ``start`` is high (from a register) in this cycle only
+            m.d.sync += self.start.eq(0)
             m.next = "ACK"

@@ -17,7 +17,7 @@ stream of payload bytes, :class:`Framer` turns each word of a stream into one fr
 
 import enum
 
-from amaranth.hdl import Module, Mux, Signal, Value
+from amaranth.hdl import Cat, Module, Signal, Value
 from amaranth.lib import data, memory, stream, wiring
 from amaranth.lib.crc.catalog import CRC16_CCITT_FALSE
 from amaranth.lib.wiring import In, Out
@@ -106,6 +106,9 @@ class FrameReceiver(wiring.Component):
         wp, rp = buf.write_port(), buf.read_port()
         cmd, length = Signal(8), Signal(16)
         count = Signal(17)                    # payload bytes stored / replayed (or skipped, with the CRC)
+        # the counts the frame's states end at (latched in CHECK_LEN: no adder between count and a state)
+        last_payload, last_crc = Signal(17), Signal(17)
+        ahead = Signal(17)                    # count + 1 during the replay (no adder on the read address)
         idle = Signal(range(self.timeout + 1))
         byte = self.i_byte.payload
         take = self.i_byte.valid & self.i_byte.ready
@@ -138,6 +141,7 @@ class FrameReceiver(wiring.Component):
                         m.next = nxt
                     self._tick(m, idle, drop)
             with m.State("CHECK_LEN"):
+                m.d.sync += [last_payload.eq(length - 1), last_crc.eq(length + 1)]
                 with m.If(length > self.max_payload):
                     m.next = "SKIP"
                 with m.Elif(length.any()):
@@ -148,7 +152,7 @@ class FrameReceiver(wiring.Component):
                 m.d.comb += self.i_byte.ready.eq(1)
                 with m.If(take):
                     m.d.sync += [count.eq(count + 1), idle.eq(0)]
-                    with m.If(count == length + 1):
+                    with m.If(count == last_crc):
                         drop(FrameError.TOO_LONG)
                 self._tick(m, idle, drop)
             with m.State("PAYLOAD"):
@@ -156,7 +160,7 @@ class FrameReceiver(wiring.Component):
                 with m.If(take):
                     m.d.comb += [crc.valid.eq(1), wp.en.eq(1)]
                     m.d.sync += [count.eq(count + 1), idle.eq(0)]
-                    with m.If(count == length - 1):
+                    with m.If(count == last_payload):
                         m.next = "CRC"
                 self._tick(m, idle, drop)
             with m.State("CRC"):                  # two bytes, high first; the residue says whether they fit
@@ -164,11 +168,11 @@ class FrameReceiver(wiring.Component):
                 with m.If(take):
                     m.d.comb += crc.valid.eq(1)
                     m.d.sync += [count.eq(count + 1), idle.eq(0)]
-                    with m.If(count == length + 1):
+                    with m.If(count == last_crc):
                         m.next = "VERDICT"
                 self._tick(m, idle, drop)
             with m.State("VERDICT"):
-                m.d.sync += count.eq(0)
+                m.d.sync += [count.eq(0), ahead.eq(1)]
                 m.d.comb += rp.addr.eq(0)
                 with m.If(crc.match_detected):
                     m.next = "REPLAY"
@@ -178,10 +182,10 @@ class FrameReceiver(wiring.Component):
                 m.d.comb += [self.o_frame.valid.eq(1), self.o_frame.payload.cmd.eq(cmd),
                              self.o_frame.payload.length.eq(length),
                              self.o_frame.payload.data.eq(rp.data), self.o_frame.payload.empty.eq(~length.any()),
-                             self.o_frame.payload.last.eq((count == length - 1) | ~length.any())]
+                             self.o_frame.payload.last.eq((count == last_payload) | ~length.any())]
                 with m.If(self.o_frame.ready):
-                    m.d.sync += count.eq(count + 1)
-                    m.d.comb += rp.addr.eq(count + 1)
+                    m.d.sync += [count.eq(ahead), ahead.eq(ahead + 1)]
+                    m.d.comb += rp.addr.eq(ahead)
                     with m.If(self.o_frame.payload.last):
                         m.next = "SYNC"
         return m
@@ -280,7 +284,10 @@ class Framer(wiring.Component):
 
 class FrameArbiter(wiring.Component):
     """``count`` frame streams (``i_frame[n]``, ``send_layout``) onto one, a whole frame at a time;
-    the lowest-numbered waiting input goes first."""
+    the lowest-numbered waiting input goes first.
+
+    The input to pass is chosen into a register in the cycle before its frame goes through (a cycle per
+    frame), so no valid reaches the output's payload or any input's ready within a cycle."""
 
     def __init__(self, count):
         self.count = check_size("count", count)
@@ -289,22 +296,22 @@ class FrameArbiter(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        busy = Signal()
+        busy = Signal()                                # a frame of input ``grant`` goes through
         grant = Signal(range(self.count))
         choice = Signal(range(self.count))
         for n in reversed(range(self.count)):          # the lowest-numbered valid input wins
             with m.If(self.i_frame[n].valid):
                 m.d.comb += choice.eq(n)
-        sel = Signal(range(self.count))
-        m.d.comb += sel.eq(Mux(busy, grant, choice))
-        with m.Switch(sel):
-            for n in range(self.count):
-                with m.Case(n):
-                    wiring.connect(m, wiring.flipped(self.i_frame[n]), wiring.flipped(self.o_frame))
-        # Locked from the first offer, not the first transfer: the sender reads the frame's command and
-        # length from the offered byte while it sends the header, before it takes any payload.
-        with m.If(~busy & self.o_frame.valid):
-            m.d.sync += [busy.eq(1), grant.eq(sel)]
-        with m.If(self.o_frame.valid & self.o_frame.ready & self.o_frame.payload.last):
-            m.d.sync += busy.eq(0)
+        with m.If(~busy):
+            with m.If(Cat(i.valid for i in self.i_frame).any()):
+                m.d.sync += [busy.eq(1), grant.eq(choice)]
+        with m.Else():
+            with m.Switch(grant):
+                for n in range(self.count):
+                    with m.Case(n):
+                        wiring.connect(m, wiring.flipped(self.i_frame[n]), wiring.flipped(self.o_frame))
+            # (a frame once offered stays offered to its end: the sender reads its command and length from
+            # the offered byte while it sends the header, before it takes any payload)
+            with m.If(self.o_frame.valid & self.o_frame.ready & self.o_frame.payload.last):
+                m.d.sync += busy.eq(0)
         return m
