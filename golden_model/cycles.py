@@ -69,7 +69,7 @@ class MicroArch:
 
     ``load_latency``: hw.a_loader.ALoader.latency. ``feed_latency`` and ``return_latency``:
     hw.feed.Feed's (an element's walk to its offer to the unit; the step's last result to its
-    ``returned``). ``buffer_latency``: hw.dz_buffer.DzBuffer.latency. ``ggu_latency`` and ``feed_interval``: the gate-gradient
+    ``returned``). ``buffer_latency``: hw.dz_buffer.DzBuffer.latency_of(config). ``ggu_latency`` and ``feed_interval``: the gate-gradient
     unit's latency and interval (golden_model.ggu.ggu_schedule). ``read_latency`` and ``mac_drain``: hw.mac_lanes'
     cycles from a read-out request to its word, and from an entry's last column to the lanes idle.
     ``readout_latency`` and ``round_latency``: hw.readout.ReadOut's (``start`` to the first request; a da
@@ -89,7 +89,7 @@ class MicroArch:
 
     def __post_init__(self):
         for f in fields(self):
-            check_size(f"MicroArch.{f.name}", getattr(self, f.name))
+            check_size(f"MicroArch.{f.name}", getattr(self, f.name), minimum=int(f.name != "round_latency"))
 
     @property
     def dz_latency(self):

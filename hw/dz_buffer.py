@@ -3,10 +3,11 @@
 The feed writes an element's four dz (with its unit j and batch row b) in the cycle its result
 leaves the gate-gradient unit, but only for an element with a nonzero dz (every element in dense
 mode); the encoder takes them as fast as the lanes can use them. The buffer holds a whole step's
-elements (B x H), so the feed never waits for it. It is Amaranth's buffered FIFO (block RAM) followed by
-a two-entry FIFO of registers, so that the block RAM's slow output (5.8 ns on the ECP5 without its output
-register) goes into a register and not into the encoder's logic: an entry is at the output
-:attr:`DzBuffer.latency` cycles after its write (if the ones before it have gone), and entries leave at
+elements (B x H), so the feed never waits for it. It is Amaranth's buffered FIFO (block RAM),
+followed, with the registered pipeline (``config.lane_pipeline``), by a two-entry FIFO of registers,
+so that the block RAM's slow output (5.8 ns on the ECP5 without its output register) goes into a
+register and not into the encoder's logic: an entry is at the output
+:meth:`DzBuffer.latency_of` cycles after its write (if the ones before it have gone), and entries leave at
 one per cycle.
 """
 
@@ -30,8 +31,15 @@ class DzBuffer(EnginePart):
     empty : nothing in the buffer (its output register included).
     """
 
-    #: Cycles from an entry's write to the first cycle it is at the output (block RAM, then a register).
-    latency = 3
+    @staticmethod
+    def latency_of(config):
+        """Cycles from an entry's write to the first cycle it is at the output: block RAM, then, with the
+        registered pipeline (``config.lane_pipeline``), a register (3; compact: 2)."""
+        return 3 if config.lane_pipeline == "registered" else 2
+
+    @property
+    def latency(self):
+        return self.latency_of(self.config)
 
     def members(self, c):
         return {"i_dz": In(stream.Signature(dz_layout(c))), "o_dz": Out(stream.Signature(dz_layout(c))),
@@ -42,12 +50,16 @@ class DzBuffer(EnginePart):
         c = self.config
         m.submodules.fifo = q = fifo.SyncFIFOBuffered(width=dz_layout(c).size,
                                                       depth=max(c.max_batch * c.hidden_size, 3))
+        m.d.comb += [q.w_data.eq(self.i_dz.payload), q.w_en.eq(self.i_dz.valid), self.i_dz.ready.eq(q.w_rdy)]
+        if self.latency == 2:
+            m.d.comb += [self.o_dz.payload.eq(q.r_data), self.o_dz.valid.eq(q.r_rdy), q.r_en.eq(self.o_dz.ready),
+                         self.empty.eq(~q.level.any())]
+            return m
         # the block RAM's word goes straight into a register: a two-entry FIFO of registers (a full rate
         # stream: it takes the next entry in the cycle after it gave one), so the encoder never sees the
         # block RAM's output directly
         m.submodules.out = out = fifo.SyncFIFO(width=dz_layout(c).size, depth=2)
-        m.d.comb += [q.w_data.eq(self.i_dz.payload), q.w_en.eq(self.i_dz.valid), self.i_dz.ready.eq(q.w_rdy),
-                     out.w_data.eq(q.r_data), out.w_en.eq(q.r_rdy), q.r_en.eq(out.w_rdy),
+        m.d.comb += [out.w_data.eq(q.r_data), out.w_en.eq(q.r_rdy), q.r_en.eq(out.w_rdy),
                      self.o_dz.payload.eq(out.r_data), self.o_dz.valid.eq(out.r_rdy), out.r_en.eq(self.o_dz.ready),
                      self.empty.eq(~q.level.any() & ~out.level.any())]
         return m

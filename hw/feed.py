@@ -43,7 +43,7 @@ class Feed(EnginePart):
     last : this cycle walks the last element.
     first, dense, b_last : the first step (no dh_rec, no dc_next); dense mode; B - 1.
     elem, elem_want : the host's next element; the core takes it in every cycle ``elem_want`` is high.
-    o_elem : to the unit, from a register (always ready for it: the feed keeps to its interval).
+    o_elem : to the unit (always ready for it: the feed keeps to its interval).
     i_grad : the unit's results (always taken).
     o_dz : an element's dz, with its (j, b), in the cycle its result comes back (only an element with a
         nonzero, every element in dense mode), to the dz buffer, which holds a whole step.
@@ -55,10 +55,18 @@ class Feed(EnginePart):
         (hw.engine decides a cycle ahead whether the core can run).
     """
 
-    #: Cycles from an element's walk to its offer to the unit (the memories' read, then the offer's register).
-    latency = 2
     #: Cycles from an element's walk to the cycle the host's element is taken (``elem_want``).
     take_latency = 1
+
+    @staticmethod
+    def latency_of(config):
+        """Cycles from an element's walk to its offer to the unit: the memories' read, then, with the registered
+        pipeline (``config.lane_pipeline``), the offer's register (2; compact: 1)."""
+        return 2 if config.lane_pipeline == "registered" else 1
+
+    @property
+    def latency(self):
+        return self.latency_of(self.config)
     #: Cycles from the step's last result leaving the unit to ``returned``.
     return_latency = 1
 
@@ -115,17 +123,25 @@ class Feed(EnginePart):
         m.d.comb += [self.elem_want_next.eq(walk & self.to_unit), self.state_want_next.eq(walk & self.to_state)]
         dh_rec = Signal(shape_of(c.grad))
         with m.Switch(lane1):                   # (a parallel multiplexer, not a chain of priorities)
-            for p in range(P):
+            for p in range(P - 1):
                 with m.Case(p):
                     m.d.comb += dh_rec.eq(rec_reads[p].data)
-        # the element, its dh_rec and its dc_next are offered to the unit from a register a cycle later
-        offer = Signal(ggu_input_layout(c), reset_less=True)
-        m.d.sync += [offer.dh_rec.eq(Mux(self.first, 0, dh_rec)), offer.dc_next.eq(Mux(self.first, 0, dc_read.data)),
-                     self.o_elem.valid.eq(feeding)]
+            with m.Default():
+                m.d.comb += dh_rec.eq(rec_reads[P - 1].data)
+        # the element, its dh_rec and its dc_next are offered to the unit (from a register a cycle later, with
+        # the registered pipeline)
+        element = Signal(ggu_input_layout(c))
+        m.d.comb += [element.dh_rec.eq(Mux(self.first, 0, dh_rec)), element.dc_next.eq(Mux(self.first, 0, dc_read.data))]
         for name in element_layout(c).members:
-            m.d.sync += offer[name].eq(self.elem[name])
-        m.d.comb += [self.elem_want.eq(feeding), self.o_elem.payload.eq(offer),
-                     self.state_want.eq(emitting), self.state.dh0.eq(dh_rec), self.state.dc0.eq(dc_read.data)]
+            m.d.comb += element[name].eq(self.elem[name])
+        if self.latency == 2:
+            offer = Signal(ggu_input_layout(c), reset_less=True)
+            m.d.sync += [offer.eq(element), self.o_elem.valid.eq(feeding)]
+            m.d.comb += self.o_elem.payload.eq(offer)
+        else:
+            m.d.comb += [self.o_elem.payload.eq(element), self.o_elem.valid.eq(feeding)]
+        m.d.comb += [self.elem_want.eq(feeding), self.state_want.eq(emitting), self.state.dh0.eq(dh_rec),
+                     self.state.dc0.eq(dc_read.data)]
         self._results(m, dc_write)
         return m
 

@@ -13,9 +13,10 @@
   the engine is idle; nothing goes out then.
 
 A da word requested in cycle X arrives from the lanes in cycle X + L (L = ``lane_timing(config).read_latency``;
-hw.mac_lanes writes 0 to it meanwhile), is rounded into a register, fitted to the grad format into another,
-and sent from it in cycle X + L + 2 (``round_latency``: the rounding, the fit and the overflow flag each
-end in a register). So
+hw.mac_lanes writes 0 to it meanwhile) and is sent, rounded, ``round_latency`` cycles later: with the
+registered pipeline (``config.lane_pipeline``) it is rounded into a register, fitted to the grad format into
+another and sent from it in cycle X + L + 2, so that the rounding, the fit and the overflow flag each end in
+a register; with the compact one (the iCE40's, short of logic cells) it is rounded and sent as it arrives. So
 the next step's feed, which reads dh_rec as soon as the read-out has begun, may start only when the
 first word is in (``primed``), and the state walk after the last step only when every word is in (``busy``
 low). dW and db are sent as they arrive.
@@ -69,9 +70,16 @@ class ReadOut(EnginePart):
 
     #: Cycles from ``start`` to the first word requested.
     latency = 1
-    #: Cycles from a da word's arrival to its rounded value on ``rec_data`` and ``dx``: a register after the
-    #: rounding, one after the fit to the grad format.
-    round_latency = 2
+    @staticmethod
+    def round_latency_of(config):
+        """Cycles from a da word's arrival to its rounded value on ``rec_data`` and ``dx``: with the registered
+        pipeline (``config.lane_pipeline``) a register after the rounding and one after the fit to the grad
+        format (2); with the compact one, none (0)."""
+        return 2 if config.lane_pipeline == "registered" else 0
+
+    @property
+    def round_latency(self):
+        return self.round_latency_of(self.config)
 
     def members(self, c):
         return {
@@ -103,11 +111,11 @@ class ReadOut(EnginePart):
             m.d.sync += quiet.eq(0)
         loud = ~quiet | finished             # not quiet in the next cycle (quiet only ever ends)
         m.d.comb += self.rd_addr.eq(address((chunk, C), (row, B)))
-        da_buf = self._da(m, chunk, row, quiet)
+        da_buf = self._da(m, chunk, row, quiet, loud)
         self._accumulators(m, chunk, row, quiet, loud, da_buf)
         return m
 
-    def _da(self, m, chunk, row, quiet):
+    def _da(self, m, chunk, row, quiet, loud):
         """A step's da: request B x C words from chunk I // P on, round them as they arrive and send them a
         cycle later; returns the buffer read."""
         c = self.config
@@ -131,38 +139,45 @@ class ReadOut(EnginePart):
             with m.If(~left.any()):
                 m.d.sync += active.eq(0)
 
-        # L cycles later the word is there
-        L, Lr = lane_timing(self.config).read_latency, self.round_latency
-        asked = Signal(data.StructLayout({"valid": 1, "dx": 1, "chunk": chunk.shape(), "addr": len(self.rec_addr)}))
+        # L cycles later the word is there; with the registered pipeline it is rounded into a register and
+        # fitted to the grad format into another (``round_latency``), with the compact one both in that cycle
+        L, Lr = lane_timing(c).read_latency, self.round_latency
+        tag_layout = data.StructLayout({"valid": 1, "sent": 1, "dx": 1, "chunk": chunk.shape(), "addr": len(self.rec_addr)})
+        asked = Signal(tag_layout)
         m.d.comb += [asked.valid.eq(active), asked.dx.eq(holds_dx), asked.chunk.eq(chunk),
                      asked.addr.eq(address((chunk, C), (row, B)))]
         flight = delayed(m, asked, L, "da_word")
         started = delayed(m, self.start, L + Lr - 1, "da_start")
-        word = flight[-1]
         m.d.comb += self.primed.eq(~Cat(started[1:]).any())
-        # the cycle after, each word rounded, with what it goes with; the cycle after that, fitted to the grad format
-        sent = Signal()
-        m.d.comb += sent.eq(word.valid & ~quiet)
-        rounded = Signal(data.StructLayout({"valid": 1, "sent": 1, "dx": 1, "chunk": chunk.shape(),
-                                            "addr": len(self.rec_addr)}))
-        m.d.sync += [rounded.valid.eq(word.valid), rounded.sent.eq(sent), rounded.dx.eq(word.dx),
-                     rounded.chunk.eq(word.chunk), rounded.addr.eq(word.addr)]
-        m.d.comb += [self.busy.eq(Cat(w.valid for w in flight).any() | rounded.valid),
-                     self.dx_want_next.eq(rounded.sent & rounded.dx)]
+        word = Signal(tag_layout)
+        m.d.comb += [word.eq(flight[-1]), word.sent.eq(flight[-1].valid & ~quiet)]
+
+        def stage(value, name, reset_less=True):
+            """``value`` a cycle later in the registered pipeline; ``value`` itself in the compact one."""
+            if not Lr:
+                return value
+            reg = Signal(value.shape(), name=name, reset_less=reset_less)
+            m.d.sync += reg.eq(value)
+            return reg
+
+        tag = stage(word, "rounded", reset_less=False)
         over = []
-        rec_data = Signal(chunk_layout(c, c.grad), reset_less=True)
-        dx = Signal(chunk_layout(c, c.grad), reset_less=True)
         for p in range(P):
-            exact = fixed.round_shift(self.da_data[p], c.da_acc.frac - c.grad.frac, c.rounding)
-            q = Signal(exact.shape(), name=f"rounded_{p}", reset_less=True)
-            m.d.sync += q.eq(exact)
+            q = stage(fixed.round_shift(self.da_data[p], c.da_acc.frac - c.grad.frac, c.rounding), f"rounded_{p}")
             v, o = fixed.fit(q, c.grad, c.overflow)
-            m.d.sync += [rec_data[p].eq(v), dx[p].eq(in_row(v, p, rounded.chunk, I, P))]   # dx columns only
+            m.d.comb += [self.rec_data[p].eq(stage(v, f"rec_{p}")),
+                         self.dx[p].eq(stage(in_row(v, p, tag.chunk, I, P), f"dx_{p}"))]   # dx columns only
             over.append(o)
-        rec_addr = Signal(len(self.rec_addr), reset_less=True)
-        m.d.sync += [rec_addr.eq(rounded.addr), self.rec_we.eq(rounded.sent), self.dx_want.eq(rounded.sent & rounded.dx),
-                     self.overflow.eq(rounded.sent & Cat(over).any())]
-        m.d.comb += [self.rec_addr.eq(rec_addr), self.rec_data.eq(rec_data), self.dx.eq(dx)]
+        m.d.comb += [self.rec_addr.eq(stage(tag.addr, "rec_addr")),
+                     self.rec_we.eq(stage(tag.sent, "rec_we", reset_less=False)),
+                     self.dx_want.eq(stage(tag.sent & tag.dx, "dx_want", reset_less=False)),
+                     self.overflow.eq(stage(tag.sent & Cat(over).any(), "overflow", reset_less=False))]
+        if Lr:
+            m.d.comb += [self.busy.eq(Cat(w.valid for w in flight).any() | tag.valid),
+                         self.dx_want_next.eq(tag.sent & tag.dx)]
+        else:
+            m.d.comb += [self.busy.eq(Cat(w.valid for w in flight[:-1]).any()),
+                         self.dx_want_next.eq(flight[-2].valid & flight[-2].dx & loud)]
         return buf
 
     def _accumulators(self, m, chunk, row, quiet, loud, da_buf):

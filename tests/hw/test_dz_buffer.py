@@ -1,5 +1,5 @@
 """The dz buffer (hw.dz_buffer) against the latency golden_model.cycles reads from it: an entry written in
-cycle w is at the output from cycle w + ``DzBuffer.latency`` (or a cycle after the one before it, or once the
+cycle w is at the output from cycle w + ``DzBuffer.latency_of(config)`` (or a cycle after the one before it, or once the
 encoder takes), in order, none lost or doubled; ``empty`` while nothing is inside."""
 
 import pytest
@@ -8,9 +8,10 @@ from hw.dz_buffer import DzBuffer
 from tests.hw.parts import config, high, run
 
 
+@pytest.mark.parametrize("pipeline", ["registered", "compact"])
 @pytest.mark.parametrize("opens", [0, 12], ids=["ready", "blocked"])
-def test_entries_come_out_in_order_after_the_latency(opens):
-    cfg = config()
+def test_entries_come_out_in_order_after_the_latency(opens, pipeline):
+    cfg = config(lane_pipeline=pipeline)
     dut = DzBuffer(cfg)
     writes = {2: 11, 3: 12, 4: 13, 9: 14}    # cycle -> the entry's dz_i (its identity); B x H = 4: a whole step
 
@@ -25,7 +26,7 @@ def test_entries_come_out_in_order_after_the_latency(opens):
     trace = run(dut, 30, step)
     want, out = [], -1
     for w, entry in writes.items():
-        out = max(w + DzBuffer.latency, out + 1, opens)
+        out = max(w + dut.latency, out + 1, opens)
         want.append((out, entry))
     assert [(t, r["id"]) for t, r in enumerate(trace) if r["taken"]] == want
     assert all(trace[w]["in_ready"] for w in writes)          # a whole step fits: no entry is refused

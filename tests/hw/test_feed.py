@@ -1,6 +1,6 @@
 """The feed (hw.feed) against its docstring and the latencies golden_model.cycles reads from it: the walk
 (unit j, batch b within j; one element every ggu_cycles cycles, taken from the host ``Feed.take_latency``
-and offered ``Feed.latency`` cycles after its walk) with dh_rec and dc_next from its memories, the results on to the dz buffer and ``returned``
+and offered ``Feed.latency_of(config)`` cycles after its walk) with dh_rec and dc_next from its memories, the results on to the dz buffer and ``returned``
 (``Feed.return_latency``), and the state walk (dh0, dc0)."""
 
 import pytest
@@ -97,6 +97,7 @@ def walk_order(cfg, B):
 CASES = {  # config, runtime B
     "k1-P2": (config(), 2), "k3-P2": (config(ggu_cycles=3), 2),
     "k1-P1-B1": (config(lanes=1), 1), "k3-P1": (config(lanes=1, ggu_cycles=3), 2),
+    "k1-P2-compact": (config(lane_pipeline="compact"), 2),
 }
 
 
@@ -116,12 +117,12 @@ def test_walk_offers_each_element_with_dh_rec_and_dc_next(case):
     I, P, k, order = cfg.input_size, cfg.lanes, cfg.ggu_cycles, walk_order(cfg, B)
     walks = [[start + n * k for n in range(len(order))] for start in starts]
     offers = [t for w in walks for t in w]
-    assert high(trace, "offer") == [t + Feed.latency for t in offers]
+    assert high(trace, "offer") == [t + Feed.latency_of(cfg) for t in offers]
     assert high(trace, "want") == [t + Feed.take_latency for t in offers]
     assert high(trace, "last") == [w[-1] for w in walks]
     for s, first in enumerate((1, 0, 1)):
         for e, (j, b) in enumerate(order):
-            t = walks[s][e] + Feed.latency
+            t = walks[s][e] + Feed.latency_of(cfg)
             dh_rec = 0 if first else rec_word((I + j) // P, b, (I + j) % P)
             dc_next = 0 if first else 300 + e            # the first step's n-th result
             taken = walks[s][e] + Feed.take_latency             # the host's element, as it was then

@@ -1,7 +1,7 @@
 """The read-out (hw.readout) against its docstring, with the testbench as the lanes' read-and-clear port
 (the word requested in cycle t is on *_data in cycle t + L, L = ``lane_timing(config).read_latency``): the silent clearing after reset, a da read-out
 ``ReadOut.latency`` cycles after ``start`` (chunk I // P first, wrapping around; batch row b within each
-chunk) rounded exactly as golden_model.fixedpoint and sent ``ReadOut.round_latency`` cycles after each word
+chunk) rounded exactly as golden_model.fixedpoint and sent ``ReadOut.round_latency_of(config)`` cycles after each word
 arrives, and dW then db after ``final``."""
 
 import numpy as np
@@ -113,7 +113,7 @@ def test_da_readout_rounds_every_word_to_rec_and_dx(case):
         first = s + ReadOut.latency
         for i, (c, b) in enumerate(order):
             reqs.append((first + i, ("da", (buf, addr(c, C, b)))))
-            t = first + i + L + ReadOut.round_latency            # the word arrives, is rounded and sent
+            t = first + i + L + ReadOut.round_latency_of(cfg)            # the word arrives, is rounded and sent
             v, over = rounded(cfg, da_word(cfg, buf, c, b))
             assert trace[t]["rec"] == (addr(c, C, b), v), (t, c, b)
             outs["rec_we"].append(t)
@@ -125,7 +125,7 @@ def test_da_readout_rounds_every_word_to_rec_and_dx(case):
     assert got[len(clearing(cfg)):] == reqs
     assert high(trace, "active") == [t for t, _ in reqs]
     # busy until the last word is in its rounding register; primed again once the first word is sent
-    Lr = L + ReadOut.round_latency
+    Lr = L + ReadOut.round_latency_of(cfg)
     assert high(trace, "busy") == sorted({t + i for t, _ in reqs for i in range(Lr)})
     assert [t for t, r in enumerate(trace) if not r["primed"]] == [s + i for s in starts for i in range(1, Lr)]
     assert outs["overflow"], "no word saturates: the test data misses its point"
