@@ -98,6 +98,8 @@ class EngineCore(EnginePart):
     counters, flags : the performance counters and sticky overflow flags of the last sequence.
     *_want_next : each want in the next cycle if the core runs in this one (for ``a_want`` a superset:
         high whenever it may be), so that hw.engine can decide a cycle ahead whether the core runs.
+    enable : the core's clock enable (high when there is none): hw.engine drives it with the enable its
+        ``EnableInserter`` puts on the core, for the hard blocks' instances, which that does not reach.
     """
 
     def members(self, c):
@@ -111,6 +113,7 @@ class EngineCore(EnginePart):
             "db": Out(shape_of(c.db_acc)), "db_want": Out(1),
             **{f"{name}_want_next": Out(1) for name in WANTS},
             **control_members(c),
+            "enable": In(1, init=1),
         }
 
     def elaborate(self, platform):
@@ -136,6 +139,7 @@ class EngineCore(EnginePart):
         m.d.comb += [
             ggu.tau.eq(run.tau), encoder.dense.eq(run.dense), feed.dense.eq(run.dense),
             feed.first.eq(~step.any()), lanes.abuf.eq(step[0]), lanes.dbuf.eq(step[0]), readout.buf.eq(step[0]),
+            lanes.enable.eq(self.enable),
             loader.running.eq(running), loader.t_last.eq(run.t_last),
             *(part.b_last.eq(run.b_last) for part in (loader, feed, readout)),
             # the host's side of the core

@@ -29,7 +29,7 @@ wants can be met and is frozen otherwise, so valid/ready patterns change
 when things happen, never what is computed or how many core cycles it takes.
 
 Whether the core runs is decided a cycle ahead, into a register that drives
-every enable of the core: from each want's value in the next cycle (the core's
+every enable of the core (on the ECP5 through a global network, hw.primitives.broadcast): from each want's value in the next cycle (the core's
 ``*_want_next``, or the want itself when the core is frozen) and each FIFO's
 level in the next cycle (its level, the transfers of this cycle). A want's
 prediction may be high when the want will not be (``a_want_next`` is a cheap
@@ -50,6 +50,7 @@ from .controller import WANTS, EngineCore, control_members
 from .fixed import shape_of
 from .layouts import chunk_layout, element_layout, state_layout
 from .part import EnginePart
+from .primitives import broadcast, family
 
 __all__ = ["Engine"]
 
@@ -123,7 +124,9 @@ class Engine(EnginePart):
             m.d.sync += stall.eq(Cat(*ahead).any())
         else:
             m.d.comb += stall.eq(Cat(*stalls).any())
-        m.d.comb += run.eq(~stall)
+        # the enable reaches about every register of the core: on the ECP5 it goes by a global network
+        m.d.comb += [run.eq(broadcast(m, ~stall, "run", family=family(platform))),
+                     core.enable.eq(run)]     # (the enable of the core's hard blocks)
 
         # W goes straight to the core, which takes it only while idle (and never stalls for it)
         m.d.comb += [core.weight.eq(self.i_weight.payload), core.weight_valid.eq(self.i_weight.valid & run),

@@ -52,7 +52,7 @@ from .bits import address, delayed, depth, equals
 from .fixed import shape_of
 from .layouts import chunk_layout, nonzero_layout
 from .part import EnginePart
-from .primitives import product, read
+from .primitives import family, product, read
 
 __all__ = ["MacLanes", "LaneTiming", "lane_timing", "memory_depths", "LANES_PER_COPY"]
 
@@ -144,6 +144,8 @@ class MacLanes(EnginePart):
     busy : a column is issued this cycle.
     hazard : an entry waits this cycle for a read-modify-write (never: the lanes forward instead).
     ovf_dw, ovf_da, ovf_db : an accumulator overflowed (in the cycle after its sum was formed).
+    enable : the enable of the lanes' clock domain (high when there is none): the clock enable of their
+        hard blocks (hw.primitives), which an ``EnableInserter`` does not reach.
     """
 
     def __init__(self, config):
@@ -163,6 +165,7 @@ class MacLanes(EnginePart):
             "db_data": Out(shape_of(c.db_acc)),
             "idle": Out(1), "busy": Out(1), "hazard": Out(1),
             "ovf_dw": Out(1), "ovf_da": Out(1), "ovf_db": Out(1),
+            "enable": In(1, init=1),
         }
 
     def _layouts(self, col, k, b, v):
@@ -180,6 +183,7 @@ class MacLanes(EnginePart):
         c = self.config
         P, C, B, R = c.lanes, c.cols_per_lane, c.max_batch, c.n_rows
         nz = self.i_nz
+        form = family(platform)             # the primitives' form (hw.primitives)
 
         # -- the sequencer: one entry at a time, one column per cycle -------------------------------
         busy = Signal()
@@ -232,7 +236,8 @@ class MacLanes(EnginePart):
         m.d.comb += self.idle.eq(~Cat(s.mac for s in stages[:t.write + 1]).any())
 
         forwards = self._forwarding(m, stages)
-        overflows = [self._lane(m, p, *groups[min(p // LANES_PER_COPY, len(groups) - 1)], forwards) for p in range(P)]
+        overflows = [self._lane(m, p, *groups[min(p // LANES_PER_COPY, len(groups) - 1)], forwards, form)
+                     for p in range(P)]
         db_over = self._db(m, *groups[0], forwards)
         ovf = Signal(3)                    # (registered: a wide OR after the adders would lengthen their path)
         m.d.sync += ovf.eq(Cat(Cat(dw for dw, _ in overflows).any(), Cat(da for _, da in overflows).any(), db_over))
@@ -279,12 +284,13 @@ class MacLanes(EnginePart):
         m.submodules[name + suffix] = mem
         return mem.read_port(), mem.write_port()
 
-    def _lane(self, m, p, stages, requests, forwards):
-        """Lane p: its memories and its two multiply-accumulates; returns its (dW, da) overflow."""
+    def _lane(self, m, p, stages, requests, forwards, form):
+        """Lane p: its memories and its two multiply-accumulates (products of the primitives' family ``form``);
+        returns its (dW, da) overflow."""
         c = self.config
         t = self.timing
-        operand, ready, add, summed = t.fanout, t.fanout + t.read, t.accumulator_read, t.product
-        ask, cleared, answered = requests[t.fanout], requests[t.clear], requests[-1]
+        operand, ready, summed = t.fanout, t.fanout + t.read, t.product
+        cleared, answered = requests[t.clear], requests[-1]
         w_rp, w_wp = self._memory(m, "W", shape_of(c.weight), str(p))
         a_ports = [self._memory(m, f"a{i}", shape_of(c.inp), f"_{p}") for i in range(2)]
         dw_rp, dw_wp = self._memory(m, "dW", wide(c.dw_acc), str(p))
@@ -297,11 +303,14 @@ class MacLanes(EnginePart):
         weight = read(m, w_rp, t.read, f"w{p}")
         a = Mux(stages[ready].abuf, *(read(m, rp, t.read, f"a{i}_{p}") for i, (rp, _) in reversed(
             list(enumerate(a_ports)))))
-        pw = product(m, a, stages[ready].v, t.multiply, f"pw{p}", wide(c.dw_acc))
-        pa = product(m, weight, stages[ready].v, t.multiply, f"pa{p}", wide(c.da_acc))
+        pw = product(m, a, stages[ready].v, t.multiply, f"pw{p}", wide(c.dw_acc), family=form,
+                     enable=self.enable)
+        pa = product(m, weight, stages[ready].v, t.multiply, f"pa{p}", wide(c.da_acc), family=form,
+                     enable=self.enable)
 
         # the accumulators: read (or read out), summed, written (or cleared after a read-out)
-        m.d.comb += dw_rp.addr.eq(Mux(ask.dw, ask.addr, stages[add].w_addr))
+        m.d.comb += dw_rp.addr.eq(self._read_address(m, dw_rp, lambda r: r.dw, lambda s: s.w_addr, stages, requests,
+                                                     f"dw_addr{p}"))
         dw_old = read(m, dw_rp, t.read, f"dw{p}")
         dw_sum, dw_over = self._accumulate(m, f"dw_{p}", dw_old, pw, c.dw_acc, forwards, stages[summed].mac)
         m.d.comb += [self.dw_data[p].eq(dw_old), dw_wp.addr.eq(Mux(cleared.dw, cleared.addr, stages[summed + 1].w_addr)),
@@ -309,7 +318,8 @@ class MacLanes(EnginePart):
         da_old = []
         for i, (rp, wp) in enumerate(da_ports):
             mine = (lambda r: r.dbuf) if i else (lambda r: ~r.dbuf)        # this buffer is the one meant
-            m.d.comb += rp.addr.eq(Mux(ask.da & mine(ask), ask.addr, stages[add].d_addr))
+            m.d.comb += rp.addr.eq(self._read_address(m, rp, lambda r, mine=mine: r.da & mine(r), lambda s: s.d_addr,
+                                                      stages, requests, f"da{i}_addr{p}"))
             da_old.append(read(m, rp, t.read, f"da{i}_{p}"))
         m.d.comb += self.da_data[p].eq(Mux(answered.dbuf, da_old[1], da_old[0]))
         da_sum, da_over = self._accumulate(m, f"da_{p}", Mux(stages[summed].dbuf, da_old[1], da_old[0]), pa,
@@ -322,14 +332,29 @@ class MacLanes(EnginePart):
                          wp.data.eq(Mux(clear, 0, da_sum))]
         return dw_over, da_over
 
+    def _read_address(self, m, port, asks, column_address, stages, requests, name):
+        """The address of an accumulator's read ``port`` in the cycle the column of stage ``accumulator_read``
+        reads it: the read-out's request's if it ``asks`` (a function of a request), else the column's
+        (``column_address``, a function of a stage). With the fan-out stage it comes from a register loaded
+        a cycle before, one per lane, so that no multiplexer lies between the shared stages and the memory."""
+        t = self.timing
+        add = t.accumulator_read
+        if not t.fanout:
+            ask = requests[t.fanout]
+            return Mux(asks(ask), ask.addr, column_address(stages[add]))
+        ask = requests[t.fanout - 1]
+        reg = Signal.like(port.addr, name=name, reset_less=True)
+        m.d.sync += reg.eq(Mux(asks(ask), ask.addr, column_address(stages[add - 1])))
+        return reg
+
     def _db(self, m, stages, requests, forwards):
         """The db accumulators (one memory: db[k] += v with an entry's first column); returns its overflow."""
         c = self.config
         t = self.timing
-        add, summed = t.accumulator_read, t.product
-        ask, cleared = requests[t.fanout], requests[t.clear]
+        summed = t.product
+        cleared = requests[t.clear]
         db_rp, db_wp = self._memory(m, "db", wide(c.db_acc))
-        m.d.comb += db_rp.addr.eq(Mux(ask.db, ask.addr, stages[add].k))
+        m.d.comb += db_rp.addr.eq(self._read_address(m, db_rp, lambda r: r.db, lambda s: s.k, stages, requests, "db_addr"))
         db_old = read(m, db_rp, t.read, "db")
         db_v = Signal(wide(c.db_acc), reset_less=True)
         m.d.sync += db_v.eq(stages[summed - 1].v)

@@ -12,23 +12,66 @@ latency, which the lanes' timing (hw.mac_lanes.lane_timing) is written in terms 
   1, one product register; 3, input registers, pipeline register and output register (the stages of
   the ECP5's MULT18X18D with REG_INPUTA/B, REG_PIPELINE and REG_OUTPUT clocked).
 
-The registers hold data only and have no reset (a hard block's registers need none; on the iCE40 a
-register without one packs more freely). Both are written in plain Amaranth (``amaranth.lib.memory``
-and ``*``), the form every family, the simulator and the exported Verilog share; synthesis keeps the
-registers in the fabric beside the hard block.
+Each helper has two forms, chosen by ``family`` (:func:`family` of the platform ``elaborate`` is given,
+the one place the choice is made):
+
+- ``"generic"``: plain Amaranth (``amaranth.lib.memory`` and ``*``), the form every family, Amaranth's
+  simulator and the exported Verilog (sim.export, which elaborates without a platform) use; synthesis
+  keeps its registers in the fabric beside the hard block;
+- ``"ecp5"``: the product of :func:`product` with 3 stages is a ``MULT18X18D`` instance whose own
+  registers are the three stages (a read stays generic: Yosys maps the memory, and the output register
+  stays in the fabric).
+
+The generic form is the primitive's *twin*: the same latency and, cycle by cycle, the same values for the
+same operands and the same enable (tests/sim/test_netlist.py checks the ECP5 form, with the simulation model
+sim/models/mult18x18d.v, against it; sim.netlist co-simulates the whole synthesised ECP5 netlist against the
+golden model).
+
+The enable. The registers hold data only and have no reset (a hard block's registers need none; on the
+iCE40 a register without one packs more freely). They update in the cycles the clock domain is enabled:
+the generic form's registers are ordinary ``sync`` registers, so an ``EnableInserter`` around the module
+(hw.engine freezes the core that way) reaches them; an ``Instance`` is beyond its reach, so the instance's
+clock enable is driven from the ``enable`` argument, which must be that same enable (1 where there is none).
 """
 
-from amaranth.hdl import Signal, signed
+from amaranth.hdl import ClockSignal, Const, Instance, Signal, signed
 
-__all__ = ["read", "product", "READ_STAGES", "PRODUCT_STAGES"]
+from golden_model.errors import ConfigError
+
+__all__ = ["read", "product", "broadcast", "family", "READ_STAGES", "PRODUCT_STAGES", "FAMILIES", "MULT18X18D_WIDTH"]
 
 #: The latencies :func:`read` and :func:`product` build.
 READ_STAGES = (1, 2)
 PRODUCT_STAGES = (1, 3)
 
+#: The primitives' forms: the generic twin, and the ECP5's hard blocks.
+FAMILIES = ("generic", "ecp5")
 
-def read(m, port, stages, name):
-    """The data of the synchronous read ``port`` (amaranth.lib.memory), ``stages`` cycles after its address."""
+#: The widest signed operand a MULT18X18D takes (an unsigned one: one bit less).
+MULT18X18D_WIDTH = 18
+
+
+def family(platform):
+    """The form of the primitives to build on ``platform`` (what ``elaborate`` is given): ``"ecp5"`` on an
+    Amaranth Lattice platform of the ECP5 family (``amaranth.vendor.LatticeECP5Platform``), ``"generic"`` on
+    any other and without one (Amaranth's simulator, the exported Verilog)."""
+    if platform is None:
+        return "generic"
+    from amaranth.vendor import LatticeECP5Platform
+    if isinstance(platform, LatticeECP5Platform) and getattr(platform, "family", None) == "ecp5":
+        return "ecp5"
+    return "generic"
+
+
+def _check_family(form):
+    if form not in FAMILIES:
+        raise ConfigError(f"unknown primitives' family {form!r}; choose from {', '.join(FAMILIES)}")
+
+
+def read(m, port, stages, name, *, family="generic"):
+    """The data of the synchronous read ``port`` (amaranth.lib.memory), ``stages`` cycles after its address.
+    (One form on every family: the generic one.)"""
+    _check_family(family)
     if stages not in READ_STAGES:
         raise ValueError(f"a read takes one of {READ_STAGES} cycles, not {stages!r}")
     if stages == 1:
@@ -38,12 +81,20 @@ def read(m, port, stages, name):
     return word
 
 
-def product(m, a, b, stages, name, shape=None):
+def product(m, a, b, stages, name, shape=None, *, family="generic", enable=None):
     """The exact product of the signed values ``a`` and ``b``, ``stages`` cycles later, in a register of
-    ``shape`` (at least as wide as the product; the product's own width by default)."""
+    ``shape`` (at least as wide as the product; the product's own width by default).
+
+    ``family`` ``"ecp5"`` with 3 stages builds a MULT18X18D (its input, pipeline and output registers,
+    clock-enabled by ``enable``: the enable of the ``sync`` domain, 1 when None); each operand must fit its
+    18-bit input, else ConfigError (a ValueError): build the generic form instead. Every other case is
+    the generic form, whose registers the domain's enable governs (``enable`` is not used)."""
+    _check_family(family)
     if stages not in PRODUCT_STAGES:
         raise ValueError(f"a product takes one of {PRODUCT_STAGES} cycles, not {stages!r}")
     exact = signed(len(a) + len(b))
+    if family == "ecp5" and stages == 3:
+        return _mult18x18d(m, a, b, name, exact if shape is None else shape, enable)
     out = Signal(exact if shape is None else shape, name=name, reset_less=True)
     if stages == 1:
         m.d.sync += out.eq(a * b)
@@ -51,4 +102,47 @@ def product(m, a, b, stages, name, shape=None):
     ra, rb = Signal(a.shape(), name=f"{name}_a", reset_less=True), Signal(b.shape(), name=f"{name}_b", reset_less=True)
     piped = Signal(exact, name=f"{name}_pipe", reset_less=True)
     m.d.sync += [ra.eq(a), rb.eq(b), piped.eq(ra * rb), out.eq(piped)]
+    return out
+
+
+def _mult18x18d(m, a, b, name, shape, enable):
+    """The 3-stage product as an ECP5 MULT18X18D (REG_INPUTA/B, REG_PIPELINE and REG_OUTPUT on CLK0, CE0 and
+    RST0; RST0 low: no reset). The operands are extended to 18 bits by their own signedness and multiplied
+    as signed (SIGNEDA = SIGNEDB = 1); the low len(a) + len(b) bits of the 36-bit P are the exact product,
+    as the generic twin's product register holds it, and are sign-extended to ``shape``."""
+    for what, operand in (("first", a), ("second", b)):
+        room = MULT18X18D_WIDTH - (0 if operand.shape().signed else 1)
+        if len(operand) > room:
+            kind = "signed" if operand.shape().signed else "unsigned"
+            raise ConfigError(f"the {what} operand of the product {name!r} is {len(operand)} bits ({kind}); a MULT18X18D "
+                              f"takes at most {room}: use the generic form (family 'generic') for operands this wide")
+    wa, wb = Signal(signed(MULT18X18D_WIDTH), name=f"{name}_A"), Signal(signed(MULT18X18D_WIDTH), name=f"{name}_B")
+    p = Signal(2 * MULT18X18D_WIDTH, name=f"{name}_P")
+    out = Signal(shape, name=name)
+    m.d.comb += [wa.eq(a), wb.eq(b), out.eq(p[:len(a) + len(b)].as_signed())]
+    registers = {f"p_REG_{stage}_{what}": value for stage in ("INPUTA", "INPUTB", "PIPELINE", "OUTPUT")
+                 for what, value in (("CLK", "CLK0"), ("CE", "CE0"), ("RST", "RST0"))}
+    m.submodules[f"{name}_mult"] = Instance(
+        "MULT18X18D",
+        **registers,
+        i_CLK0=ClockSignal("sync"), i_CE0=Const(1) if enable is None else enable, i_RST0=Const(0),
+        i_SIGNEDA=Const(1), i_SIGNEDB=Const(1), i_SOURCEA=Const(0), i_SOURCEB=Const(0),
+        **{f"i_A{i}": wa[i] for i in range(MULT18X18D_WIDTH)},
+        **{f"i_B{i}": wb[i] for i in range(MULT18X18D_WIDTH)},
+        **{f"i_C{i}": Const(0) for i in range(MULT18X18D_WIDTH)},
+        **{f"o_P{i}": p[i] for i in range(2 * MULT18X18D_WIDTH)},
+    )
+    return out
+
+
+def broadcast(m, value, name, *, family="generic"):
+    """The one-bit ``value`` as a net that reaches every part of the chip at once: on the ECP5 through a
+    ``DCCA`` onto a global network (nextpnr routes a global that drives logic to clock enables and LUT inputs
+    alike, about 1.8 ns to any of them instead of several nanoseconds of fabric for a net with ten thousand
+    loads); elsewhere ``value`` itself. For the engine's clock enable (hw.engine)."""
+    _check_family(family)
+    if family != "ecp5":
+        return value
+    out = Signal(name=name)
+    m.submodules[f"{name}_dcca"] = Instance("DCCA", i_CLKI=value, i_CE=Const(1, 1), o_CLKO=out)
     return out

@@ -1,0 +1,92 @@
+"""hw.primitives: which form a platform selects, the ECP5 form's limits and instances, and the generic twin's
+latency under an enable (in Amaranth's simulator; the ECP5 form against it: tests/sim/test_netlist.py)."""
+
+import re
+
+import pytest
+from amaranth.back import rtlil
+from amaranth.hdl import EnableInserter, Module, Signal, signed, unsigned
+from amaranth.sim import Simulator
+
+from boards.targets import TARGETS
+from golden_model.engine_config import EngineConfig
+from golden_model.errors import ConfigError
+from hw import primitives
+from hw.engine import Engine
+from hw.mac_lanes import MacLanes
+from sim.netlist import Ecp5Netlist
+
+
+def test_the_family_follows_the_platform():
+    assert primitives.family(None) == "generic"
+    assert primitives.family(Ecp5Netlist()) == "ecp5"
+    chosen = {t.family: primitives.family(t.make_platform()) for t in TARGETS.values()}
+    assert chosen == {"ecp5": "ecp5", "ice40": "generic"}
+
+
+def test_bad_arguments_are_refused():
+    m = Module()
+    with pytest.raises(ConfigError, match="unknown primitives' family 'xilinx'"):
+        primitives.product(m, Signal(signed(4)), Signal(signed(4)), 3, "p", family="xilinx")
+    with pytest.raises(ValueError, match=r"one of \(1, 3\) cycles, not 2"):
+        primitives.product(m, Signal(signed(4)), Signal(signed(4)), 2, "p", family="ecp5")
+    with pytest.raises(ConfigError, match="first operand of the product 'p' is 19 bits .signed.; a MULT18X18D takes at "
+                                          "most 18: use the generic form"):
+        primitives.product(m, Signal(signed(19)), Signal(signed(4)), 3, "p", family="ecp5")
+    with pytest.raises(ConfigError, match="second operand .* 18 bits .unsigned.; a MULT18X18D takes at most 17"):
+        primitives.product(m, Signal(signed(18)), Signal(unsigned(18)), 3, "p", family="ecp5")
+    primitives.product(m, Signal(signed(19)), Signal(signed(4)), 3, "p")    # (the generic form takes any width)
+    m._MustUse__silence = True                                              # (built only to be refused)
+
+
+def _instances(elaboratable, platform):
+    text = rtlil.convert(elaboratable, platform=platform)
+    return re.findall(r"cell \\MULT18X18D \S+\n((?:\s+parameter .*\n)*)", text)
+
+
+@pytest.mark.parametrize("pipeline, expected", [("registered", 2), ("compact", 0)])
+def test_the_ecp5_lanes_instantiate_two_registered_multipliers_per_lane(pipeline, expected):
+    cfg = EngineConfig(input_size=3, hidden_size=2, lanes=2, max_batch=2, max_seq=2, lane_pipeline=pipeline)
+    found = _instances(MacLanes(cfg), Ecp5Netlist())
+    assert len(found) == expected * cfg.lanes
+    for params in found:
+        for stage in ("INPUTA", "INPUTB", "PIPELINE", "OUTPUT"):
+            assert f'parameter \\REG_{stage}_CLK "CLK0"' in params and f'parameter \\REG_{stage}_CE "CE0"' in params
+    assert _instances(MacLanes(cfg), None) == []                  # the generic twin: no instance
+
+
+def test_the_engine_drives_the_multipliers_clock_enable_from_its_run():
+    """The instances' CE0 is the enable the engine puts on its core, not a constant."""
+    cfg = EngineConfig(input_size=3, hidden_size=2, lanes=1, max_batch=2, max_seq=2)
+    text = rtlil.convert(Engine(cfg), platform=Ecp5Netlist())
+    ce = re.findall(r"cell \\MULT18X18D .*?connect \\CE0 (\S+)", text, re.S)
+    assert len(ce) == 2 and all(not c.startswith("1'") for c in ce), ce
+
+
+def test_the_generic_twin_is_three_enabled_cycles_late():
+    """Operands presented in an enabled cycle: their product after the third enabled clock edge."""
+    m = Module()
+    a, b, en = Signal(signed(16)), Signal(signed(16)), Signal()
+    out = primitives.product(m, a, b, 3, "p", signed(40), enable=en)
+    top = EnableInserter(en)(m)
+    sim = Simulator(top)
+    sim.add_clock(1e-6)
+    stimulus = [(-32768, -32768, 1), (123, -45, 1), (7, 7, 0), (7, 7, 1), (0, 5, 0), (-1, 1, 1), (2, 3, 1),
+                (0, 0, 1), (0, 0, 0), (0, 0, 1), (0, 0, 1)]
+    seen = []
+
+    async def bench(ctx):
+        for x, y, e in stimulus:
+            ctx.set(a, x)
+            ctx.set(b, y)
+            ctx.set(en, e)
+            await ctx.tick()
+            seen.append(ctx.get(out))
+    sim.add_testbench(bench)
+    sim.run()
+    s1, s2, o, expected = (0, 0), 0, 0, []
+    for x, y, e in stimulus:
+        if e:
+            s1, s2, o = (x, y), s1[0] * s1[1], s2
+        expected.append(o)
+    assert seen == expected and 1 << 30 in seen
