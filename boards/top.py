@@ -44,8 +44,10 @@ class BoardCore(wiring.Component):
     input_fifos : bool
         Engine(input_fifos=...): False saves a few hundred registers for a longer path from the
         dispatcher's state through the engine's enable (worth it where logic cells run out first);
-        it also leaves out the two-entry FIFO between the frame arbiter and the sender, which keeps the
-        sender's ready out of every framer's shift register (the ECP5 build's critical path at H = 64).
+        it also leaves out the two-entry FIFOs between the frame arbiter and the sender, which keeps the
+        sender's ready out of every framer's shift register, and between the frame receiver and the
+        dispatcher, which keeps the dispatcher's state out of the receiver's buffer address (each an ECP5
+        critical path at H = 64 in turn).
     """
 
     rx: In(1, init=1)
@@ -73,7 +75,14 @@ class BoardCore(wiring.Component):
         m.submodules.sender = send = FrameSender()
         m.d.comb += [urx.rx.eq(self.rx), self.tx.eq(utx.tx)]
         wiring.connect(m, urx.o_data, recv.i_byte)
-        wiring.connect(m, recv.o_frame, disp.i_frame)
+        if self.input_fifos:                       # registered between the receiver and the dispatcher
+            frame_in_bits = len(Value.cast(recv.o_frame.payload))
+            m.submodules.checked_fifo = cq = fifo.SyncFIFO(width=frame_in_bits, depth=2)
+            m.d.comb += [cq.w_data.eq(recv.o_frame.payload), cq.w_en.eq(recv.o_frame.valid),
+                         recv.o_frame.ready.eq(cq.w_rdy), disp.i_frame.payload.eq(cq.r_data),
+                         disp.i_frame.valid.eq(cq.r_rdy), cq.r_en.eq(disp.i_frame.ready)]
+        else:
+            wiring.connect(m, recv.o_frame, disp.i_frame)
         wiring.connect(m, recv.o_error, disp.i_error)
 
         # host -> engine (a_t through a step-sized FIFO, see the module docstring)
