@@ -5,8 +5,9 @@
 
 Builds the board's default engine (or the one the engine flags of ``zskip build`` give) with
 ``boards.build.build`` once per seed, into build/seeds-<board>/<seed>/, ``--jobs`` at a time (each build
-is one process; nextpnr uses one core). A seed whose report.json is already there for the same board and
-configuration is not built again. Prints a Markdown table: each seed's Fmax, the clock constraint,
+is one process; nextpnr uses one core). A seed whose report.json is already there for the same design
+(``boards.build.design_digest``: the same RTLIL and Yosys script, so a change of the hardware builds again)
+is not built again. Prints a Markdown table: each seed's Fmax, the clock constraint,
 whether it was met, the critical path's end points and build time, then min / median / max; writes it
 with the figures to bench/results/seeds-<board>.md and .json.
 """
@@ -18,7 +19,7 @@ import sys
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-from boards.build import BuildError, BuildReport, build
+from boards.build import BuildError, BuildReport, build, design_digest
 from boards.targets import TARGETS, get_target
 from golden_model.engine_config import EngineConfig
 from golden_model.errors import ZskipError
@@ -44,13 +45,13 @@ def _seeds(text):
     return seeds
 
 
-def _one(board, config, clock_mhz, seed, out):
-    """Build one seed (or reuse its report); returns the BuildReport's dict, or {"seed", "error"}."""
+def _one(board, config, clock_mhz, seed, out, design):
+    """Build one seed (or reuse its report if it built the same ``design``, a boards.build.design_digest);
+    returns the BuildReport's dict, or {"seed", "error"}."""
     report = out / "report.json"
     if report.exists():
         old = BuildReport.read(report)
-        if old.board == board and old.config == config.to_dict() and (clock_mhz is None
-                                                                     or old.constraint_mhz == clock_mhz):
+        if old.design == design and (clock_mhz is None or old.constraint_mhz == clock_mhz):
             return {"seed": seed, **old.to_dict(), "reused": True}
     try:
         r = build(get_target(board), config, out, clock_mhz=clock_mhz, seed=seed)
@@ -97,8 +98,10 @@ def main(argv=None):
         rows = [{"seed": s, **BuildReport.read(root / str(s) / "report.json").to_dict()}
                 for s in args.seeds if (root / str(s) / "report.json").exists()]
     else:
+        design = design_digest(get_target(args.board), config, clock_mhz=args.clock_mhz)
         with ProcessPoolExecutor(max(1, args.jobs)) as pool:
-            jobs = [pool.submit(_one, args.board, config, args.clock_mhz, s, root / str(s)) for s in args.seeds]
+            jobs = [pool.submit(_one, args.board, config, args.clock_mhz, s, root / str(s), design)
+                    for s in args.seeds]
             rows = []
             for job in jobs:
                 rows.append(job.result())

@@ -10,6 +10,7 @@ are YoWASP's unless the usual variables name others (``YOSYS``, ``NEXTPNR_ICE40`
 used against the device's capacity, not in a tool's traceback.
 """
 
+import hashlib
 import json
 import os
 import re
@@ -77,6 +78,7 @@ class BuildReport(Record):
     build_s: float
     bitstream: str
     cells: dict = field(default_factory=dict)   # Yosys' cell counts
+    design: str = ""                   # digest of the design synthesised (its RTLIL and Yosys script)
 
 
 def _tool_path(cmd):
@@ -169,19 +171,10 @@ def build(target, config=None, out=Path("build/board"), *, clock_mhz=None, baud=
     top = BoardTop(config, target, clock_mhz=clock_mhz, baud=baud)
     platform = target.make_platform()
     name = "top"
-    overrides = {
-        "script_after_synth": f"tee -q -o {name}.stat.json stat -json",
-        "nextpnr_opts": f"--report {name}.report.json --timing-allow-fail --seed {seed}",
-    }
-    if target.family == "ice40":
-        overrides["synth_opts"] = "-dsp"
-    else:
-        # router2: nextpnr's default router1 did not converge on the ULX3S default here (26,000 arcs
-        # left after 10 minutes); router2 routes it in about 2.5 minutes
-        overrides["nextpnr_opts"] += " --router router2"
     say("elaborating the board top")
     with environment(AMARANTH_USE_YOSYS=env["AMARANTH_USE_YOSYS"]):
-        plan = platform.prepare(top, name, **overrides)
+        plan = platform.prepare(top, name, **_overrides(target, name, seed))
+    design = _digest(plan, name)
     for stale in (f"{name}.stat.json", f"{name}.report.json", f"{name}.bin", f"{name}.bit"):
         (out / stale).unlink(missing_ok=True)
     plan.extract(out)
@@ -204,9 +197,45 @@ def build(target, config=None, out=Path("build/board"), *, clock_mhz=None, baud=
         raise BuildError(f"the {target.family} build failed: {why} (log: {where})")
     report = _report(target, config, top, json.loads(rep.read_text()), cells, env, build_s,
                      out / (f"{name}.bin" if target.family == "ice40" else f"{name}.bit"))
+    report.design = design
     (out / "report.json").write_text(json.dumps(report.to_dict(), indent=1) + "\n")
     (out / "report.md").write_text(markdown(report))
     return report
+
+
+def _digest(plan, name):
+    """A digest of what a build plan synthesises: its RTLIL and its Yosys script (not the placement seed)."""
+    h = hashlib.sha256()
+    for suffix in (".il", ".ys"):
+        text = plan.files[name + suffix]
+        h.update(text.encode() if isinstance(text, str) else text)
+    return h.hexdigest()[:16]
+
+
+def design_digest(target, config=None, *, clock_mhz=None, baud=None):
+    """The digest a build of ``config`` for ``target`` would record as its ``design`` (elaborates the board
+    top; runs no tool but Amaranth's RTLIL export): two builds with equal digests synthesised the same design."""
+    config = target.default_config() if config is None else config
+    check_config(config).check_buildable()
+    env = toolchain(target.family)
+    top = BoardTop(config, target, clock_mhz=clock_mhz, baud=baud)
+    with environment(AMARANTH_USE_YOSYS=env["AMARANTH_USE_YOSYS"]):
+        return _digest(target.make_platform().prepare(top, "top", **_overrides(target, "top", 1)), "top")
+
+
+def _overrides(target, name, seed):
+    """The options of Amaranth's build plan for ``target``: Yosys' statistics, nextpnr's report and seed."""
+    overrides = {
+        "script_after_synth": f"tee -q -o {name}.stat.json stat -json",
+        "nextpnr_opts": f"--report {name}.report.json --timing-allow-fail --seed {seed}",
+    }
+    if target.family == "ice40":
+        overrides["synth_opts"] = "-dsp"
+    else:
+        # router2: nextpnr's default router1 did not converge on the ULX3S default here (26,000 arcs
+        # left after 10 minutes); router2 routes it in about 2.5 minutes
+        overrides["nextpnr_opts"] += " --router router2"
+    return overrides
 
 
 def _report(target, config, top, rep, cells, env, build_s, bitstream):

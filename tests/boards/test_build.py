@@ -77,6 +77,19 @@ def test_the_report_comes_from_the_tools_json():
     assert "**met**" in bb.markdown(r) and "| MULT18X18D | 48 | 156 |" in bb.markdown(r)
 
 
+def test_the_design_digest_names_the_design_not_the_run(monkeypatch):
+    """boards.build.design_digest (what bench/board_seeds.py reuses a build by): equal for the same design,
+    different for another configuration, and what a build records as its ``design``."""
+    monkeypatch.setattr(bb, "toolchain", lambda family: {"AMARANTH_USE_YOSYS": "builtin"})
+    t = get_target("icebreaker")
+    small = EngineConfig(input_size=4, hidden_size=4, lanes=1, max_batch=1, max_seq=4,
+                         lane_pipeline=t.engine["lane_pipeline"])
+    a = bb.design_digest(t, small)
+    assert bb.design_digest(t, small) == a and len(a) == 16
+    assert bb.design_digest(t, EngineConfig(**{**small.to_dict(), "max_seq": 5})) != a
+    assert bb.design_digest(t, small, clock_mhz=18) != a
+
+
 def test_over_capacity():
     cap = get_target("icebreaker").capacity
     assert bb._over_capacity({"SB_MAC16": 9, "SB_DFFE": 3000, "SB_DFFR": 3000}, cap) == \
