@@ -56,11 +56,11 @@ from .primitives import family, product, read
 
 __all__ = ["MacLanes", "LaneTiming", "lane_timing", "memory_depths", "LANES_PER_COPY"]
 
-#: Lanes served by one copy of the issued column's registers (the fan-out stage): each lane its own, so
-#: that the copy can sit beside the lane's block RAMs and multipliers, which the ECP5 has in fixed rows
-#: across the chip (with one copy per four lanes the ULX3S build's worst arcs ran 10-15 ns from a shared
-#: copy to a far lane).
-LANES_PER_COPY = 1
+#: Lanes served by one copy of the issued column's registers (the fan-out stage). Note: the copies are
+#: identical registers, and Yosys merges identical flip-flops (the ``keep`` of their signals does not stop
+#: it), so the built netlist has one copy, not P / LANES_PER_COPY. Keeping them (``keep`` on the cells,
+#: Yosys' ``setattr``) made the ULX3S default unroutable in 30 minutes (docs/engine.md, "The lanes' pipeline").
+LANES_PER_COPY = 4
 
 
 @dataclass(frozen=True)
