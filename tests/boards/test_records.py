@@ -117,7 +117,8 @@ def test_an_old_build_report_reads_as_version_1(tmp_path):
     assert set(old) == BUILD_REPORT
     (tmp_path / "report.json").write_text(json.dumps(old))
     r = BuildReport.read(tmp_path / "report.json")
-    assert r.cells == {"SB_DFF": 3} and r.to_dict() == {"schema": "zskip.build-report/1", **old}
+    # (a report written before builds recorded their design's digest reads with an empty one)
+    assert r.cells == {"SB_DFF": 3} and r.to_dict() == {"schema": "zskip.build-report/1", **old, "design": ""}
     (tmp_path / "report.json").write_text(json.dumps({**old, "schema": "zskip.build-report/7"}))
     with pytest.raises(RecordError, match=r"report.json: is a \"zskip.build-report/7\" document"):
         BuildReport.read(tmp_path / "report.json")
