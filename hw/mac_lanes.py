@@ -52,14 +52,14 @@ from .bits import address, delayed, depth, equals
 from .fixed import shape_of
 from .layouts import chunk_layout, nonzero_layout
 from .part import EnginePart
-from .primitives import family, product, read
+from .primitives import NO_RW_CHECK, copy, family, product, read
 
 __all__ = ["MacLanes", "LaneTiming", "lane_timing", "memory_depths", "LANES_PER_COPY"]
 
-#: Lanes served by one copy of the issued column's registers (the fan-out stage). Note: the copies are
-#: identical registers, and Yosys merges identical flip-flops (the ``keep`` of their signals does not stop
-#: it), so the built netlist has one copy, not P / LANES_PER_COPY. Keeping them (``keep`` on the cells,
-#: Yosys' ``setattr``) made the ULX3S default unroutable in 30 minutes (docs/engine.md, "The lanes' pipeline").
+#: Lanes served by one copy of the issued column's registers (the fan-out stage). The copies are
+#: hw.primitives.copy registers, which Yosys does not merge (it merges equal registers of its own), and
+#: each group's later stages follow from its copy; one copy per lane (with ``keep`` on every stage, Yosys'
+#: ``setattr``) made the ULX3S default unroutable in 30 minutes (docs/engine.md, "The lanes' pipeline").
 LANES_PER_COPY = 4
 
 
@@ -151,6 +151,10 @@ class MacLanes(EnginePart):
         hard blocks (hw.primitives), which an ``EnableInserter`` does not reach.
     """
 
+    #: Spoil every read of a word in the cycle it is written (:meth:`_read`): tests set it to show that the
+    #: lanes never use such a read, which the block RAMs are built not to define (:meth:`_memory`).
+    poison_collisions = False
+
     def __init__(self, config):
         super().__init__(config)
         self.timing = lane_timing(self.config)
@@ -218,17 +222,19 @@ class MacLanes(EnginePart):
         depth = t.product + t.forward_window - 2      # the last stage read (forwarding's)
         for g in range(-(-P // LANES_PER_COPY) if t.fanout else 1):
             # stages[i]: the column issued i cycles ago (its data without reset, its mac/db flags with);
-            # requests[i]: the read-out's request of i cycles ago
+            # requests[i]: the read-out's request of i cycles ago. With the fan-out stage, each group's
+            # chains start from its own copy (hw.primitives.copy: kept as built, not merged with the others)
             if t.fanout:
-                copy = Signal(column, name=f"column_{g}", attrs={"keep": 1}, reset_less=True)
-                ask = Signal(request, name=f"request_{g}", attrs={"keep": 1})
-                m.d.sync += [copy.eq(issued), ask.eq(asked)]
-                columns = [issued] + delayed(m, copy, depth - 1, f"column_{g}", reset_less=True)
+                data_copy = copy(m, issued, f"column_{g}", family=form, enable=self.enable)
+                flag_copy = copy(m, Cat(issued.mac, issued.db), f"on_{g}", family=form, enable=self.enable, reset=True)
+                ask = copy(m, asked, f"request_{g}", family=form, enable=self.enable, reset=True)
+                columns = [issued] + delayed(m, data_copy, depth - 1, f"column_{g}", reset_less=True)
+                flags = [Cat(issued.mac, issued.db)] + delayed(m, flag_copy, depth - 1, f"on_{g}")
                 requests = [asked] + delayed(m, ask, t.read_latency - 1, f"request_{g}")
             else:
                 columns = delayed(m, issued, depth, f"column_{g}", reset_less=True)
+                flags = delayed(m, Cat(issued.mac, issued.db), depth, f"on_{g}")
                 requests = delayed(m, asked, t.read_latency, f"request_{g}")
-            flags = delayed(m, Cat(issued.mac, issued.db), depth, f"on_{g}")
             stages = [issued]
             for i in range(1, depth + 1):
                 stage = Signal(column, name=f"stage_{g}_{i}")
@@ -282,10 +288,28 @@ class MacLanes(EnginePart):
         return result, overflow
 
     def _memory(self, m, name, shape, suffix=""):
-        """A memory of ``memory_depths(config)[name]`` words with one write port and one read port."""
-        mem = memory.Memory(shape=shape, depth=memory_depths(self.config)[name.rstrip("01")], init=[])
+        """A memory of ``memory_depths(config)[name]`` words with one asynchronous read port (registered by
+        :meth:`_read`) and one write port, built without read/write collision logic (hw.primitives.read): no
+        read of a word in the cycle it is written is ever used. W is written only between sequences; the
+        loader writes one a buffer while the lanes use the other; an accumulator word is read and written in
+        one cycle only by two operations closer than ``forward_window`` (the later one takes the forwarded sum),
+        and a read-out's clear follows its read by ``clear`` cycles on one address at a time
+        (tests/hw/test_mac_lanes.py runs the engine with such reads spoilt: :attr:`poison_collisions`)."""
+        mem = memory.Memory(shape=shape, depth=memory_depths(self.config)[name.rstrip("01")], init=[], attrs=NO_RW_CHECK)
         m.submodules[name + suffix] = mem
-        return mem.read_port(), mem.write_port()
+        return mem.read_port(domain="comb"), mem.write_port()
+
+    def _read(self, m, ports, name):
+        """The word a memory's read port (of :meth:`_memory`'s ``ports``) asks for, ``timing.read`` cycles later
+        (hw.primitives.read); with :attr:`poison_collisions`, its complement when the word was written in the
+        cycle it was read."""
+        rp, wp = ports
+        word = read(m, rp, self.timing.read, name)
+        if not self.poison_collisions:
+            return word
+        hit = Signal(name=f"{name}_collision")
+        m.d.comb += hit.eq(wp.en & (wp.addr == rp.addr))
+        return Mux(delayed(m, hit, self.timing.read, f"{name}_collision")[-1], ~word, word)
 
     def _lane(self, m, p, stages, requests, forwards, form):
         """Lane p: its memories and its two multiply-accumulates (products of the primitives' family ``form``);
@@ -303,9 +327,8 @@ class MacLanes(EnginePart):
         for i, (rp, wp) in enumerate(a_ports):
             m.d.comb += [wp.en.eq(self.a_we & (self.a_buf if i else ~self.a_buf)), wp.addr.eq(self.a_addr),
                          wp.data.eq(self.a_data[p]), rp.addr.eq(stages[operand].d_addr)]
-        weight = read(m, w_rp, t.read, f"w{p}")
-        a = Mux(stages[ready].abuf, *(read(m, rp, t.read, f"a{i}_{p}") for i, (rp, _) in reversed(
-            list(enumerate(a_ports)))))
+        weight = self._read(m, (w_rp, w_wp), f"w{p}")
+        a = Mux(stages[ready].abuf, *(self._read(m, ports, f"a{i}_{p}") for i, ports in reversed(list(enumerate(a_ports)))))
         pw = product(m, a, stages[ready].v, t.multiply, f"pw{p}", wide(c.dw_acc), family=form,
                      enable=self.enable)
         pa = product(m, weight, stages[ready].v, t.multiply, f"pa{p}", wide(c.da_acc), family=form,
@@ -314,7 +337,7 @@ class MacLanes(EnginePart):
         # the accumulators: read (or read out), summed, written (or cleared after a read-out)
         m.d.comb += dw_rp.addr.eq(self._read_address(m, dw_rp, lambda r: r.dw, lambda s: s.w_addr, stages, requests,
                                                      f"dw_addr{p}"))
-        dw_old = read(m, dw_rp, t.read, f"dw{p}")
+        dw_old = self._read(m, (dw_rp, dw_wp), f"dw{p}")
         dw_sum, dw_over = self._accumulate(m, f"dw_{p}", dw_old, pw, c.dw_acc, forwards, stages[summed].mac)
         m.d.comb += [self.dw_data[p].eq(dw_old), dw_wp.addr.eq(Mux(cleared.dw, cleared.addr, stages[summed + 1].w_addr)),
                      dw_wp.en.eq(stages[summed + 1].mac | cleared.dw), dw_wp.data.eq(Mux(cleared.dw, 0, dw_sum))]
@@ -323,7 +346,7 @@ class MacLanes(EnginePart):
             mine = (lambda r: r.dbuf) if i else (lambda r: ~r.dbuf)        # this buffer is the one meant
             m.d.comb += rp.addr.eq(self._read_address(m, rp, lambda r, mine=mine: r.da & mine(r), lambda s: s.d_addr,
                                                       stages, requests, f"da{i}_addr{p}"))
-            da_old.append(read(m, rp, t.read, f"da{i}_{p}"))
+            da_old.append(self._read(m, (rp, wp), f"da{i}_{p}"))
         m.d.comb += self.da_data[p].eq(Mux(answered.dbuf, da_old[1], da_old[0]))
         da_sum, da_over = self._accumulate(m, f"da_{p}", Mux(stages[summed].dbuf, da_old[1], da_old[0]), pa,
                                            c.da_acc, forwards, stages[summed].mac)
@@ -358,7 +381,7 @@ class MacLanes(EnginePart):
         cleared = requests[t.clear]
         db_rp, db_wp = self._memory(m, "db", wide(c.db_acc))
         m.d.comb += db_rp.addr.eq(self._read_address(m, db_rp, lambda r: r.db, lambda s: s.k, stages, requests, "db_addr"))
-        db_old = read(m, db_rp, t.read, "db")
+        db_old = self._read(m, (db_rp, db_wp), "db")
         db_v = Signal(wide(c.db_acc), reset_less=True)
         m.d.sync += db_v.eq(stages[summed - 1].v)
         db_sum, db_over = self._accumulate(m, "db", db_old, db_v, c.db_acc, forwards, stages[summed].db)

@@ -1,5 +1,5 @@
 """The FPGA's hard blocks as the engine's pipeline uses them: a block-RAM read, through an output register
-or not, and a multiplier with one or three register stages.
+or not, a multiplier with one or three register stages, and a register copy that synthesis keeps.
 
 Block RAM without its output register (5.8 ns clock-to-out on the ECP5's DP16KD) and a multiplier
 with neither input nor output registers cap the clock far below what the parts can do
@@ -8,9 +8,12 @@ latency, which the lanes' timing (hw.mac_lanes.lane_timing) is written in terms 
 
 - :func:`read`: the word at the address a read port sees in cycle t is there in cycle t + ``stages``:
   1, the memory's own synchronous read; 2, then an output register (a DP16KD with REGMODE "OUTREG");
+  without Yosys' read/write collision logic for a memory built with ``attrs=NO_RW_CHECK``;
 - :func:`product`: operands presented in cycle t give their exact product in cycle t + ``stages``:
   1, one product register; 3, input registers, pipeline register and output register (the stages of
-  the ECP5's MULT18X18D with REG_INPUTA/B, REG_PIPELINE and REG_OUTPUT clocked).
+  the ECP5's MULT18X18D with REG_INPUTA/B, REG_PIPELINE and REG_OUTPUT clocked);
+- :func:`copy`: a value one cycle later in a register that is not merged with its equals, for a
+  registered fan-out.
 
 Each helper has two forms, chosen by ``family`` (:func:`family` of the platform ``elaborate`` is given,
 the one place the choice is made):
@@ -19,7 +22,7 @@ the one place the choice is made):
   simulator and the exported Verilog (sim.export, which elaborates without a platform) use; synthesis
   keeps its registers in the fabric beside the hard block;
 - ``"ecp5"``: the product of :func:`product` with 3 stages is a ``MULT18X18D`` instance whose own
-  registers are the three stages (a read stays generic: Yosys maps the memory, and the output register
+  registers are the three stages, a :func:`copy` is Lattice flip-flop instances (a read stays generic: Yosys maps the memory, and the output register
   stays in the fabric).
 
 The generic form is the primitive's *twin*: the same latency and, cycle by cycle, the same values for the
@@ -28,17 +31,17 @@ sim/models/mult18x18d.v, against it; sim.netlist co-simulates the whole synthesi
 golden model).
 
 The enable. The registers hold data only and have no reset (a hard block's registers need none; on the
-iCE40 a register without one packs more freely). They update in the cycles the clock domain is enabled:
+iCE40 a register without one packs more freely), but for a :func:`copy` asked for one. They update in the cycles the clock domain is enabled:
 the generic form's registers are ordinary ``sync`` registers, so an ``EnableInserter`` around the module
 (hw.engine freezes the core that way) reaches them; an ``Instance`` is beyond its reach, so the instance's
 clock enable is driven from the ``enable`` argument, which must be that same enable (1 where there is none).
 """
 
-from amaranth.hdl import ClockSignal, Const, Instance, Signal, signed
+from amaranth.hdl import ClockSignal, Const, Instance, ResetSignal, Signal, Value, signed
 
 from golden_model.errors import ConfigError
 
-__all__ = ["read", "product", "broadcast", "family", "READ_STAGES", "PRODUCT_STAGES", "FAMILIES", "MULT18X18D_WIDTH"]
+__all__ = ["read", "product", "copy", "broadcast", "family", "NO_RW_CHECK", "READ_STAGES", "PRODUCT_STAGES", "FAMILIES", "MULT18X18D_WIDTH"]
 
 #: The latencies :func:`read` and :func:`product` build.
 READ_STAGES = (1, 2)
@@ -46,6 +49,9 @@ PRODUCT_STAGES = (1, 3)
 
 #: The primitives' forms: the generic twin, and the ECP5's hard blocks.
 FAMILIES = ("generic", "ecp5")
+
+#: The attributes of a memory whose owner never uses a read of a word in the cycle it is written (:func:`read`).
+NO_RW_CHECK = {"no_rw_check": 1}
 
 #: The widest signed operand a MULT18X18D takes (an unsigned one: one bit less).
 MULT18X18D_WIDTH = 18
@@ -69,16 +75,31 @@ def _check_family(form):
 
 
 def read(m, port, stages, name, *, family="generic"):
-    """The data of the synchronous read ``port`` (amaranth.lib.memory), ``stages`` cycles after its address.
-    (One form on every family: the generic one.)"""
+    """The data of the asynchronous read ``port`` (amaranth.lib.memory, ``domain="comb"``) ``stages``
+    registers later: the word at the address the port sees in cycle t, in cycle t + ``stages``. (One form on
+    every family: the generic one.)
+
+    The first register is the memory's synchronous read: Yosys (``memory_dff``) merges it into the block RAM's
+    read port. A memory built with ``attrs=NO_RW_CHECK`` is then mapped without the logic that would make a
+    read of a word in the cycle it is written return its old value (a DP16KD does not, across its ports): the
+    owner of such a memory promises that it never uses what such a read returns. (Amaranth's own synchronous
+    read port says "old value" and Yosys cannot be told otherwise for it: it adds a comparator and a
+    multiplexer in the fabric in front of every read register.)"""
     _check_family(family)
     if stages not in READ_STAGES:
         raise ValueError(f"a read takes one of {READ_STAGES} cycles, not {stages!r}")
-    if stages == 1:
-        return port.data
-    word = Signal(port.data.shape(), name=name, reset_less=True)
-    m.d.sync += word.eq(port.data)
-    return word
+    if port.domain != "comb":
+        raise ValueError(f"the read {name!r} registers an asynchronous port (domain 'comb'), not one of domain {port.domain!r}")
+    return _registers(m, port.data, stages, name)
+
+
+def _registers(m, value, stages, name):
+    """``value`` through ``stages`` registers without reset: the last one."""
+    for i in range(stages):
+        word = Signal(value.shape(), name=name if i == stages - 1 else f"{name}_{i}", reset_less=True)
+        m.d.sync += word.eq(value)
+        value = word
+    return value
 
 
 def product(m, a, b, stages, name, shape=None, *, family="generic", enable=None):
@@ -132,6 +153,31 @@ def _mult18x18d(m, a, b, name, shape, enable):
         **{f"i_C{i}": Const(0) for i in range(MULT18X18D_WIDTH)},
         **{f"o_P{i}": p[i] for i in range(2 * MULT18X18D_WIDTH)},
     )
+    return out
+
+
+def copy(m, value, name, *, family="generic", enable=None, reset=False):
+    """``value`` one cycle later, in a register that synthesis keeps as built: for copies of one value that
+    drive parts of the chip far apart (a registered fan-out), each placed near its own loads.
+
+    Yosys merges flip-flops of its own whose inputs are equal (``opt_merge``; the ``keep`` of their signals
+    does not stop it), so copies written as ordinary registers end as one. On the ECP5 each bit is therefore
+    a Lattice flip-flop instance (``FD1P3AX``; ``FD1P3IX``, synchronous clear over the clock enable, with
+    ``reset``), which it does not merge; its clock enable is ``enable``, the enable of the ``sync`` domain (1
+    when None; as for :func:`product`, an ``EnableInserter`` does not reach an instance). The generic form
+    (every other family) is a ``sync`` register, reset to 0 with ``reset``, else without reset. (The instance's
+    clear is the domain's reset signal: a ``ResetInserter`` does not reach it either.)"""
+    _check_family(family)
+    out = Signal(value.shape(), name=name, reset_less=not reset)
+    if family != "ecp5":
+        m.d.sync += out.eq(value)
+        return out
+    src, dst = Value.cast(value), Value.cast(out)
+    clear = {"i_CD": ResetSignal("sync")} if reset else {}
+    for i in range(len(dst)):
+        m.submodules[f"{name}_ff{i}"] = Instance(
+            "FD1P3IX" if reset else "FD1P3AX", i_D=src[i], i_SP=Const(1) if enable is None else enable,
+            i_CK=ClockSignal("sync"), o_Q=dst[i], **clear)
     return out
 
 

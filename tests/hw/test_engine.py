@@ -60,6 +60,17 @@ def test_random_sequences(name, dense, random_inputs):
     assert 0 < want.nonzeros < want.dz.size   # the threshold left some of each
 
 
+@pytest.mark.parametrize("name", ["C1-forwarded", "P4-C3", "compact-C2"])
+def test_no_read_in_the_cycle_of_its_write_is_used(name, random_inputs, monkeypatch):
+    """The lanes' block RAMs are built without read/write collision logic (hw.mac_lanes.MacLanes._memory):
+    with every such read spoilt, two back-to-back sequences in both modes are still exact."""
+    from hw.mac_lanes import MacLanes
+    monkeypatch.setattr(MacLanes, "poison_collisions", True)
+    cfg = EngineConfig(**CONFIGS[name])
+    for dense in (False, True):
+        check(cfg, random_inputs(cfg, 3, cfg.max_batch, np.random.default_rng(5)), dense=dense, runs=2, seed=3)
+
+
 def test_without_handshake_gaps_the_host_never_stalls_the_engine(random_inputs):
     cfg = EngineConfig(**CONFIGS["P4-C3"])
     check(cfg, random_inputs(cfg, 4, 2, np.random.default_rng(1)), dense=False, gap=0, stall=0)

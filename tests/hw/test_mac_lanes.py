@@ -163,6 +163,47 @@ def test_close_entries_are_forwarded_without_waiting(I, H, P, pipeline):
     assert got["hazards"] == 0
 
 
+@pytest.mark.parametrize("pipeline", ["registered", "compact"])
+@pytest.mark.parametrize("I, H, P", [(2, 2, 4), (2, 1, 1), (5, 2, 2)])
+def test_no_read_of_a_word_in_the_cycle_it_is_written_is_used(I, H, P, pipeline, monkeypatch):
+    """The lanes' memories are built without read/write collision logic (MacLanes._memory): such a read
+    returns anything on the FPGA. With every such read spoilt (its word's complement), close entries (C below
+    the forward window), random gaps and the read-out's clears still give the exact sums."""
+    monkeypatch.setattr(MacLanes, "poison_collisions", True)
+    cfg = EngineConfig(input_size=I, hidden_size=H, lanes=P, max_batch=2, max_seq=4, lane_pipeline=pipeline)
+    rng = np.random.default_rng(I + P)
+    W, a, entries = case(cfg, 30, rng)
+    R = cfg.n_rows
+    entries += [(3 % R, 0, 100), (3 % R, 1, -7), (5 % R, 1, 9), (5 % R, 1, 11), (2, 0, 4), (2, 0, -3)] * 2
+    for gap in (0.0, 0.5):
+        got = run(cfg, W, a, entries, gap=gap, seed=P)
+        dW, da, db, _ = expected(cfg, W, a, entries)
+        np.testing.assert_array_equal(got["dW"], dW)
+        np.testing.assert_array_equal(got["da"], da)
+        np.testing.assert_array_equal(got["db"], db)
+        assert got["cleared"] == [0] * P
+
+
+def test_the_spoilt_reads_are_there_to_be_used(monkeypatch):
+    """The test above can fail: with forwarding taken away, an entry three cycles (C = 1: entries) after
+    another on the same row reads dW in the cycle the other writes it, and the spoilt run differs from the
+    clean one."""
+    cfg = EngineConfig(input_size=2, hidden_size=2, lanes=4, max_batch=2, max_seq=4)
+    rng = np.random.default_rng(0)
+    W, a, _ = case(cfg, 0, rng)
+    entries = [(3, 0, 100), (1, 1, 5), (2, 1, 6), (3, 0, -7)]
+    monkeypatch.setattr(MacLanes, "_forwarding", lambda self, m, stages: _no_forwarding(self))
+    clean = run(cfg, W, a, entries, gap=0.0)
+    monkeypatch.setattr(MacLanes, "poison_collisions", True)
+    spoilt = run(cfg, W, a, entries, gap=0.0)
+    assert not np.array_equal(clean["dW"], spoilt["dW"])
+
+
+def _no_forwarding(lanes):
+    from amaranth.hdl import Const
+    return {(name, d): Const(0) for name in ("dw", "da", "db") for d in range(lanes.timing.forward_window)}
+
+
 def test_saturation_sets_the_flags():
     cfg = EngineConfig(input_size=3, hidden_size=1, lanes=2, max_batch=2, max_seq=2,
                        dw_acc_width=32, da_acc_width=32, db_acc_width=16)

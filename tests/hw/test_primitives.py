@@ -90,3 +90,33 @@ def test_the_generic_twin_is_three_enabled_cycles_late():
             s1, s2, o = (x, y), s1[0] * s1[1], s2
         expected.append(o)
     assert seen == expected and 1 << 30 in seen
+
+
+def test_the_ecp5_lanes_copy_the_column_per_group_in_flip_flop_instances():
+    """One copy of the issued column, its flags and the read-out's request per group of LANES_PER_COPY lanes,
+    as Lattice flip-flops (the flags and the request with a clear) clock-enabled by the engine's run."""
+    from hw.mac_lanes import LANES_PER_COPY
+    cfg = EngineConfig(input_size=9, hidden_size=2, lanes=2 * LANES_PER_COPY, max_batch=2, max_seq=2)
+    text = rtlil.convert(Engine(cfg), platform=Ecp5Netlist())
+    for kind, name in (("FD1P3AX", "column"), ("FD1P3IX", "on"), ("FD1P3IX", "request")):
+        cells = re.findall(rf"cell \\{kind} \S*{name}_(\d+)_ff\d+\n(.*?)\n  end", text, re.S)
+        assert {g for g, _ in cells} == {"0", "1"}, (kind, name)
+        assert all(re.search(r"connect \\SP (?!1')", body) for _, body in cells)
+    assert "FD1P3" not in rtlil.convert(Engine(cfg))                # the generic twin: registers
+
+
+def test_yosys_keeps_equal_copies(tmp_path):
+    """Two copies of one value stay two sets of flip-flops through synth_ecp5 (its own registers with
+    equal inputs it merges into one)."""
+    import subprocess
+    from boards.build import toolchain
+    m = Module()
+    value = Signal(4)
+    outs = [primitives.copy(m, value, f"{form}{i}", family=form) for form in ("ecp5", "generic") for i in range(2)]
+    (tmp_path / "copies.il").write_text(rtlil.convert(m, ports=[value, *outs]))
+    env = toolchain("ecp5")
+    done = subprocess.run([env["YOSYS"], "-q", "-p", "read_rtlil copies.il; synth_ecp5 -top top; tee -q -o stat.txt stat"],
+                          cwd=tmp_path, capture_output=True, text=True, env=env)
+    assert done.returncode == 0, done.stderr
+    ffs = re.findall(r"(\d+)\s+TRELLIS_FF", (tmp_path / "stat.txt").read_text())
+    assert ffs == [str(2 * 4 + 4)]                 # two ECP5 copies, one generic
