@@ -20,8 +20,8 @@ a power of two in the memories' depth.
 
 Pipeline (cycle r: the sequencer issues a column; the stages are ``config.lane_pipeline``'s, see
 :class:`LaneTiming` and docs/engine.md): the column's entry and addresses are copied into one register
-per group of ``LANES_PER_COPY`` lanes (``registered`` only: a registered fan-out, no net drives all P
-lanes); W and a are read (hw.primitives.read), multiplied by v (hw.primitives.product); the
+per group of ``LANES_PER_COPY`` lanes, and each memory port's inputs into registers of each lane's own
+(``registered`` only: a registered fan-out tree, no net drives all P lanes); W and a are read (hw.primitives.read), multiplied by v (hw.primitives.product); the
 accumulators dW, da (and db with column 0) are read so that the old value arrives with the products, in
 cycle r + ``product``; the sum, saturated per ``config.overflow``, is registered then and written in the
 cycle after.
@@ -68,7 +68,7 @@ class LaneTiming:
     """The lanes' register stages (``config.lane_pipeline``) and the latencies that follow, in cycles from the
     issue of a column (see the module docstring)."""
 
-    fanout: int        # the column's copy per group of lanes (0: none)
+    fanout: int        # registers from the sequencer to a memory port: its group's copy, then the lane's own (0: none)
     read: int          # a memory read: its own register, then an output register or not (hw.primitives.read)
     multiply: int      # hw.primitives.product's stages
 
@@ -110,7 +110,7 @@ class LaneTiming:
 
 
 #: The register stages of each ``lane_pipeline`` (golden_model.engine_config.LANE_PIPELINES).
-_PIPELINES = {"registered": LaneTiming(fanout=1, read=2, multiply=3), "compact": LaneTiming(fanout=0, read=1, multiply=1)}
+_PIPELINES = {"registered": LaneTiming(fanout=2, read=2, multiply=3), "compact": LaneTiming(fanout=0, read=1, multiply=1)}
 
 
 def lane_timing(config):
@@ -217,6 +217,10 @@ class MacLanes(EnginePart):
             asked.dw.eq(self.rd_dw), asked.da.eq(self.rd_da), asked.db.eq(self.rd_db), asked.dbuf.eq(self.rd_dbuf),
             asked.addr.eq(self.rd_addr),
         ]
+        writes = Signal(data.StructLayout({"w_we": 1, "a_we": 1, "a_buf": 1, "w_addr": len(self.w_addr),
+                                           "a_addr": len(self.a_addr)}))
+        m.d.comb += [writes.w_we.eq(self.w_we), writes.w_addr.eq(self.w_addr), writes.a_we.eq(self.a_we),
+                     writes.a_buf.eq(self.a_buf), writes.a_addr.eq(self.a_addr)]
         t = self.timing
         groups = []
         depth = t.product + t.forward_window - 2      # the last stage read (forwarding's)
@@ -231,23 +235,25 @@ class MacLanes(EnginePart):
                 columns = [issued] + delayed(m, data_copy, depth - 1, f"column_{g}", reset_less=True)
                 flags = [Cat(issued.mac, issued.db)] + delayed(m, flag_copy, depth - 1, f"on_{g}")
                 requests = [asked] + delayed(m, ask, t.read_latency - 1, f"request_{g}")
+                written = copy(m, writes, f"writes_{g}", family=form, enable=self.enable, reset=True)
             else:
                 columns = delayed(m, issued, depth, f"column_{g}", reset_less=True)
                 flags = delayed(m, Cat(issued.mac, issued.db), depth, f"on_{g}")
                 requests = delayed(m, asked, t.read_latency, f"request_{g}")
+                written = writes
             stages = [issued]
             for i in range(1, depth + 1):
                 stage = Signal(column, name=f"stage_{g}_{i}")
                 m.d.comb += [stage.eq(columns[i]), stage.mac.eq(flags[i][0]), stage.db.eq(flags[i][1])]
                 stages.append(stage)
-            groups.append((stages, requests))
-        stages, _ = groups[0]
+            groups.append((stages, requests, written))
+        stages, _, _ = groups[0]
         m.d.comb += self.idle.eq(~Cat(s.mac for s in stages[:t.write + 1]).any())
 
         forwards = self._forwarding(m, stages)
         overflows = [self._lane(m, p, *groups[min(p // LANES_PER_COPY, len(groups) - 1)], forwards, form)
                      for p in range(P)]
-        db_over = self._db(m, *groups[0], forwards)
+        db_over = self._db(m, *groups[0][:2], forwards, form)
         ovf = Signal(3)                    # (registered: a wide OR after the adders would lengthen their path)
         m.d.sync += ovf.eq(Cat(Cat(dw for dw, _ in overflows).any(), Cat(da for _, da in overflows).any(), db_over))
         m.d.comb += [self.ovf_dw.eq(ovf[0]), self.ovf_da.eq(ovf[1]), self.ovf_db.eq(ovf[2])]
@@ -311,22 +317,32 @@ class MacLanes(EnginePart):
         m.d.comb += hit.eq(wp.en & (wp.addr == rp.addr))
         return Mux(delayed(m, hit, self.timing.read, f"{name}_collision")[-1], ~word, word)
 
-    def _lane(self, m, p, stages, requests, forwards, form):
+    def _lane(self, m, p, stages, requests, written, forwards, form):
         """Lane p: its memories and its two multiply-accumulates (products of the primitives' family ``form``);
-        returns its (dW, da) overflow."""
+        returns its (dW, da) overflow. ``stages``, ``requests``: its group's; ``written``: the writes of W and a
+        (enables and addresses) through the group's copy, registered again in the lane (its data beside
+        them). Every input of a memory port comes from a register of the lane's own (:meth:`_local`)."""
         c = self.config
         t = self.timing
-        operand, ready, summed = t.fanout, t.fanout + t.read, t.product
-        cleared, answered = requests[t.clear], requests[-1]
+        operand, ready, summed, add = t.fanout, t.fanout + t.read, t.product, t.accumulator_read
         w_rp, w_wp = self._memory(m, "W", shape_of(c.weight), str(p))
         a_ports = [self._memory(m, f"a{i}", shape_of(c.inp), f"_{p}") for i in range(2)]
         dw_rp, dw_wp = self._memory(m, "dW", wide(c.dw_acc), str(p))
         da_ports = [self._memory(m, f"da{i}", wide(c.da_acc), f"_{p}") for i in range(2)]
-        m.d.comb += [w_wp.en.eq(self.w_we), w_wp.addr.eq(self.w_addr), w_wp.data.eq(self.w_data[p]),
-                     w_rp.addr.eq(stages[operand].w_addr)]
+
+        def local(name, value_of, reset=False):
+            return self._local(m, f"{name}{p}", value_of, form, reset)
+
+        # W and a: written as loaded, read by the issued column
+        wr = copy(m, written, f"writes{p}", family=form, enable=self.enable, reset=True) if t.fanout else written
+        w_data, a_data = (delayed(m, value, t.fanout, name, reset_less=True)[-1]
+                          for value, name in ((self.w_data[p], f"w_data{p}"), (self.a_data[p], f"a_data{p}")))
+        m.d.comb += [w_wp.en.eq(wr.w_we), w_wp.addr.eq(wr.w_addr), w_wp.data.eq(w_data),
+                     w_rp.addr.eq(local("w_raddr", lambda back: stages[operand - back].w_addr))]
+        a_raddr = local("a_raddr", lambda back: stages[operand - back].d_addr)
         for i, (rp, wp) in enumerate(a_ports):
-            m.d.comb += [wp.en.eq(self.a_we & (self.a_buf if i else ~self.a_buf)), wp.addr.eq(self.a_addr),
-                         wp.data.eq(self.a_data[p]), rp.addr.eq(stages[operand].d_addr)]
+            m.d.comb += [wp.en.eq(wr.a_we & (wr.a_buf if i else ~wr.a_buf)), wp.addr.eq(wr.a_addr),
+                         wp.data.eq(a_data), rp.addr.eq(a_raddr)]
         weight = self._read(m, (w_rp, w_wp), f"w{p}")
         a = Mux(stages[ready].abuf, *(self._read(m, ports, f"a{i}_{p}") for i, ports in reversed(list(enumerate(a_ports)))))
         pw = product(m, a, stages[ready].v, t.multiply, f"pw{p}", wide(c.dw_acc), family=form,
@@ -335,52 +351,70 @@ class MacLanes(EnginePart):
                      enable=self.enable)
 
         # the accumulators: read (or read out), summed, written (or cleared after a read-out)
-        m.d.comb += dw_rp.addr.eq(self._read_address(m, dw_rp, lambda r: r.dw, lambda s: s.w_addr, stages, requests,
-                                                     f"dw_addr{p}"))
+        def read_address(port, asks, column_address):
+            """The read-out's request's address where it ``asks``, else the column's, in the cycle each reads."""
+            def value_of(back):
+                ask, addr = requests[t.fanout - back], Signal.like(port.addr)
+                m.d.comb += addr.eq(Mux(asks(ask), ask.addr, column_address(stages[add - back])))
+                return addr
+            return value_of
+
+        def write(port, asks, column_on, column_address):
+            """A write's enable, address and clear (write 0): the read-out's clear where it ``asks``, else the
+            column's sum."""
+            def value_of(back):
+                ask, column = requests[t.clear - back], stages[t.write - back]
+                port_in = Signal(data.StructLayout({"en": 1, "addr": len(port.addr), "clear": 1}))
+                m.d.comb += [port_in.en.eq(asks(ask) | column_on(column)), port_in.clear.eq(asks(ask)),
+                             port_in.addr.eq(Mux(asks(ask), ask.addr, column_address(column)))]
+                return port_in
+            return value_of
+
+        m.d.comb += dw_rp.addr.eq(local("dw_raddr", read_address(dw_rp, lambda r: r.dw, lambda s: s.w_addr)))
         dw_old = self._read(m, (dw_rp, dw_wp), f"dw{p}")
         dw_sum, dw_over = self._accumulate(m, f"dw_{p}", dw_old, pw, c.dw_acc, forwards, stages[summed].mac)
-        m.d.comb += [self.dw_data[p].eq(dw_old), dw_wp.addr.eq(Mux(cleared.dw, cleared.addr, stages[summed + 1].w_addr)),
-                     dw_wp.en.eq(stages[summed + 1].mac | cleared.dw), dw_wp.data.eq(Mux(cleared.dw, 0, dw_sum))]
+        dw_write = local("dw_write", write(dw_wp, lambda r: r.dw, lambda s: s.mac, lambda s: s.w_addr), reset=True)
+        m.d.comb += [self.dw_data[p].eq(dw_old), dw_wp.addr.eq(dw_write.addr), dw_wp.en.eq(dw_write.en),
+                     dw_wp.data.eq(Mux(dw_write.clear, 0, dw_sum))]
         da_old = []
         for i, (rp, wp) in enumerate(da_ports):
             mine = (lambda r: r.dbuf) if i else (lambda r: ~r.dbuf)        # this buffer is the one meant
-            m.d.comb += rp.addr.eq(self._read_address(m, rp, lambda r, mine=mine: r.da & mine(r), lambda s: s.d_addr,
-                                                      stages, requests, f"da{i}_addr{p}"))
+            m.d.comb += rp.addr.eq(local(f"da{i}_raddr", read_address(rp, lambda r, mine=mine: r.da & mine(r),
+                                                                         lambda s: s.d_addr)))
             da_old.append(self._read(m, (rp, wp), f"da{i}_{p}"))
-        m.d.comb += self.da_data[p].eq(Mux(answered.dbuf, da_old[1], da_old[0]))
-        da_sum, da_over = self._accumulate(m, f"da_{p}", Mux(stages[summed].dbuf, da_old[1], da_old[0]), pa,
+        answered = local("da_answered", lambda back: requests[t.read_latency - back].dbuf)
+        chosen = local("da_chosen", lambda back: stages[summed - back].dbuf)
+        m.d.comb += self.da_data[p].eq(Mux(answered, da_old[1], da_old[0]))
+        da_sum, da_over = self._accumulate(m, f"da_{p}", Mux(chosen, da_old[1], da_old[0]), pa,
                                            c.da_acc, forwards, stages[summed].mac)
         for i, (rp, wp) in enumerate(da_ports):
             mine = (lambda r: r.dbuf) if i else (lambda r: ~r.dbuf)
-            clear = cleared.da & mine(cleared)
-            m.d.comb += [wp.addr.eq(Mux(clear, cleared.addr, stages[summed + 1].d_addr)),
-                         wp.en.eq(clear | (stages[summed + 1].mac & mine(stages[summed + 1]))),
-                         wp.data.eq(Mux(clear, 0, da_sum))]
+            da_write = local(f"da{i}_write", write(wp, lambda r, mine=mine: r.da & mine(r), lambda s, mine=mine: s.mac & mine(s),
+                                                   lambda s: s.d_addr), reset=True)
+            m.d.comb += [wp.addr.eq(da_write.addr), wp.en.eq(da_write.en), wp.data.eq(Mux(da_write.clear, 0, da_sum))]
         return dw_over, da_over
 
-    def _read_address(self, m, port, asks, column_address, stages, requests, name):
-        """The address of an accumulator's read ``port`` in the cycle the column of stage ``accumulator_read``
-        reads it: the read-out's request's if it ``asks`` (a function of a request), else the column's
-        (``column_address``, a function of a stage). With the fan-out stage it comes from a register loaded
-        a cycle before, one per lane, so that no multiplexer lies between the shared stages and the memory."""
-        t = self.timing
-        add = t.accumulator_read
-        if not t.fanout:
-            ask = requests[t.fanout]
-            return Mux(asks(ask), ask.addr, column_address(stages[add]))
-        ask = requests[t.fanout - 1]
-        reg = Signal.like(port.addr, name=name, reset_less=True)
-        m.d.sync += reg.eq(Mux(asks(ask), ask.addr, column_address(stages[add - 1])))
-        return reg
+    def _local(self, m, name, value_of, form, reset=False):
+        """A value a lane's memory port (or multiplexer) takes in the cycle it is used: ``value_of(0)``, a
+        function of the group's stages and requests; with the fan-out stage, a register of the lane's own
+        (hw.primitives.copy: not merged with its neighbours') loaded a cycle before with ``value_of(1)``, so
+        that only a register lies between the group's stages and the memory."""
+        if not self.timing.fanout:
+            return value_of(0)
+        return copy(m, value_of(1), name, family=form, enable=self.enable, reset=reset)
 
-    def _db(self, m, stages, requests, forwards):
+    def _db(self, m, stages, requests, forwards, form):
         """The db accumulators (one memory: db[k] += v with an entry's first column); returns its overflow."""
         c = self.config
         t = self.timing
         summed = t.product
         cleared = requests[t.clear]
         db_rp, db_wp = self._memory(m, "db", wide(c.db_acc))
-        m.d.comb += db_rp.addr.eq(self._read_address(m, db_rp, lambda r: r.db, lambda s: s.k, stages, requests, "db_addr"))
+        def read_address(back):
+            ask, addr = requests[t.fanout - back], Signal.like(db_rp.addr)
+            m.d.comb += addr.eq(Mux(ask.db, ask.addr, stages[t.accumulator_read - back].k))
+            return addr
+        m.d.comb += db_rp.addr.eq(self._local(m, "db_raddr", read_address, form))
         db_old = self._read(m, (db_rp, db_wp), "db")
         db_v = Signal(wide(c.db_acc), reset_less=True)
         m.d.sync += db_v.eq(stages[summed - 1].v)
@@ -391,3 +425,4 @@ class MacLanes(EnginePart):
             db_wp.en.eq(stages[summed + 1].db | cleared.db), db_wp.data.eq(Mux(cleared.db, 0, db_sum)),
         ]
         return db_over
+
