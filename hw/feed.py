@@ -23,11 +23,13 @@ from amaranth.lib.wiring import In, Out
 
 from golden_model.ggu import GGU_DZ
 
-from .bits import address, count, depth, equals
+from .bits import address, count, delayed, depth, equals
 from .fixed import shape_of
 from .gate_grad import ggu_input_layout, ggu_output_layout
 from .layouts import chunk_layout, dz_layout, element_layout, state_layout
+from .mac_lanes import LANES_PER_COPY
 from .part import EnginePart
+from .primitives import copy, family
 
 __all__ = ["Feed"]
 
@@ -53,16 +55,28 @@ class Feed(EnginePart):
     state, state_want : dh0 and dc0 of the next element.
     elem_want_next, state_want_next : what the wants will be in the next cycle if the feed runs in this one
         (hw.engine decides a cycle ahead whether the core can run).
+    enable : the enable of the feed's clock domain (high when there is none), for its copies of the dh_rec
+        address (hw.primitives.copy), which an ``EnableInserter`` does not reach.
     """
 
-    #: Cycles from an element's walk to the cycle the host's element is taken (``elem_want``).
-    take_latency = 1
-
     @staticmethod
-    def latency_of(config):
-        """Cycles from an element's walk to its offer to the unit: the memories' read, then, with the registered
-        pipeline (``config.lane_pipeline``), the offer's register (2; compact: 1)."""
-        return 2 if config.lane_pipeline == "registered" else 1
+    def spread_of(config):
+        """Register stages on each side of the dh_rec memories' read (their address, copied per group of
+        memories, and each one's word), with the registered pipeline (``config.lane_pipeline``; the
+        memories are written by the read-out near the lanes, so they are spread over the chip): 1, else 0."""
+        return 1 if config.lane_pipeline == "registered" else 0
+
+    @classmethod
+    def take_latency_of(cls, config):
+        """Cycles from an element's walk to the cycle the host's element is taken (``elem_want``): the
+        memories' read (1), after the address's copy and before the words' registers (``spread_of``)."""
+        return 1 + 2 * cls.spread_of(config)
+
+    @classmethod
+    def latency_of(cls, config):
+        """Cycles from an element's walk to its offer to the unit: the take, then, with the registered
+        pipeline, the offer's register (4; compact: 1)."""
+        return cls.take_latency_of(config) + cls.spread_of(config)
 
     @property
     def latency(self):
@@ -83,6 +97,7 @@ class Feed(EnginePart):
             "rec_data": In(chunk_layout(c, c.grad)),
             "state": Out(state_layout(c)), "state_want": Out(1),
             "elem_want_next": Out(1), "state_want_next": Out(1),
+            "enable": In(1, init=1),
         }
 
     def elaborate(self, platform):
@@ -114,34 +129,45 @@ class Feed(EnginePart):
             m.d.sync += [lane.eq(I % P), chunk.eq(I // P)]
         m.d.comb += [self.last.eq(walk & equals(j, H - 1) & (b == self.b_last)),
                      dc_read.addr.eq(address((b, B), (j, H)))]
-        for read in rec_reads:
-            m.d.comb += read.addr.eq(address((chunk, C), (b, B)))
 
-        # a cycle later the memories answer; the element itself is taken from the host in this cycle
-        lane1, feeding, emitting = Signal.like(lane), Signal(), Signal()
-        m.d.sync += [lane1.eq(lane), feeding.eq(walk & self.to_unit), emitting.eq(walk & self.to_state)]
-        m.d.comb += [self.elem_want_next.eq(walk & self.to_unit), self.state_want_next.eq(walk & self.to_state)]
+        # the memories answer a cycle after their address; with the spread, the address goes through a copy per
+        # group of LANES_PER_COPY memories and each memory's word into a register beside it. The element is taken
+        # from the host, and the walk's controls arrive, in the cycle the words are there (``take_latency_of``)
+        S, take, form = self.spread_of(c), self.take_latency_of(c), family(platform)
+        rec_addr, copies = address((chunk, C), (b, B)), {}
+        for p, read in enumerate(rec_reads):
+            g = p // LANES_PER_COPY
+            if S and g not in copies:
+                copies[g] = copy(m, rec_addr, f"rec_addr_{g}", family=form, enable=self.enable)
+            m.d.comb += read.addr.eq(copies[g] if S else rec_addr)
+        words = [delayed(m, read.data, S, f"rec_word_{p}", reset_less=True)[-1] for p, read in enumerate(rec_reads)]
+        dc_word = delayed(m, dc_read.data, 2 * S, "dc_word", reset_less=True)[-1]
+        lanes = delayed(m, lane, take, "lane", reset_less=True)
+        feedings = delayed(m, walk & self.to_unit, take, "feeding")
+        emittings = delayed(m, walk & self.to_state, take, "emitting")
+        feeding, emitting = feedings[-1], emittings[-1]
+        m.d.comb += [self.elem_want_next.eq(feedings[-2]), self.state_want_next.eq(emittings[-2])]
         dh_rec = Signal(shape_of(c.grad))
-        with m.Switch(lane1):                   # (a parallel multiplexer, not a chain of priorities)
+        with m.Switch(lanes[-1]):               # (a parallel multiplexer, not a chain of priorities)
             for p in range(P - 1):
                 with m.Case(p):
-                    m.d.comb += dh_rec.eq(rec_reads[p].data)
+                    m.d.comb += dh_rec.eq(words[p])
             with m.Default():
-                m.d.comb += dh_rec.eq(rec_reads[P - 1].data)
+                m.d.comb += dh_rec.eq(words[P - 1])
         # the element, its dh_rec and its dc_next are offered to the unit (from a register a cycle later, with
         # the registered pipeline)
         element = Signal(ggu_input_layout(c))
-        m.d.comb += [element.dh_rec.eq(Mux(self.first, 0, dh_rec)), element.dc_next.eq(Mux(self.first, 0, dc_read.data))]
+        m.d.comb += [element.dh_rec.eq(Mux(self.first, 0, dh_rec)), element.dc_next.eq(Mux(self.first, 0, dc_word))]
         for name in element_layout(c).members:
             m.d.comb += element[name].eq(self.elem[name])
-        if self.latency == 2:
+        if S:
             offer = Signal(ggu_input_layout(c), reset_less=True)
             m.d.sync += [offer.eq(element), self.o_elem.valid.eq(feeding)]
             m.d.comb += self.o_elem.payload.eq(offer)
         else:
             m.d.comb += [self.o_elem.payload.eq(element), self.o_elem.valid.eq(feeding)]
         m.d.comb += [self.elem_want.eq(feeding), self.state_want.eq(emitting), self.state.dh0.eq(dh_rec),
-                     self.state.dc0.eq(dc_read.data)]
+                     self.state.dc0.eq(dc_word)]
         self._results(m, dc_write)
         return m
 

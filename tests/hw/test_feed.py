@@ -1,5 +1,5 @@
 """The feed (hw.feed) against its docstring and the latencies golden_model.cycles reads from it: the walk
-(unit j, batch b within j; one element every ggu_cycles cycles, taken from the host ``Feed.take_latency``
+(unit j, batch b within j; one element every ggu_cycles cycles, taken from the host ``Feed.take_latency_of(config)``
 and offered ``Feed.latency_of(config)`` cycles after its walk) with dh_rec and dc_next from its memories, the results on to the dz buffer and ``returned``
 (``Feed.return_latency``), and the state walk (dh0, dc0)."""
 
@@ -118,14 +118,14 @@ def test_walk_offers_each_element_with_dh_rec_and_dc_next(case):
     walks = [[start + n * k for n in range(len(order))] for start in starts]
     offers = [t for w in walks for t in w]
     assert high(trace, "offer") == [t + Feed.latency_of(cfg) for t in offers]
-    assert high(trace, "want") == [t + Feed.take_latency for t in offers]
+    assert high(trace, "want") == [t + Feed.take_latency_of(cfg) for t in offers]
     assert high(trace, "last") == [w[-1] for w in walks]
     for s, first in enumerate((1, 0, 1)):
         for e, (j, b) in enumerate(order):
             t = walks[s][e] + Feed.latency_of(cfg)
             dh_rec = 0 if first else rec_word((I + j) // P, b, (I + j) % P)
             dc_next = 0 if first else 300 + e            # the first step's n-th result
-            taken = walks[s][e] + Feed.take_latency             # the host's element, as it was then
+            taken = walks[s][e] + Feed.take_latency_of(cfg)             # the host's element, as it was then
             assert trace[t]["elem"] == {**host_elem(cfg, taken), "dh_rec": dh_rec, "dc_next": dc_next}, (s, j, b)
 
 
@@ -170,7 +170,8 @@ def test_state_walk_gives_dh0_and_dc0(case):
     trace = bench.run(script)
     I, P, order, E = cfg.input_size, cfg.lanes, walk_order(cfg, B), emits[0]
     assert high(trace, "last")[-1] == E + len(order) - 1
-    assert high(trace, "state_want") == [E + 1 + e for e in range(len(order))]
-    assert [trace[E + 1 + e]["state"] for e in range(len(order))] == [
+    L = Feed.take_latency_of(cfg)
+    assert high(trace, "state_want") == [E + L + e for e in range(len(order))]
+    assert [trace[E + L + e]["state"] for e in range(len(order))] == [
         (rec_word((I + j) // P, b, (I + j) % P), 300 + e) for e, (j, b) in enumerate(order)]
     assert not any(r["offer"] or r["want"] for r in trace[E:])
