@@ -17,7 +17,7 @@ After the last step the same walk, one element a cycle, reads dh0 (the last
 dh_rec) and dc0 (the last dc_prev) out.
 """
 
-from amaranth.hdl import Module, Mux, Signal
+from amaranth.hdl import Cat, Module, Mux, Signal
 from amaranth.lib import memory, stream
 from amaranth.lib.wiring import In, Out
 
@@ -51,7 +51,8 @@ class Feed(EnginePart):
         nonzero, every element in dense mode), to the dz buffer, which holds a whole step.
     step_done : the step's MAC work ends this cycle.
     returned : every element of the step has come back from the unit.
-    rec_we, rec_addr, rec_data : dh_rec from the read-out (a chunk of da rounded to the grad format).
+    rec_we, rec_addr, rec_data : dh_rec from the read-out (a chunk of da rounded to the grad format), written
+        ``spread_of(config)`` cycles later.
     state, state_want : dh0 and dc0 of the next element.
     elem_want_next, state_want_next : what the wants will be in the next cycle if the feed runs in this one
         (hw.engine decides a cycle ahead whether the core can run).
@@ -69,13 +70,14 @@ class Feed(EnginePart):
     @classmethod
     def take_latency_of(cls, config):
         """Cycles from an element's walk to the cycle the host's element is taken (``elem_want``): the
-        memories' read (1), after the address's copy and before the words' registers (``spread_of``)."""
-        return 1 + 2 * cls.spread_of(config)
+        memories' read (1), after the address's copy and before the words' registers and the register of
+        each group's choice (``spread_of`` each)."""
+        return 1 + 3 * cls.spread_of(config)
 
     @classmethod
     def latency_of(cls, config):
         """Cycles from an element's walk to its offer to the unit: the take, then, with the registered
-        pipeline, the offer's register (4; compact: 1)."""
+        pipeline, the offer's register (5; compact: 1)."""
         return cls.take_latency_of(config) + cls.spread_of(config)
 
     @property
@@ -106,11 +108,18 @@ class Feed(EnginePart):
         H, I, P, C, B = c.hidden_size, c.input_size, c.lanes, c.cols_per_lane, c.max_batch
         m.submodules.dc_mem = dc_mem = memory.Memory(shape=shape_of(c.grad), depth=depth(B, H), init=[])
         dc_read, dc_write = dc_mem.read_port(), dc_mem.write_port()
-        rec_reads = []
+        S, form = self.spread_of(c), family(platform)
+        # dh_rec as the read-out sends it; with the spread, its write through a copy per group of memories and
+        # each word through a register beside its memory (a cycle later: ``spread_of``)
+        rec_reads, writes = [], {}
         for p in range(P):
             m.submodules[f"rec{p}"] = mem = memory.Memory(shape=shape_of(c.grad), depth=depth(C, B), init=[])
-            write = mem.write_port()
-            m.d.comb += [write.en.eq(self.rec_we), write.addr.eq(self.rec_addr), write.data.eq(self.rec_data[p])]
+            write, g = mem.write_port(), p // LANES_PER_COPY
+            if g not in writes:
+                asked = Cat(self.rec_we, self.rec_addr)
+                writes[g] = copy(m, asked, f"rec_write_{g}", family=form, enable=self.enable, reset=True) if S else asked
+            data = delayed(m, self.rec_data[p], S, f"rec_data_{p}", reset_less=True)[-1]
+            m.d.comb += [write.en.eq(writes[g][0]), write.addr.eq(writes[g][1:]), write.data.eq(data)]
             rec_reads.append(mem.read_port(transparent_for=(write,)))
 
         # the walk: element (j, b), its dh_rec in lane (I + j) % P, chunk (I + j) // P of the rec memories
@@ -133,7 +142,7 @@ class Feed(EnginePart):
         # the memories answer a cycle after their address; with the spread, the address goes through a copy per
         # group of LANES_PER_COPY memories and each memory's word into a register beside it. The element is taken
         # from the host, and the walk's controls arrive, in the cycle the words are there (``take_latency_of``)
-        S, take, form = self.spread_of(c), self.take_latency_of(c), family(platform)
+        take = self.take_latency_of(c)
         rec_addr, copies = address((chunk, C), (b, B)), {}
         for p, read in enumerate(rec_reads):
             g = p // LANES_PER_COPY
@@ -141,19 +150,21 @@ class Feed(EnginePart):
                 copies[g] = copy(m, rec_addr, f"rec_addr_{g}", family=form, enable=self.enable)
             m.d.comb += read.addr.eq(copies[g] if S else rec_addr)
         words = [delayed(m, read.data, S, f"rec_word_{p}", reset_less=True)[-1] for p, read in enumerate(rec_reads)]
-        dc_word = delayed(m, dc_read.data, 2 * S, "dc_word", reset_less=True)[-1]
+        dc_word = delayed(m, dc_read.data, 3 * S, "dc_word", reset_less=True)[-1]
         lanes = delayed(m, lane, take, "lane", reset_less=True)
         feedings = delayed(m, walk & self.to_unit, take, "feeding")
         emittings = delayed(m, walk & self.to_state, take, "emitting")
         feeding, emitting = feedings[-1], emittings[-1]
         m.d.comb += [self.elem_want_next.eq(feedings[-2]), self.state_want_next.eq(emittings[-2])]
-        dh_rec = Signal(shape_of(c.grad))
-        with m.Switch(lanes[-1]):               # (a parallel multiplexer, not a chain of priorities)
-            for p in range(P - 1):
-                with m.Case(p):
-                    m.d.comb += dh_rec.eq(words[p])
-            with m.Default():
-                m.d.comb += dh_rec.eq(words[P - 1])
+        if S:       # each group's word, chosen and registered beside the group, then the group's
+            chosen = []
+            for g in range(0, P, LANES_PER_COPY):
+                word = Signal(shape_of(c.grad), name=f"rec_chosen_{g // LANES_PER_COPY}", reset_less=True)
+                m.d.sync += word.eq(_choose(m, lanes[-2] % LANES_PER_COPY, words[g:g + LANES_PER_COPY], f"rec_group_{g}"))
+                chosen.append(word)
+            dh_rec = _choose(m, lanes[-1] // LANES_PER_COPY, chosen, "dh_rec")
+        else:
+            dh_rec = _choose(m, lanes[-1], words, "dh_rec")
         # the element, its dh_rec and its dc_next are offered to the unit (from a register a cycle later, with
         # the registered pipeline)
         element = Signal(ggu_input_layout(c))
@@ -192,3 +203,16 @@ class Feed(EnginePart):
         with m.If(self.step_done):
             m.d.sync += returned.eq(0)
         m.d.comb += self.returned.eq(returned)
+
+
+def _choose(m, index, values, name):
+    """``values[index]`` (the last one for any index beyond), by a parallel multiplexer (not a chain of
+    priorities)."""
+    out = Signal(values[0].shape(), name=name)
+    with m.Switch(index):
+        for i, value in enumerate(values[:-1]):
+            with m.Case(i):
+                m.d.comb += out.eq(value)
+        with m.Default():
+            m.d.comb += out.eq(values[-1])
+    return out

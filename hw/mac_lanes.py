@@ -146,7 +146,8 @@ class MacLanes(EnginePart):
     idle : no entry in flight.
     busy : a column is issued this cycle.
     hazard : an entry waits this cycle for a read-modify-write (never: the lanes forward instead).
-    ovf_dw, ovf_da, ovf_db : an accumulator overflowed (in the cycle after its sum was formed).
+    ovf_dw, ovf_da, ovf_db : an accumulator overflowed (in the cycle after its sum was formed; two cycles after with
+        the fan-out stage, OR-ed per group of lanes first).
     enable : the enable of the lanes' clock domain (high when there is none): the clock enable of their
         hard blocks (hw.primitives), which an ``EnableInserter`` does not reach.
     """
@@ -254,7 +255,18 @@ class MacLanes(EnginePart):
         overflows = [self._lane(m, p, *groups[min(p // LANES_PER_COPY, len(groups) - 1)], forwards, form)
                      for p in range(P)]
         db_over = self._db(m, *groups[0][:2], forwards, form)
-        ovf = Signal(3)                    # (registered: a wide OR after the adders would lengthen their path)
+        # the flags: registered (a wide OR after the adders would lengthen their path); with the fan-out stage,
+        # OR-ed per group of lanes into a register first (the lanes are spread over the chip)
+        if t.fanout:
+            per_group = []
+            for g in range(0, P, LANES_PER_COPY):
+                group = Signal(2, name=f"ovf_{g // LANES_PER_COPY}")
+                mine = overflows[g:g + LANES_PER_COPY]
+                m.d.sync += group.eq(Cat(Cat(dw for dw, _ in mine).any(), Cat(da for _, da in mine).any()))
+                per_group.append(group)
+            overflows = [(group[0], group[1]) for group in per_group]
+            db_over = delayed(m, db_over, 1, "ovf_db")[-1]
+        ovf = Signal(3)
         m.d.sync += ovf.eq(Cat(Cat(dw for dw, _ in overflows).any(), Cat(da for _, da in overflows).any(), db_over))
         m.d.comb += [self.ovf_dw.eq(ovf[0]), self.ovf_da.eq(ovf[1]), self.ovf_db.eq(ovf[2])]
         return m

@@ -63,7 +63,8 @@ class ReadOut(EnginePart):
     rd_dw, rd_da, rd_db, rd_addr, rd_dbuf, dw_data, da_data, db_data : the lanes' read-and-clear port.
     rec_we, rec_addr, rec_data : dh_rec, to the feed's memory.
     dx, dx_want; dw, dw_want; db, db_want : the engine's outputs.
-    overflow : the dx or dh_rec word sent in this cycle left the grad format (it saturated or wrapped).
+    overflow : the dx or dh_rec word sent ``overflow_lag_of(config)`` cycles before left the grad format (it
+        saturated or wrapped).
     dx_want_next, dw_want_next, db_want_next : what the wants will be in the next cycle if the read-out runs
         in this one (hw.engine decides a cycle ahead whether the core can run).
     """
@@ -76,6 +77,12 @@ class ReadOut(EnginePart):
         pipeline (``config.lane_pipeline``) a register after the rounding and one after the fit to the grad
         format (2); with the compact one, none (0)."""
         return 2 if config.lane_pipeline == "registered" else 0
+
+    @staticmethod
+    def overflow_lag_of(config):
+        """Cycles from a word sent to its ``overflow``: with the registered pipeline each lane's bit is
+        registered beside its word and OR-ed in the next cycle (1); with the compact one, none (0)."""
+        return 1 if config.lane_pipeline == "registered" else 0
 
     @property
     def round_latency(self):
@@ -167,11 +174,11 @@ class ReadOut(EnginePart):
             v, o = fixed.fit(q, c.grad, c.overflow)
             m.d.comb += [self.rec_data[p].eq(stage(v, f"rec_{p}")),
                          self.dx[p].eq(stage(in_row(v, p, tag.chunk, I, P), f"dx_{p}"))]   # dx columns only
-            over.append(o)
+            over.append(stage(tag.sent & o, f"over_{p}", reset_less=False))     # (beside the lane's word)
         m.d.comb += [self.rec_addr.eq(stage(tag.addr, "rec_addr")),
                      self.rec_we.eq(stage(tag.sent, "rec_we", reset_less=False)),
                      self.dx_want.eq(stage(tag.sent & tag.dx, "dx_want", reset_less=False)),
-                     self.overflow.eq(stage(tag.sent & Cat(over).any(), "overflow", reset_less=False))]
+                     self.overflow.eq(stage(Cat(over).any(), "overflow", reset_less=False))]
         if Lr:
             m.d.comb += [self.busy.eq(Cat(w.valid for w in flight).any() | tag.valid),
                          self.dx_want_next.eq(tag.sent & tag.dx)]

@@ -76,7 +76,7 @@ class Bench:
         await self.cycle(ctx, first=first, step_done=1)
         return start
 
-    def run(self, script, idle=3):
+    def run(self, script, idle=6):
         async def bench(ctx):
             await script(ctx)
             for _ in range(idle):

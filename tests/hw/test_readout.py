@@ -117,7 +117,7 @@ def test_da_readout_rounds_every_word_to_rec_and_dx(case):
             v, over = rounded(cfg, da_word(cfg, buf, c, b))
             assert trace[t]["rec"] == (addr(c, C, b), v), (t, c, b)
             outs["rec_we"].append(t)
-            outs["overflow"] += [t] if over else []
+            outs["overflow"] += [t + ReadOut.overflow_lag_of(cfg)] if over else []
             if c * P < I:                                       # a chunk with dx columns
                 outs["dx_want"].append(t)
                 assert trace[t]["dx"] == [x if c * P + p < I else 0 for p, x in enumerate(v)], (t, c, b)
