@@ -45,7 +45,7 @@ def _seeds(text):
     return seeds
 
 
-def _one(board, config, clock_mhz, seed, out, design):
+def _one(board, config, clock_mhz, seed, out, design, time_limit):
     """Build one seed (or reuse its report if it built the same ``design``, a boards.build.design_digest);
     returns the BuildReport's dict, or {"seed", "error"}."""
     report = out / "report.json"
@@ -54,7 +54,7 @@ def _one(board, config, clock_mhz, seed, out, design):
         if old.design == design and (clock_mhz is None or old.constraint_mhz == clock_mhz):
             return {"seed": seed, **old.to_dict(), "reused": True}
     try:
-        r = build(get_target(board), config, out, clock_mhz=clock_mhz, seed=seed)
+        r = build(get_target(board), config, out, clock_mhz=clock_mhz, seed=seed, time_limit_min=time_limit)
     except BuildError as e:
         return {"seed": seed, "error": str(e)}
     return {"seed": seed, **r.to_dict(), "reused": False}
@@ -86,6 +86,8 @@ def main(argv=None):
     ap.add_argument("--jobs", type=int, default=2, help="builds at a time (default: 2)")
     ap.add_argument("--clock-mhz", type=float, default=None, help="engine clock (default: the board's)")
     ap.add_argument("--out", type=Path, default=None, help="build root (default: build/seeds-<board>)")
+    ap.add_argument("--time-limit", type=float, default=60, metavar="MIN",
+                    help="stop a seed's build after this many minutes: it is reported as failed (default: 60)")
     ap.add_argument("--markdown", action="store_true", help="only print the table of the builds already there")
     add_engine_options(ap, EngineConfig)
     args = ap.parse_args(argv)
@@ -100,7 +102,7 @@ def main(argv=None):
     else:
         design = design_digest(get_target(args.board), config, clock_mhz=args.clock_mhz)
         with ProcessPoolExecutor(max(1, args.jobs)) as pool:
-            jobs = [pool.submit(_one, args.board, config, args.clock_mhz, s, root / str(s), design)
+            jobs = [pool.submit(_one, args.board, config, args.clock_mhz, s, root / str(s), design, args.time_limit)
                     for s in args.seeds]
             rows = []
             for job in jobs:

@@ -15,6 +15,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -151,10 +152,17 @@ def _last_error(log):
     return lines[-1] if lines else None
 
 
-def build(target, config=None, out=Path("build/board"), *, clock_mhz=None, baud=None, seed=1, progress=None):
+#: The default limit of a build's synthesis, place and route, in minutes (nextpnr's router can fail to
+#: converge on a placement: it then runs on without end).
+TIME_LIMIT_MIN = 60
+
+
+def build(target, config=None, out=Path("build/board"), *, clock_mhz=None, baud=None, seed=1, progress=None,
+          time_limit_min=TIME_LIMIT_MIN):
     """Build ``config`` (the target's default when None) for ``target`` into ``out``; returns a BuildReport
     and writes report.json and report.md there. ``clock_mhz`` (in [1, 400]) and ``baud`` (a positive
-    integer) default to the target's; they and ``config`` are checked before the tools are looked for."""
+    integer) default to the target's; they and ``config`` are checked before the tools are looked for. A
+    build that runs longer than ``time_limit_min`` minutes is stopped: BuildError."""
     if not isinstance(target, Target):
         raise TypeError(f"target must be a boards.targets.Target, not {type(target).__name__}")
     config = target.default_config() if config is None else config
@@ -163,6 +171,7 @@ def build(target, config=None, out=Path("build/board"), *, clock_mhz=None, baud=
         check_range("clock_mhz", clock_mhz, 1, 400)
     if baud is not None:
         check_size("baud", baud)
+    check_range("time_limit_min", time_limit_min, 0.01, 24 * 60)
     clock_plan(target, clock_mhz, baud)          # (a PLL the part cannot make, a baud rate too fast: refused now)
     env = toolchain(target.family)
     out = Path(out)
@@ -181,7 +190,18 @@ def build(target, config=None, out=Path("build/board"), *, clock_mhz=None, baud=
     say(f"synthesis, place and route for the {target.device} (minutes; logs in {out})")
     t0 = time.perf_counter()
     with open(out / "build.log", "w") as log:
-        done = subprocess.run(["sh", f"build_{name}.sh"], cwd=out, env=env, stdout=log, stderr=subprocess.STDOUT)
+        done = subprocess.Popen(["sh", f"build_{name}.sh"], cwd=out, env=env, stdout=log, stderr=subprocess.STDOUT,
+                                start_new_session=True)        # (its own process group: the tools go with it)
+        try:
+            done.wait(timeout=time_limit_min * 60)
+        except BaseException as e:
+            os.killpg(done.pid, signal.SIGKILL)
+            done.wait()
+            if not isinstance(e, subprocess.TimeoutExpired):
+                raise
+            raise BuildError(f"the {target.family} build did not finish within {time_limit_min:g} minutes and was "
+                             f"stopped (nextpnr's router may not converge at seed {seed}: try another --seed, or a "
+                             f"longer --time-limit; log: {out / (name + '.tim')})") from None
     build_s = time.perf_counter() - t0
     stat, rep = out / f"{name}.stat.json", out / f"{name}.report.json"
     cells = cells_of(stat) if stat.exists() else {}

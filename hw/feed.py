@@ -157,12 +157,13 @@ class Feed(EnginePart):
         feeding, emitting = feedings[-1], emittings[-1]
         m.d.comb += [self.elem_want_next.eq(feedings[-2]), self.state_want_next.eq(emittings[-2])]
         if S:       # each group's word, chosen and registered beside the group, then the group's
+            low = (LANES_PER_COPY - 1).bit_length()          # (LANES_PER_COPY is a power of two)
             chosen = []
             for g in range(0, P, LANES_PER_COPY):
                 word = Signal(shape_of(c.grad), name=f"rec_chosen_{g // LANES_PER_COPY}", reset_less=True)
-                m.d.sync += word.eq(_choose(m, lanes[-2] % LANES_PER_COPY, words[g:g + LANES_PER_COPY], f"rec_group_{g}"))
+                m.d.sync += word.eq(_choose(m, lanes[-2][:low], words[g:g + LANES_PER_COPY], f"rec_group_{g}"))
                 chosen.append(word)
-            dh_rec = _choose(m, lanes[-1] // LANES_PER_COPY, chosen, "dh_rec")
+            dh_rec = _choose(m, lanes[-1][low:], chosen, "dh_rec") if len(chosen) > 1 else chosen[0]
         else:
             dh_rec = _choose(m, lanes[-1], words, "dh_rec")
         # the element, its dh_rec and its dc_next are offered to the unit (from a register a cycle later, with

@@ -184,6 +184,8 @@ def _add_build(sub, config_cls):
     p.add_argument("--clock-mhz", type=float, default=None, help="engine clock (default: the board's; a PLL makes it)")
     p.add_argument("--baud", type=int, default=None, help="UART baud rate (default: the board's, 115200)")
     p.add_argument("--seed", type=int, default=1, help="placement seed of nextpnr")
+    p.add_argument("--time-limit", type=float, default=60, metavar="MIN",
+                   help="stop a build that runs longer (nextpnr's router may not converge at a seed)")
     p.add_argument("--out", type=Path, default=None, help="output directory (default: build/<board>)")
     p.add_argument("--program", action="store_true", help="program the board after the build (never by default)")
 
@@ -425,6 +427,7 @@ def cmd_build(args):
     out = args.out or Path("build") / target.name
     with console.status("building") as status:
         report = build(target, config, out, clock_mhz=args.clock_mhz, baud=args.baud, seed=args.seed,
+                       time_limit_min=args.time_limit,
                        progress=lambda text: (status.update(text), console.print(text)))
     rows = [("board", f"{report.board} ({report.device})"),
             ("Fmax", f"{report.fmax_mhz:.1f} MHz vs {report.constraint_mhz:.1f} MHz constraint: "

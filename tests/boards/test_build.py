@@ -175,3 +175,22 @@ def test_an_ecp5_build_and_its_report(tmp_path):
     assert d["board"] == "ulx3s-85f" and d["timing_met"] and d["fmax_mhz"] >= d["constraint_mhz"] == 25
     assert 0 < d["utilization"]["MULT18X18D"]["used"] <= d["utilization"]["MULT18X18D"]["available"]
     assert (tmp_path / "ulx3s" / "top.bit").exists() and r.critical_path["from"]
+
+
+def test_a_build_that_runs_too_long_is_stopped_with_its_seed_named(tmp_path, monkeypatch):
+    """nextpnr's router can fail to converge and run on without end: past its time limit the build (the
+    tools' whole process group) is stopped, with a message that names the limit, the seed and the log."""
+    import time
+    slow = tmp_path / "slow-yosys"
+    slow.write_text("#!/bin/sh\nsleep 120\n")
+    slow.chmod(0o755)
+    monkeypatch.setenv("YOSYS", str(slow))
+    t = get_target("icebreaker")
+    small = EngineConfig(input_size=4, hidden_size=4, lanes=1, max_batch=1, max_seq=4,
+                         lane_pipeline=t.engine["lane_pipeline"])
+    t0 = time.monotonic()
+    with pytest.raises(bb.BuildError, match=r"did not finish within 0.05 minutes .* at seed 7: try another --seed"):
+        bb.build(t, small, tmp_path / "b", seed=7, time_limit_min=0.05)
+    assert time.monotonic() - t0 < 60
+    with pytest.raises(ConfigError, match="time_limit_min"):
+        bb.build(t, small, tmp_path / "b", time_limit_min=0)
