@@ -117,7 +117,8 @@ class Feed(EnginePart):
             write, g = mem.write_port(), p // LANES_PER_COPY
             if g not in writes:
                 asked = Cat(self.rec_we, self.rec_addr)
-                writes[g] = copy(m, asked, f"rec_write_{g}", family=form, enable=self.enable, reset=True) if S else asked
+                writes[g] = (copy(m, asked, f"rec_write_{g}", family=form, enable=self.enable, reset=True)
+                             if S else asked)
             data = delayed(m, self.rec_data[p], S, f"rec_data_{p}", reset_less=True)[-1]
             m.d.comb += [write.en.eq(writes[g][0]), write.addr.eq(writes[g][1:]), write.data.eq(data)]
             rec_reads.append(mem.read_port(transparent_for=(write,)))

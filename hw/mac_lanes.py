@@ -21,7 +21,8 @@ a power of two in the memories' depth.
 Pipeline (cycle r: the sequencer issues a column; the stages are ``config.lane_pipeline``'s, see
 :class:`LaneTiming` and docs/engine.md): the column's entry and addresses are copied into one register
 per group of ``LANES_PER_COPY`` lanes, and each memory port's inputs into registers of each lane's own
-(``registered`` only: a registered fan-out tree, no net drives all P lanes); W and a are read (hw.primitives.read), multiplied by v (hw.primitives.product); the
+(``registered`` only: a registered fan-out tree, no net drives all P lanes); W and a are read
+(hw.primitives.read), multiplied by v (hw.primitives.product); the
 accumulators dW, da (and db with column 0) are read so that the old value arrives with the products, in
 cycle r + ``product``; the sum, saturated per ``config.overflow``, is registered then and written in the
 cycle after.
@@ -336,7 +337,7 @@ class MacLanes(EnginePart):
         them). Every input of a memory port comes from a register of the lane's own (:meth:`_local`)."""
         c = self.config
         t = self.timing
-        operand, ready, summed, add = t.fanout, t.fanout + t.read, t.product, t.accumulator_read
+        operand, ready, summed = t.fanout, t.fanout + t.read, t.product
         w_rp, w_wp = self._memory(m, "W", shape_of(c.weight), str(p))
         a_ports = [self._memory(m, f"a{i}", shape_of(c.inp), f"_{p}") for i in range(2)]
         dw_rp, dw_wp = self._memory(m, "dW", wide(c.dw_acc), str(p))
@@ -364,12 +365,7 @@ class MacLanes(EnginePart):
 
         # the accumulators: read (or read out), summed, written (or cleared after a read-out)
         def read_address(port, asks, column_address):
-            """The read-out's request's address where it ``asks``, else the column's, in the cycle each reads."""
-            def value_of(back):
-                ask, addr = requests[t.fanout - back], Signal.like(port.addr)
-                m.d.comb += addr.eq(Mux(asks(ask), ask.addr, column_address(stages[add - back])))
-                return addr
-            return value_of
+            return self._read_address(m, port, asks, column_address, stages, requests)
 
         def write(port, asks, column_on, column_address):
             """A write's enable, address and clear (write 0): the read-out's clear where it ``asks``, else the
@@ -401,10 +397,22 @@ class MacLanes(EnginePart):
                                            c.da_acc, forwards, stages[summed].mac)
         for i, (rp, wp) in enumerate(da_ports):
             mine = (lambda r: r.dbuf) if i else (lambda r: ~r.dbuf)
-            da_write = local(f"da{i}_write", write(wp, lambda r, mine=mine: r.da & mine(r), lambda s, mine=mine: s.mac & mine(s),
-                                                   lambda s: s.d_addr), reset=True)
+            da_write = local(f"da{i}_write", write(wp, lambda r, mine=mine: r.da & mine(r),
+                                                   lambda s, mine=mine: s.mac & mine(s), lambda s: s.d_addr), reset=True)
             m.d.comb += [wp.addr.eq(da_write.addr), wp.en.eq(da_write.en), wp.data.eq(Mux(da_write.clear, 0, da_sum))]
         return dw_over, da_over
+
+    def _read_address(self, m, port, asks, column_address, stages, requests):
+        """For :meth:`_local`: the address of an accumulator's read ``port``, ``back`` cycles before the cycle the
+        read-out's request (if it ``asks``, a function of a request) or else the column of stage
+        ``accumulator_read`` (``column_address``, a function of a stage) reads it."""
+        t = self.timing
+
+        def value_of(back):
+            ask, addr = requests[t.fanout - back], Signal.like(port.addr)
+            m.d.comb += addr.eq(Mux(asks(ask), ask.addr, column_address(stages[t.accumulator_read - back])))
+            return addr
+        return value_of
 
     def _local(self, m, name, value_of, form, reset=False):
         """A value a lane's memory port (or multiplexer) takes in the cycle it is used: ``value_of(0)``, a
@@ -422,11 +430,8 @@ class MacLanes(EnginePart):
         summed = t.product
         cleared = requests[t.clear]
         db_rp, db_wp = self._memory(m, "db", wide(c.db_acc))
-        def read_address(back):
-            ask, addr = requests[t.fanout - back], Signal.like(db_rp.addr)
-            m.d.comb += addr.eq(Mux(ask.db, ask.addr, stages[t.accumulator_read - back].k))
-            return addr
-        m.d.comb += db_rp.addr.eq(self._local(m, "db_raddr", read_address, form))
+        m.d.comb += db_rp.addr.eq(self._local(m, "db_raddr", self._read_address(m, db_rp, lambda r: r.db, lambda s: s.k,
+                                                                                stages, requests), form))
         db_old = self._read(m, (db_rp, db_wp), "db")
         db_v = Signal(wide(c.db_acc), reset_less=True)
         m.d.sync += db_v.eq(stages[summed - 1].v)

@@ -22,8 +22,8 @@ the one place the choice is made):
   simulator and the exported Verilog (sim.export, which elaborates without a platform) use; synthesis
   keeps its registers in the fabric beside the hard block;
 - ``"ecp5"``: the product of :func:`product` with 3 stages is a ``MULT18X18D`` instance whose own
-  registers are the three stages, a :func:`copy` is Lattice flip-flop instances (a read stays generic: Yosys maps the memory, and the output register
-  stays in the fabric).
+  registers are the three stages, a :func:`copy` is Lattice flip-flop instances (a read stays generic:
+  Yosys maps the memory, and the output register stays in the fabric).
 
 The generic form is the primitive's *twin*: the same latency and, cycle by cycle, the same values for the
 same operands and the same enable (tests/sim/test_netlist.py checks the ECP5 form, with the simulation model
@@ -31,8 +31,8 @@ sim/models/mult18x18d.v, against it; sim.netlist co-simulates the whole synthesi
 golden model).
 
 The enable. The registers hold data only and have no reset (a hard block's registers need none; on the
-iCE40 a register without one packs more freely), but for a :func:`copy` asked for one. They update in the cycles the clock domain is enabled:
-the generic form's registers are ordinary ``sync`` registers, so an ``EnableInserter`` around the module
+iCE40 a register without one packs more freely), but for a :func:`copy` asked for one. They update in the
+cycles the clock domain is enabled: the generic form's registers are ordinary ``sync`` registers, so an ``EnableInserter`` around the module
 (hw.engine freezes the core that way) reaches them; an ``Instance`` is beyond its reach, so the instance's
 clock enable is driven from the ``enable`` argument, which must be that same enable (1 where there is none).
 """
@@ -41,7 +41,8 @@ from amaranth.hdl import ClockSignal, Const, Instance, ResetSignal, Signal, Valu
 
 from golden_model.errors import ConfigError
 
-__all__ = ["read", "product", "copy", "broadcast", "family", "NO_RW_CHECK", "READ_STAGES", "PRODUCT_STAGES", "FAMILIES", "MULT18X18D_WIDTH"]
+__all__ = ["read", "product", "copy", "broadcast", "family", "NO_RW_CHECK", "READ_STAGES", "PRODUCT_STAGES", "FAMILIES",
+           "MULT18X18D_WIDTH"]
 
 #: The latencies :func:`read` and :func:`product` build.
 READ_STAGES = (1, 2)
@@ -89,7 +90,8 @@ def read(m, port, stages, name, *, family="generic"):
     if stages not in READ_STAGES:
         raise ValueError(f"a read takes one of {READ_STAGES} cycles, not {stages!r}")
     if port.domain != "comb":
-        raise ValueError(f"the read {name!r} registers an asynchronous port (domain 'comb'), not one of domain {port.domain!r}")
+        raise ValueError(f"the read {name!r} registers an asynchronous port (domain 'comb'), "
+                         f"not one of domain {port.domain!r}")
     return _registers(m, port.data, stages, name)
 
 
