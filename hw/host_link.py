@@ -249,6 +249,11 @@ class Framer(wiring.Component):
     """Each word of ``i_word`` out as one frame with command ``cmd``: ``byte_count(shape)`` payload
     bytes, least significant first.
 
+    A byte is offered from a register and the word moves on to its next byte in the cycle after that
+    byte was taken (a byte every second cycle at most, far above any UART's rate): the output's ready
+    reaches a few registers only, never the word's enable (a word is as wide as the engine's status,
+    and at H = 64 that path from the arbiter's grant was an ECP5 critical path).
+
     Parameters
     ----------
     cmd : int
@@ -269,16 +274,22 @@ class Framer(wiring.Component):
         n = byte_count(len(bits))
         word = Signal(8 * n)
         index = Signal(range(max(n, 2)))
-        full = Signal()
+        full = Signal()                  # word holds a frame not yet sent to its end
+        offer = Signal()                 # word's low byte is offered (o.valid)
+        advance = Signal()               # a byte was taken last cycle: the word moves on to the next one
         o = self.o_frame
         m.d.comb += [o.payload.cmd.eq(self.cmd), o.payload.length.eq(n), o.payload.data.eq(word[:8]),
-                     o.payload.last.eq(equals(index, n - 1)), o.valid.eq(full), self.i_word.ready.eq(~full)]
+                     o.payload.last.eq(equals(index, n - 1)), o.valid.eq(offer), self.i_word.ready.eq(~full)]
         with m.If(self.i_word.valid & ~full):
-            m.d.sync += [word.eq(bits.as_unsigned()), index.eq(0), full.eq(1)]
+            m.d.sync += [word.eq(bits.as_unsigned()), index.eq(0), full.eq(1), offer.eq(1)]
         with m.If(o.valid & o.ready):
-            m.d.sync += [word.eq(word >> 8), index.eq(index + 1)]
+            m.d.sync += offer.eq(0)
             with m.If(o.payload.last):
                 m.d.sync += full.eq(0)
+            with m.Else():
+                m.d.sync += advance.eq(1)
+        with m.If(advance):
+            m.d.sync += [word.eq(word >> 8), index.eq(index + 1), offer.eq(1), advance.eq(0)]
         return m
 
 

@@ -7,8 +7,8 @@ import random
 import pytest
 from amaranth.sim import Simulator
 
-from hw.host_link import SYNC, FrameError, FrameReceiver, crc16, frame
-from sim.streams import consumer, producer
+from hw.host_link import SYNC, FrameError, FrameReceiver, byte_count, crc16, frame
+from sim.streams import consumer, producer, watchdog
 
 
 def test_frame_bytes():
@@ -88,3 +88,50 @@ def test_too_long_and_truncated_frames():
 def test_parameters_are_validated(bad):
     with pytest.raises(ValueError):
         FrameReceiver(**bad)
+
+
+def send_words(words, *, shapes, gap, stall, seed):
+    """Framers (one per shape, command = its index) -> FrameArbiter; returns the transfers taken from
+    the arbiter as (cmd, byte, last)."""
+    from amaranth.hdl import Module
+    from amaranth.lib import wiring
+
+    from hw.host_link import FrameArbiter, Framer
+
+    m = Module()
+    m.submodules.arbiter = arb = FrameArbiter(len(shapes))
+    framers = []
+    for cmd, shape in enumerate(shapes):
+        m.submodules[f"framer{cmd}"] = framer = Framer(cmd, shape)
+        wiring.connect(m, framer.o_frame, arb.i_frame[cmd])
+        framers.append(framer)
+    got = []
+    total = sum(byte_count(shapes[cmd]) * len(ws) for cmd, ws in words.items())
+    sim = Simulator(m)
+    sim.add_clock(1e-8)
+    for cmd, ws in words.items():
+        sim.add_process(producer(framers[cmd].i_word, ws, gap=gap, seed=seed + cmd))   # (done when taken)
+    sim.add_testbench(consumer(arb.o_frame, total, got, stall=stall, seed=seed + 99))
+    sim.add_process(watchdog(20 * total + 200, "framers"))
+    sim.run()
+    return [(int(p.cmd), int(p.data), int(p.last), int(p.length)) for p in got]
+
+
+@pytest.mark.parametrize("gap, stall, seed", [(0.0, 0.0, 0), (0.5, 0.5, 1), (0.1, 0.8, 2), (0.8, 0.1, 3)])
+def test_framers_through_the_arbiter_lose_and_repeat_nothing(gap, stall, seed):
+    """Every word comes out as one whole frame of its framer, bytes least significant first, in each
+    framer's order; frames are never interleaved, under random gaps and back-pressure."""
+    rng = random.Random(seed)
+    shapes = [8, 13, 40]
+    words = {cmd: [rng.getrandbits(shape) for _ in range(5)] for cmd, shape in enumerate(shapes)}
+    got = send_words(words, shapes=shapes, gap=gap, stall=stall, seed=seed)
+    frames, current = {cmd: [] for cmd in words}, []
+    for cmd, byte, last, length in got:
+        assert length == byte_count(shapes[cmd])
+        assert not current or current[0][0] == cmd              # no interleaving within a frame
+        current.append((cmd, byte))
+        if last:
+            assert len(current) == length
+            frames[cmd].append(int.from_bytes(bytes(b for _, b in current), "little"))
+            current = []
+    assert current == [] and frames == words
