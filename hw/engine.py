@@ -119,13 +119,13 @@ class Engine(EnginePart):
                          port.payload.eq(q.r_data), port.valid.eq(q.r_rdy), q.r_en.eq(port.ready)]
             stalls.append(want & ~q.w_rdy)
             ahead.append(self._next(name, core, run) & self._full_next(q))
-        stall = Signal()
-        if self.input_fifos:
-            m.d.sync += stall.eq(Cat(*ahead).any())
+        stall, go = Signal(), Signal(init=1)
+        if self.input_fifos:                 # the enable in a register of its own (no LUT before the global)
+            m.d.sync += go.eq(~Cat(*ahead).any())
         else:
-            m.d.comb += stall.eq(Cat(*stalls).any())
+            m.d.comb += go.eq(~Cat(*stalls).any())
         # the enable reaches about every register of the core: on the ECP5 it goes by a global network
-        m.d.comb += [run.eq(broadcast(m, ~stall, "run", family=family(platform))),
+        m.d.comb += [stall.eq(~go), run.eq(broadcast(m, go, "run", family=family(platform))),
                      core.enable.eq(run)]     # (the enable of the core's hard blocks)
 
         # W goes straight to the core, which takes it only while idle (and never stalls for it)
