@@ -409,9 +409,9 @@ def _met(ok, no="not met"):
 
 
 def _build_report(target, config, build_dir, progress):
-    """The board build's BuildReport: reused from ``build_dir``'s report.json when it is this board and
-    configuration's, else made there."""
-    from .build import BuildReport, build
+    """The board build's BuildReport: reused from ``build_dir``'s report.json when it built this board's
+    design (the same ``boards.build.design_digest``: configuration, clock and hardware), else made there."""
+    from .build import BuildReport, build, design_digest
     say = progress or (lambda text: None)
     path = Path(build_dir) / "report.json"
     if path.is_file():
@@ -424,10 +424,14 @@ def _build_report(target, config, build_dir, progress):
         except RecordError as e:
             say(f"the build in {build_dir} cannot be reused ({e}): building again")
         else:
-            if old.board == target.name and old.config == config.to_dict():
-                say(f"using the build in {build_dir} (its report.json is this board's and configuration's)")
+            if old.board != target.name or old.config != config.to_dict():
+                say(f"the build in {build_dir} is of another board or configuration: building again")
+            elif old.design != design_digest(target, config):
+                say(f"the build in {build_dir} is of this configuration but another design (the hardware or its "
+                    f"clock changed since): building again")
+            else:
+                say(f"using the build in {build_dir} (its report.json is this board's design)")
                 return old
-            say(f"the build in {build_dir} is of another board or configuration: building again")
     say(f"building for {target.name} in {build_dir} (minutes)")
     return build(target, config, Path(build_dir), progress=progress)
 

@@ -6,9 +6,11 @@ from pathlib import Path
 
 import pytest
 
+import boards.build
 import boards.report
 from boards.power import Workload, ratio_band
 from boards.report import TEMPORARIES, BoardReport, engine_operations, engine_unit, readout_operations, report
+from boards.build import design_digest
 from boards.targets import get_target
 from golden_model.cycles import cycle_counts
 from golden_model.engine_config import EngineConfig
@@ -36,7 +38,7 @@ def _short_trace():
     return Trace(config=t.config, passes=[cut], meta=t.meta), cut
 
 
-def _fake_build(target, config, directory):
+def _fake_build(target, config, directory, design=None):
     """A build report as boards.build writes it (the report test is not a build test: tests/boards/test_build.py
     runs the tools)."""
     directory.mkdir(parents=True)
@@ -46,7 +48,25 @@ def _fake_build(target, config, directory):
         "utilization": {"ICESTORM_LC": {"used": 5116, "available": 5280},
                         "ICESTORM_DSP": {"used": 5, "available": 8}, "ICESTORM_RAM": {"used": 26, "available": 30}},
         "cells": {"SB_DFF": 140, "SB_DFFE": 415, "SB_DFFESR": 1893, "SB_DFFSR": 12, "SB_LUT4": 3462},
-        "critical_path": {"from": "a", "to": "b"}, "build_s": 1.0, "bitstream": "top.bin", "tools": {}, "clock": {}}))
+        "critical_path": {"from": "a", "to": "b"}, "build_s": 1.0, "bitstream": "top.bin", "tools": {}, "clock": {},
+        "design": design_digest(target, config) if design is None else design}))
+
+
+def test_a_build_is_reused_only_for_the_same_design(tmp_path, monkeypatch):
+    """The report reuses a build directory only if it built the design asked for (its digest): a build of the
+    same configuration made before the hardware changed is built again, not reported as current."""
+    target = get_target("icebreaker")
+    config = target.default_config()
+    built = []
+    monkeypatch.setattr(boards.build, "build", lambda *args, **kw: built.append(args) or "rebuilt")
+    said = []
+    _fake_build(target, config, tmp_path / "same")
+    assert boards.report._build_report(target, config, tmp_path / "same", said.append).design == \
+        design_digest(target, config)
+    assert built == [] and "using the build" in said[-1]
+    _fake_build(target, config, tmp_path / "older", design="0123456789abcdef")
+    assert boards.report._build_report(target, config, tmp_path / "older", said.append) == "rebuilt"
+    assert len(built) == 1 and "another design" in said[-2]
 
 
 def test_a_report_of_the_committed_trace(tmp_path, monkeypatch):
