@@ -48,6 +48,9 @@ MAX_COUNT = 255
 #: Largest frame payload the board accepts (one iCE40 block RAM holds the frame receiver's buffer).
 MAX_PAYLOAD = 256
 
+#: The dispatcher's answer states, in the order of its ``offer`` bits.
+ANSWERS = ("ERROR", "STATUS", "ACK")
+
 
 class Command(enum.IntEnum):
     """Command bytes of the frames the host sends: W, elements, a_t, start, status."""
@@ -139,12 +142,21 @@ class CommandDispatcher(EnginePart):
             self._head(m, r)
             self._transfers(m, r)
             self._start(m, r)
-            for state, port in (("ERROR", self.o_error), ("STATUS", self.o_status), ("ACK", self.o_ack)):
+            for n, (state, port) in enumerate(zip(ANSWERS, (self.o_error, self.o_status, self.o_ack))):
                 with m.State(state):           # offer one answer, then wait for the next frame
-                    m.d.comb += port.valid.eq(1)
+                    m.d.comb += port.valid.eq(r.offer[n])
                     with m.If(port.ready):
+                        m.d.sync += r.offer.eq(0)
                         m.next = "HEAD"
         return m
+
+    @staticmethod
+    def _answer(m, r, state):
+        """Go to the answer state ``state`` (one of ANSWERS) and set its bit of ``r.offer``: an answer's valid
+        is a register, not a decode of the state (the STATUS framer's word enable follows it, 190 bits at H = 64,
+        which was an ECP5 critical path)."""
+        m.d.sync += r.offer.eq(1 << ANSWERS.index(state))
+        m.next = state
 
     def _registers(self):
         """The dispatcher's registers and the sizes it judges frames by."""
@@ -161,6 +173,7 @@ class CommandDispatcher(EnginePart):
             sel=Signal(Command),
             push=Signal(len(targets)),         # offering the word to target n (one-hot, in PUSH only)
             fits=Signal(),                     # the frame's length is right for its command (SIZE's verdict)
+            offer=Signal(len(ANSWERS)),        # one-hot: in answer state ANSWERS[n] (its valid, registered)
             length=Signal(16), count=Signal(8), empty=Signal())   # the frame's head, latched
 
     def _shift_in(self, m, r):
@@ -185,7 +198,7 @@ class CommandDispatcher(EnginePart):
             with m.Elif(self.i_error.valid):       # a frame the receiver dropped
                 m.d.comb += self.i_error.ready.eq(1)
                 m.d.sync += [r.code.eq(self.i_error.payload), r.cmd.eq(0)]
-                m.next = "ERROR"
+                self._answer(m, r, "ERROR")
         with m.State("SIZE"):
             m.d.sync += r.fits.eq(0)
             with m.Switch(r.cmd):
@@ -228,15 +241,18 @@ class CommandDispatcher(EnginePart):
         """A stream frame's count byte, then its transfers to the engine; a frame without payload; the bytes
         of a refused frame."""
         take, last = self.i_frame.valid & self.i_frame.ready, self.i_frame.payload.last
-        for state, then in (("COUNT", "STREAM"), ("EMPTY", "STATUS")):   # (the count was judged already)
-            with m.State(state):
-                m.d.comb += self.i_frame.ready.eq(1)
-                with m.If(take):
-                    m.next = then
+        with m.State("COUNT"):                      # (the count was judged already)
+            m.d.comb += self.i_frame.ready.eq(1)
+            with m.If(take):
+                m.next = "STREAM"
+        with m.State("EMPTY"):
+            m.d.comb += self.i_frame.ready.eq(1)
+            with m.If(take):
+                self._answer(m, r, "STATUS")
         with m.State("DRAIN"):                      # a refused frame: its bytes go nowhere
             m.d.comb += self.i_frame.ready.eq(1)
             with m.If(take & last):
-                m.next = "ERROR"
+                self._answer(m, r, "ERROR")
         with m.State("STREAM"):
             m.d.comb += self.i_frame.ready.eq(1)
             with m.If(take):
@@ -254,7 +270,7 @@ class CommandDispatcher(EnginePart):
                         m.d.sync += r.push.eq(0)
                         m.next = "STREAM"
                         with m.If(r.done):
-                            m.next = "ACK"
+                            self._answer(m, r, "ACK")
                     if cmd != Command.WEIGHT:
                         # the sequence ended before this frame did: the rest goes nowhere
                         with m.Elif(self.idle):
@@ -262,7 +278,7 @@ class CommandDispatcher(EnginePart):
                             m.next = "OVERRUN"
         with m.State("OVERRUN"):
             with m.If(r.done):
-                m.next = "ERROR"
+                self._answer(m, r, "ERROR")
             with m.Else():
                 m.next = "DRAIN"
 
@@ -280,11 +296,11 @@ class CommandDispatcher(EnginePart):
             with m.If((run.seq_len == 0) | (run.seq_len > c.max_seq) | (run.batch == 0) |
                       (run.batch > c.max_batch)):
                 m.d.sync += r.code.eq(FrameError.OUT_OF_RANGE)
-                m.next = "ERROR"
+                self._answer(m, r, "ERROR")
             with m.Else():
                 m.d.sync += [self.tau.eq(run.tau), self.dense.eq(run.dense), self.seq_len.eq(run.seq_len),
                              self.batch.eq(run.batch), self.start.eq(1)]
                 m.next = "FIRE"
         with m.State("FIRE"):                       # ``start`` is high (from a register) in this cycle only
             m.d.sync += self.start.eq(0)
-            m.next = "ACK"
+            self._answer(m, r, "ACK")
