@@ -5,8 +5,8 @@
     python bench/energy.py --list
 
 Runs ``zskip report`` (boards.report) for a board's preset: its default engine and a committed real
-trace that fits it, reusing a build directory whose report.json is that board's and configuration's
-(else building there: minutes). Prints the energy ratio skip / dense with its band against the goal
+trace that fits it, reusing a build directory whose report.json is of the same design (its
+``boards.build.design_digest``: board, configuration, clock and hardware; else building there: minutes). Prints the energy ratio skip / dense with its band against the goal
 1.15 x (1 - s) (boards.power.ENERGY_GOAL_FACTOR) at the trace's dz sparsity s, and the breakdown by
 resource class that explains it; writes the report to bench/results/energy-<board>/ (report.md, report.json, plots).
 

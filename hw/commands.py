@@ -138,13 +138,15 @@ class CommandDispatcher(EnginePart):
         for n, (cmd, port) in enumerate(r.targets.items()):
             top = word[width - 8 * r.sizes[cmd]:]
             m.d.comb += [port.payload.eq(top[:len(port.payload.as_value())]), port.valid.eq(r.push[n])]
+        answers = (self.o_error, self.o_status, self.o_ack)
+        # (outside the FSM: an assignment inside a state would AND the valid with that state's decode again)
+        m.d.comb += [port.valid.eq(r.offer[n]) for n, port in enumerate(answers)]
         with m.FSM():
             self._head(m, r)
             self._transfers(m, r)
             self._start(m, r)
-            for n, (state, port) in enumerate(zip(ANSWERS, (self.o_error, self.o_status, self.o_ack))):
+            for state, port in zip(ANSWERS, answers):
                 with m.State(state):           # offer one answer, then wait for the next frame
-                    m.d.comb += port.valid.eq(r.offer[n])
                     with m.If(port.ready):
                         m.d.sync += r.offer.eq(0)
                         m.next = "HEAD"

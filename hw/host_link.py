@@ -321,8 +321,8 @@ class FrameArbiter(wiring.Component):
                 for n in range(self.count):
                     with m.Case(n):
                         wiring.connect(m, wiring.flipped(self.i_frame[n]), wiring.flipped(self.o_frame))
-            # (a frame once offered stays offered to its end: the sender reads its command and length from
-            # the offered byte while it sends the header, before it takes any payload)
+            # (the grant is held to the frame's last byte, and its first byte stays offered while the sender
+            # reads the frame's command and length from it for the header, before it takes any payload)
             with m.If(self.o_frame.valid & self.o_frame.ready & self.o_frame.payload.last):
                 m.d.sync += busy.eq(0)
         return m

@@ -199,7 +199,8 @@ def _add_report(sub, config_cls):
     p.add_argument("--run", type=Path, default=None, help="a 'zskip compare' (or 'zskip train') directory: "
                    "its accuracy table goes into the report")
     p.add_argument("--build", type=Path, default=None, help="board build directory: reused when its report.json "
-                   "is this board's and configuration's, else built there (default: OUT/build)")
+                   "is of the same design (board, configuration, clock and hardware), else built there (default: "
+                   "OUT/build)")
     p.add_argument("--out", type=Path, required=True, help="output directory (e.g. reports/NAME)")
 
 

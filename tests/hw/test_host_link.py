@@ -92,7 +92,7 @@ def test_parameters_are_validated(bad):
 
 def send_words(words, *, shapes, gap, stall, seed):
     """Framers (one per shape, command = its index) -> FrameArbiter; returns the transfers taken from
-    the arbiter as (cmd, byte, last)."""
+    the arbiter as (cmd, byte, last, length)."""
     from amaranth.hdl import Module
     from amaranth.lib import wiring
 
