@@ -37,15 +37,23 @@ def producer(stream, payloads, *, gap=0.0, seed=0):
     return bench
 
 
-def consumer(stream, count, out, *, stall=0.0, seed=1):
-    """A testbench that takes ``count`` transfers into ``out``, refusing with probability ``stall`` each cycle."""
+def consumer(stream, count, out, *, stall=0.0, seed=1, convert=None, check_rules=False):
+    """A testbench that takes ``count`` transfers into ``out``, refusing with probability ``stall`` each cycle;
+    ``convert`` maps each payload as sampled (to compare it by value); with ``check_rules``, it also asserts the
+    stream rule that a transfer offered and refused stays offered, unchanged, in the next cycle."""
     rng = random.Random(seed)
+    convert = convert or (lambda payload: payload)
 
     async def bench(ctx):
+        offered = None
         while len(out) < count:
             ready = rng.random() >= stall
             ctx.set(stream.ready, ready)
             _, _, valid, payload = await ctx.tick().sample(stream.valid, stream.payload)
+            payload = convert(payload)
+            if check_rules and offered is not None:
+                assert valid and payload == offered, "a refused transfer was withdrawn or changed"
+            offered = payload if valid and not ready else None
             if ready and valid:
                 out.append(payload)
         ctx.set(stream.ready, 0)

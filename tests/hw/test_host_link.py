@@ -8,7 +8,7 @@ import pytest
 from amaranth.sim import Simulator
 
 from hw.host_link import SYNC, FrameError, FrameReceiver, byte_count, crc16, frame
-from sim.streams import producer, watchdog
+from sim.streams import consumer, producer, watchdog
 
 
 def test_frame_bytes():
@@ -111,22 +111,8 @@ def send_words(words, *, shapes, gap, stall, seed):
     sim.add_clock(1e-8)
     for cmd, ws in words.items():
         sim.add_process(producer(framers[cmd].i_word, ws, gap=gap, seed=seed + cmd))   # (done when taken)
-    port = arb.o_frame
-
-    async def take(ctx):               # the consumer, checking the stream rules as it goes
-        rng, offered = random.Random(seed + 99), None
-        while len(got) < total:
-            ready = rng.random() >= stall
-            ctx.set(port.ready, ready)
-            _, _, valid, payload = await ctx.tick().sample(port.valid, port.payload)
-            payload = (int(payload.cmd), int(payload.data), int(payload.last), int(payload.length))
-            if offered is not None:    # a transfer offered and refused must stay offered, unchanged
-                assert valid and payload == offered, "the arbiter withdrew or changed a refused transfer"
-            offered = payload if valid and not ready else None
-            if valid and ready:
-                got.append(payload)
-
-    sim.add_testbench(take)
+    sim.add_testbench(consumer(arb.o_frame, total, got, stall=stall, seed=seed + 99, check_rules=True,
+                               convert=lambda p: (int(p.cmd), int(p.data), int(p.last), int(p.length))))
     sim.add_process(watchdog(20 * total + 200, "framers"))
     sim.run()
     return got
