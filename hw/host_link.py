@@ -17,7 +17,7 @@ stream of payload bytes, :class:`Framer` turns each word of a stream into one fr
 
 import enum
 
-from amaranth.hdl import Cat, Module, Signal, Value
+from amaranth.hdl import Cat, Const, Module, Signal, Value
 from amaranth.lib import data, memory, stream, wiring
 from amaranth.lib.crc.catalog import CRC16_CCITT_FALSE
 from amaranth.lib.wiring import In, Out
@@ -26,6 +26,7 @@ from golden_model.checks import check_size
 from golden_model.errors import ConfigError
 
 from .bits import equals
+from .primitives import copy, family
 
 __all__ = ["SYNC", "FrameError", "FrameReceiver", "FrameSender", "Framer", "FrameArbiter", "frame", "crc16",
            "frame_layout", "send_layout", "byte_count"]
@@ -249,10 +250,19 @@ class Framer(wiring.Component):
     """Each word of ``i_word`` out as one frame with command ``cmd``: ``byte_count(shape)`` payload
     bytes, least significant first.
 
-    A byte is offered from a register and the word moves on to its next byte in the cycle after that
-    byte was taken (a byte every second cycle at most, far above any UART's rate): the output's ready
-    reaches a few registers only, never the word's enable (a word is as wide as the engine's status,
-    and at H = 64 that path from the arbiter's grant was an ECP5 critical path).
+    No net of the framer's reaches the whole word within a cycle (a word is as wide as the engine's
+    status, 190 bits at H = 64, whose flip-flops sit beside the counters they copy, spread over the chip):
+
+    - a word is taken in the cycle after it is offered (``i_word.ready`` is a register, set on seeing
+      ``valid``), and the word's bytes load in that cycle through a registered fan-out: one copy of the
+      load register per ``BYTES_PER_COPY`` bytes (hw.primitives.copy, each placed near its bytes);
+    - a byte is offered from a register (``offer``) and the word moves on to its next byte in the cycle
+      after that byte was taken (a byte every second cycle at most, far above any UART's rate), through
+      copies of that register too.
+
+    The output's ready and the input's valid thus reach a few registers only. (The word's enable from the
+    answer's valid and the arbiter's grant, through two LUTs to all 190 flip-flops, was the ULX3S
+    critical path at two of five seeds: 12.9-14.8 ns, mostly routing.)
 
     Parameters
     ----------
@@ -262,6 +272,9 @@ class Framer(wiring.Component):
         The words' shape (a layout is sent as its bits).
     """
 
+    #: Bytes of the word loaded and shifted by one copy of the framer's load and advance registers.
+    BYTES_PER_COPY = 2
+
     def __init__(self, cmd, shape):
         if check_size("cmd", cmd, minimum=0) > 255:
             raise ConfigError(f"cmd must be a byte (0..255), not {cmd!r}")
@@ -270,26 +283,39 @@ class Framer(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        bits = Value.cast(self.i_word.payload)
+        form = family(platform)
+        bits = Value.cast(self.i_word.payload).as_unsigned()
         n = byte_count(len(bits))
-        word = Signal(8 * n)
+        bits = Cat(bits, Const(0, 8 * n - len(bits)))                 # whole bytes
+        word = [Signal(8, name=f"word{j}", reset_less=True) for j in range(n)]
         index = Signal(range(max(n, 2)))
+        load = Signal()                  # the offered word is taken (i_word.ready) and loaded
         full = Signal()                  # word holds a frame not yet sent to its end
         offer = Signal()                 # word's low byte is offered (o.valid)
         advance = Signal()               # a byte was taken last cycle: the word moves on to the next one
         o = self.o_frame
-        m.d.comb += [o.payload.cmd.eq(self.cmd), o.payload.length.eq(n), o.payload.data.eq(word[:8]),
-                     o.payload.last.eq(equals(index, n - 1)), o.valid.eq(offer), self.i_word.ready.eq(~full)]
-        with m.If(self.i_word.valid & ~full):
-            m.d.sync += [word.eq(bits.as_unsigned()), index.eq(0), full.eq(1), offer.eq(1)]
-        with m.If(o.valid & o.ready):
+        taken = o.valid & o.ready
+        m.d.comb += [o.payload.cmd.eq(self.cmd), o.payload.length.eq(n), o.payload.data.eq(word[0]),
+                     o.payload.last.eq(equals(index, n - 1)), o.valid.eq(offer), self.i_word.ready.eq(load)]
+        load_next = self.i_word.valid & ~full & ~load
+        advance_next = taken & ~o.payload.last
+        m.d.sync += [load.eq(load_next), advance.eq(advance_next)]
+        with m.If(load):
+            m.d.sync += [index.eq(0), full.eq(1), offer.eq(1)]
+        with m.If(taken):
             m.d.sync += offer.eq(0)
             with m.If(o.payload.last):
                 m.d.sync += full.eq(0)
-            with m.Else():
-                m.d.sync += advance.eq(1)
         with m.If(advance):
-            m.d.sync += [word.eq(word >> 8), index.eq(index + 1), offer.eq(1), advance.eq(0)]
+            m.d.sync += [index.eq(index + 1), offer.eq(1)]
+        for g in range(0, n, self.BYTES_PER_COPY):
+            loads = copy(m, load_next, f"load_{g // self.BYTES_PER_COPY}", family=form, reset=True)
+            shifts = copy(m, advance_next, f"advance_{g // self.BYTES_PER_COPY}", family=form, reset=True)
+            for j in range(g, min(g + self.BYTES_PER_COPY, n)):
+                with m.If(shifts):
+                    m.d.sync += word[j].eq(word[j + 1] if j + 1 < n else 0)
+                with m.Elif(loads):
+                    m.d.sync += word[j].eq(bits[8 * j:8 * j + 8])
         return m
 
 
