@@ -24,7 +24,7 @@ pipelined, folded onto shared multipliers, or serial.
 from dataclasses import dataclass
 from typing import Callable
 
-__all__ = ["Op", "KINDS", "GGU_DATAFLOW", "GGU_INPUTS", "GGU_INPUT_FORMATS", "GGU_DZ", "GGU_OUTPUTS", "GGU_PRODUCTS",
+__all__ = ["PIPELINED_PRODUCT_STAGES", "Op", "KINDS", "GGU_DATAFLOW", "GGU_INPUTS", "GGU_INPUT_FORMATS", "GGU_DZ", "GGU_OUTPUTS", "GGU_PRODUCTS",
            "GGU_FORMATS", "format_of", "Arithmetic", "evaluate", "GGUSchedule", "ggu_schedule"]
 
 #: The kinds of operation, see the module docstring.
@@ -139,6 +139,10 @@ def evaluate(arithmetic, inputs):
 
 # -- the schedule: the dataflow placed in time ------------------------------------------------------------
 
+#: The pipelined unit's multipliers' register stages (hw.primitives.product): input, pipeline and output
+#: registers, those of the ECP5's MULT18X18D; its product is rounded in the stage after.
+PIPELINED_PRODUCT_STAGES = 3
+
 @dataclass(frozen=True)
 class GGUSchedule:
     """How the gate-gradient unit computes :data:`GGU_DATAFLOW`, and what it costs.
@@ -174,8 +178,8 @@ def ggu_schedule(k):
     multipliers whose schedule fits in k cycles, when one does (the fewest registers); else folded.
 
     Every value goes in the earliest place its operands allow. Pipelined: a logic operation (any
-    kind but ``mul``) one stage after its last operand, a product two (its exact product is
-    registered first). Folded: a product one stage after its operands, never from the input port
+    kind but ``mul``) one stage after its last operand, a product ``PIPELINED_PRODUCT_STAGES`` + 1
+    (its exact product passes the multiplier's registers first). Folded: a product one stage after its operands, never from the input port
     (a shared multiplier needs operands that hold still for a whole period). Folded and serial: a
     logic operation on a product's result is chained to the product's rounding (round, then the
     sum, difference or threshold, in one cycle).
@@ -195,7 +199,7 @@ def ggu_schedule(k):
         assert name not in at, f"{name} is defined twice"
         if op.kind == "mul":
             ready = max(at[a] for a in args)
-            at[name] = (max(ready, 1) + 1) if k > 1 else ready + 2
+            at[name] = (max(ready, 1) + 1) if k > 1 else ready + PIPELINED_PRODUCT_STAGES + 1
         else:
             at[name] = max(at[a] + (0 if k > 1 and a in products else 1) for a in args)
             if k > 1 and any(a in products and at[a] == at[name] for a in args):

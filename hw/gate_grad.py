@@ -10,9 +10,11 @@ arithmetic, the unit with hw.fixed's (:func:`arithmetic`). Its schedule,
 ``golden_model.ggu.ggu_schedule``, places each operation in time for
 ``config.ggu_cycles`` = k, in one of three forms:
 
-- **pipelined** (k = 1): one element per cycle on 16 multipliers, 11 stages;
-  every exact product has its own register before it is rounded (no stage
-  holds a multiplier and a carry chain).
+- **pipelined** (k = 1): one element per cycle on 16 multipliers, 19 stages;
+  every exact product passes a multiplier's input, pipeline and output
+  registers (hw.primitives.product, ``PIPELINED_PRODUCT_STAGES``: a MULT18X18D
+  with its own registers on the ECP5) before it is rounded (no stage holds a
+  multiplier and a carry chain, nor the route from one to the other).
 - **folded** (k = 2 .. 9): the same kind of pipeline whose 5 stages advance
   together once every k cycles; in phase p (0 .. k-2) of each period one of
   ceil(16 / (k - 1)) shared multipliers forms a product from its stage's
@@ -38,12 +40,14 @@ from amaranth.hdl import Cat, Module, Mux, Signal, signed
 from amaranth.lib import data, stream
 from amaranth.lib.wiring import In, Out
 
-from golden_model.ggu import GGU_DATAFLOW, GGU_INPUTS, GGU_OUTPUTS, GGU_PRODUCTS, Arithmetic, format_of, ggu_schedule
+from golden_model.ggu import (GGU_DATAFLOW, GGU_INPUTS, GGU_OUTPUTS, GGU_PRODUCTS, PIPELINED_PRODUCT_STAGES, Arithmetic,
+                              format_of, ggu_schedule)
 
 from . import fixed
 from .bits import equals
 from .fixed import shape_of
 from .part import EnginePart
+from .primitives import family, fits_mult18x18d, product
 
 __all__ = ["GateGradUnit", "ggu_input_layout", "ggu_output_layout", "arithmetic"]
 
@@ -80,6 +84,8 @@ class GateGradUnit(EnginePart):
     i_elem : stream of ``ggu_input_layout``: one element's cache values, dh_out, dh_rec and dc_next.
     o_grad : stream of ``ggu_output_layout``: its thresholded dz, dc_prev and an overflow bit.
     tau : the threshold, a non-negative grad-format integer (hold it steady while elements flow).
+    enable : the enable of the unit's clock domain (high when there is none): the clock enable of the
+        pipelined form's multipliers (hw.primitives.product), which an ``EnableInserter`` does not reach.
 
     Attributes
     ----------
@@ -100,7 +106,8 @@ class GateGradUnit(EnginePart):
     def members(self, config):
         return {"i_elem": In(stream.Signature(ggu_input_layout(config))),
                 "o_grad": Out(stream.Signature(ggu_output_layout(config))),
-                "tau": In(shape_of(config.grad))}
+                "tau": In(shape_of(config.grad)),
+                "enable": In(1, init=1)}
 
     def elaborate(self, platform):
         m = Module()
@@ -108,18 +115,19 @@ class GateGradUnit(EnginePart):
         if self.form == "serial":
             self._serial(m, arith)
         else:
-            self._pipeline(m, arith)
+            self._pipeline(m, arith, family(platform))
         return m
 
     # -- pipelined and folded --------------------------------------------------------------------------
 
-    def _pipeline(self, m, arith):
+    def _pipeline(self, m, arith, form):
         plan, k = self.plan, self.interval
         at, n, folded = plan.stage_of, plan.stages, self.form == "folded"
+        multiply = PIPELINED_PRODUCT_STAGES
 
         def source(op, a):                 # the stage whose register ``op`` reads its operand ``a`` from
             if op.kind == "mul":
-                return at[op.name] - (1 if folded else 2)
+                return at[op.name] - (1 if folded else multiply + 1)
             chained = op.name in plan.chained and a in GGU_PRODUCTS and at[a] == at[op.name]
             return at[a] if chained else at[op.name] - 1
 
@@ -138,10 +146,12 @@ class GateGradUnit(EnginePart):
             now = {}                       # this stage's results before their registers
             for op in GGU_DATAFLOW:
                 name = op.name
-                if op.kind == "mul" and not folded and at[name] - 1 == s:     # the exact product first
+                if op.kind == "mul" and not folded and at[name] - multiply == s:     # the exact product first
                     x, y = (vals[s - 1][a] for a in op.args)
-                    p = vals[s]["p_" + name] = Signal(signed(len(x) + len(y)), name=f"s{s}_p_{name}")
-                    updates.append(p.eq(arith.product(x, y)))
+                    with m.If(step):       # (the generic form's registers; the ECP5's have ``enable``)
+                        vals[at[name] - 1]["p_" + name] = product(
+                            m, x, y, multiply, f"s{s}_p_{name}", family=form if fits_mult18x18d(x, y) else "generic",
+                            enable=step & self.enable)
                 if at[name] != s:
                     continue
                 if op.kind == "mul":

@@ -23,9 +23,9 @@ Pipeline (cycle r: the sequencer issues a column; the stages are ``config.lane_p
 per group of ``LANES_PER_COPY`` lanes, and each memory port's inputs into registers of each lane's own
 (``registered`` only: a registered fan-out tree, no net drives all P lanes); W and a are read
 (hw.primitives.read), multiplied by v (hw.primitives.product); the
-accumulators dW, da (and db with column 0) are read so that the old value arrives with the products, in
-cycle r + ``product``; the sum, saturated per ``config.overflow``, is registered then and written in the
-cycle after.
+accumulators dW, da (and db with column 0) are read so that the old value arrives with the products;
+both are registered again beside the adder (``land``), where they arrive in cycle r + ``product``; the
+sum, saturated per ``config.overflow``, is registered then and written in the cycle after.
 
 An operation reads an accumulator from memory only if the one before it on the same word was
 written by then: when it was issued at least ``forward_window`` cycles before. Two operations
@@ -72,16 +72,17 @@ class LaneTiming:
     fanout: int        # registers from the sequencer to a memory port: its group's copy, then the lane's own (0: none)
     read: int          # a memory read: its own register, then an output register or not (hw.primitives.read)
     multiply: int      # hw.primitives.product's stages
+    land: int = 0      # registers of the products and the old values beside the adder (0: none)
 
     @property
     def product(self):
-        """The column's products (and its accumulators' old values) arrive: the sums are formed."""
-        return self.fanout + self.read + self.multiply
+        """The column's products (and its accumulators' old values) arrive at the adders: the sums are formed."""
+        return self.fanout + self.read + self.multiply + self.land
 
     @property
     def accumulator_read(self):
         """The accumulators are read (their old value arrives with the products)."""
-        return self.product - self.read
+        return self.product - self.read - self.land
 
     @property
     def write(self):
@@ -111,7 +112,7 @@ class LaneTiming:
 
 
 #: The register stages of each ``lane_pipeline`` (golden_model.engine_config.LANE_PIPELINES).
-_PIPELINES = {"registered": LaneTiming(fanout=2, read=2, multiply=3), "compact": LaneTiming(fanout=0, read=1, multiply=1)}
+_PIPELINES = {"registered": LaneTiming(fanout=2, read=2, multiply=3, land=1), "compact": LaneTiming(fanout=0, read=1, multiply=1)}
 
 
 def lane_timing(config):
@@ -306,6 +307,14 @@ class MacLanes(EnginePart):
                 m.d.comb += operand.eq(history[d - 1])
         return result, overflow
 
+    def _land(self, m, value, name):
+        """``value`` (a product, or an accumulator's old value) ``timing.land`` registers later: the registers
+        that meet the adder, so that neither the route from a multiplier's output nor from a block RAM's (or the
+        da buffers' multiplexer) is on the adder's path."""
+        if not self.timing.land:
+            return value
+        return delayed(m, value, self.timing.land, f"{name}_land", reset_less=True)[-1]
+
     def _memory(self, m, name, shape, suffix=""):
         """A memory of ``memory_depths(config)[name]`` words with one asynchronous read port (registered by
         :meth:`_read`) and one write port, built without read/write collision logic (hw.primitives.read): no
@@ -358,10 +367,10 @@ class MacLanes(EnginePart):
                          wp.data.eq(a_data), rp.addr.eq(a_raddr)]
         weight = self._read(m, (w_rp, w_wp), f"w{p}")
         a = Mux(stages[ready].abuf, *(self._read(m, ports, f"a{i}_{p}") for i, ports in reversed(list(enumerate(a_ports)))))
-        pw = product(m, a, stages[ready].v, t.multiply, f"pw{p}", wide(c.dw_acc), family=form,
-                     enable=self.enable)
-        pa = product(m, weight, stages[ready].v, t.multiply, f"pa{p}", wide(c.da_acc), family=form,
-                     enable=self.enable)
+        pw = self._land(m, product(m, a, stages[ready].v, t.multiply, f"pw{p}", wide(c.dw_acc), family=form,
+                                   enable=self.enable), f"pw{p}")
+        pa = self._land(m, product(m, weight, stages[ready].v, t.multiply, f"pa{p}", wide(c.da_acc), family=form,
+                                   enable=self.enable), f"pa{p}")
 
         # the accumulators: read (or read out), summed, written (or cleared after a read-out)
         def read_address(port, asks, column_address):
@@ -380,7 +389,8 @@ class MacLanes(EnginePart):
 
         m.d.comb += dw_rp.addr.eq(local("dw_raddr", read_address(dw_rp, lambda r: r.dw, lambda s: s.w_addr)))
         dw_old = self._read(m, (dw_rp, dw_wp), f"dw{p}")
-        dw_sum, dw_over = self._accumulate(m, f"dw_{p}", dw_old, pw, c.dw_acc, forwards, stages[summed].mac)
+        dw_sum, dw_over = self._accumulate(m, f"dw_{p}", self._land(m, dw_old, f"dw_old{p}"), pw, c.dw_acc, forwards,
+                                           stages[summed].mac)
         dw_write = local("dw_write", write(dw_wp, lambda r: r.dw, lambda s: s.mac, lambda s: s.w_addr), reset=True)
         m.d.comb += [self.dw_data[p].eq(dw_old), dw_wp.addr.eq(dw_write.addr), dw_wp.en.eq(dw_write.en),
                      dw_wp.data.eq(Mux(dw_write.clear, 0, dw_sum))]
@@ -391,10 +401,10 @@ class MacLanes(EnginePart):
                                                                          lambda s: s.d_addr)))
             da_old.append(self._read(m, (rp, wp), f"da{i}_{p}"))
         answered = local("da_answered", lambda back: requests[t.read_latency - back].dbuf)
-        chosen = local("da_chosen", lambda back: stages[summed - back].dbuf)
+        chosen = local("da_chosen", lambda back: stages[summed - t.land - back].dbuf)
         m.d.comb += self.da_data[p].eq(Mux(answered, da_old[1], da_old[0]))
-        da_sum, da_over = self._accumulate(m, f"da_{p}", Mux(chosen, da_old[1], da_old[0]), pa,
-                                           c.da_acc, forwards, stages[summed].mac)
+        da_sum, da_over = self._accumulate(m, f"da_{p}", self._land(m, Mux(chosen, da_old[1], da_old[0]), f"da_old{p}"),
+                                           pa, c.da_acc, forwards, stages[summed].mac)
         for i, (rp, wp) in enumerate(da_ports):
             mine = (lambda r: r.dbuf) if i else (lambda r: ~r.dbuf)
             da_write = local(f"da{i}_write", write(wp, lambda r, mine=mine: r.da & mine(r),
@@ -435,7 +445,8 @@ class MacLanes(EnginePart):
         db_old = self._read(m, (db_rp, db_wp), "db")
         db_v = Signal(wide(c.db_acc), reset_less=True)
         m.d.sync += db_v.eq(stages[summed - 1].v)
-        db_sum, db_over = self._accumulate(m, "db", db_old, db_v, c.db_acc, forwards, stages[summed].db)
+        db_sum, db_over = self._accumulate(m, "db", self._land(m, db_old, "db_old"), db_v, c.db_acc, forwards,
+                                           stages[summed].db)
         m.d.comb += [
             self.db_data.eq(db_old),
             db_wp.addr.eq(Mux(cleared.db, cleared.addr, stages[summed + 1].k)),

@@ -41,7 +41,7 @@ from amaranth.hdl import ClockSignal, Const, Instance, ResetSignal, Signal, Valu
 
 from golden_model.errors import ConfigError
 
-__all__ = ["read", "product", "copy", "broadcast", "family", "NO_RW_CHECK", "READ_STAGES", "PRODUCT_STAGES", "FAMILIES",
+__all__ = ["read", "product", "fits_mult18x18d", "copy", "broadcast", "family", "NO_RW_CHECK", "READ_STAGES", "PRODUCT_STAGES", "FAMILIES",
            "MULT18X18D_WIDTH"]
 
 #: The latencies :func:`read` and :func:`product` build.
@@ -126,6 +126,12 @@ def product(m, a, b, stages, name, shape=None, *, family="generic", enable=None)
     piped = Signal(exact, name=f"{name}_pipe", reset_less=True)
     m.d.sync += [ra.eq(a), rb.eq(b), piped.eq(ra * rb), out.eq(piped)]
     return out
+
+
+def fits_mult18x18d(a, b):
+    """Whether the product of ``a`` and ``b`` fits a MULT18X18D: each operand 18 bits if signed, 17 if
+    unsigned (:func:`product` in the ``"ecp5"`` form refuses any other)."""
+    return all(len(x) <= MULT18X18D_WIDTH - (0 if x.shape().signed else 1) for x in (Value.cast(a), Value.cast(b)))
 
 
 def _mult18x18d(m, a, b, name, shape, enable):

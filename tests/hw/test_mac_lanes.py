@@ -146,7 +146,7 @@ def test_accumulates_exactly(I, H, P, gap, pipeline):
 @pytest.mark.parametrize("pipeline", ["registered", "compact"])
 @pytest.mark.parametrize("I, H, P", [(2, 2, 4), (2, 2, 2), (2, 1, 1)])
 def test_close_entries_are_forwarded_without_waiting(I, H, P, pipeline):
-    """C = 1, 2, 3 (below ``forward_window``: 4 registered, 3 compact): back-to-back entries of one row, then
+    """C = 1, 2, 3 (below ``forward_window``: 5 registered, 3 compact): back-to-back entries of one row, then
     of one batch, then neither, read each other's sums 1 .. 3 cycles after they were formed; the lanes
     forward them, exactly, and no entry waits."""
     cfg = EngineConfig(input_size=I, hidden_size=H, lanes=P, max_batch=2, max_seq=4, lane_pipeline=pipeline)
@@ -185,13 +185,14 @@ def test_no_read_of_a_word_in_the_cycle_it_is_written_is_used(I, H, P, pipeline,
 
 
 def test_the_spoilt_reads_are_there_to_be_used(monkeypatch):
-    """The test above can fail: with forwarding taken away, an entry three cycles (C = 1: entries) after
-    another on the same row reads dW in the cycle the other writes it, and the spoilt run differs from the
-    clean one."""
+    """The test above can fail: with forwarding taken away, an entry ``forward_window`` - 1 cycles (C = 1:
+    entries) after another on the same row reads dW in the cycle the other writes it, and the spoilt run
+    differs from the clean one."""
     cfg = EngineConfig(input_size=2, hidden_size=2, lanes=4, max_batch=2, max_seq=4)
     rng = np.random.default_rng(0)
     W, a, _ = case(cfg, 0, rng)
-    entries = [(3, 0, 100), (1, 1, 5), (2, 1, 6), (3, 0, -7)]
+    between = [(1, 1, 5), (2, 1, 6), (0, 1, 2), (4, 0, 3)][:lane_timing(cfg).forward_window - 2]
+    entries = [(3, 0, 100), *between, (3, 0, -7)]
     monkeypatch.setattr(MacLanes, "_forwarding", lambda self, m, stages: _no_forwarding(self))
     clean = run(cfg, W, a, entries, gap=0.0)
     monkeypatch.setattr(MacLanes, "poison_collisions", True)

@@ -56,11 +56,12 @@ def test_the_ecp5_lanes_instantiate_two_registered_multipliers_per_lane(pipeline
 
 
 def test_the_engine_drives_the_multipliers_clock_enable_from_its_run():
-    """The instances' CE0 is the enable the engine puts on its core, not a constant."""
-    cfg = EngineConfig(input_size=3, hidden_size=2, lanes=1, max_batch=2, max_seq=2)
+    """The instances' CE0 is the enable the engine puts on its core (and the pipelined gate-gradient
+    unit's advance), not a constant: the lane's two products and the unit's 16 (ggu_cycles = 1)."""
+    cfg = EngineConfig(input_size=3, hidden_size=2, lanes=1, max_batch=2, max_seq=2, ggu_cycles=1)
     text = rtlil.convert(Engine(cfg), platform=Ecp5Netlist())
     ce = re.findall(r"cell \\MULT18X18D .*?connect \\CE0 (\S+)", text, re.S)
-    assert len(ce) == 2 and all(not c.startswith("1'") for c in ce), ce
+    assert len(ce) == 2 + 16 and all(not c.startswith("1'") for c in ce), ce
 
 
 def test_the_generic_twin_is_three_enabled_cycles_late():

@@ -164,7 +164,7 @@ def trace_slice(name, steps, batch, **changes):
 
 @pytest.fixture(scope="module")
 def small_case():
-    """Two lanes (four MULT18X18D of hw.primitives), H = 8, three steps of batch 2 of the Fashion-MNIST trace."""
+    """Two lanes (four MULT18X18D of hw.primitives, and the pipelined unit's 16), H = 8, three steps of batch 2 of the Fashion-MNIST trace."""
     return trace_slice("fashion8_lstm_h8.npz", steps=3, batch=2, lanes=2, max_batch=2, max_seq=3)
 
 
@@ -174,8 +174,8 @@ def test_the_synthesised_ecp5_netlist_equals_the_golden_model(tmp_path, small_ca
     report = nl.netlist_cosim(cfg, [inputs], "icarus", seed=1, gap=0.2, stall=0.4, root=tmp_path)
     assert report.passed, report.mismatch
     netlist = (Path(report.build_dir) / "netlist.v").read_text()
-    # the lanes' products are hard multipliers with their three registers; Yosys maps the others' (the unit's)
-    assert nl.hard_multipliers(netlist)["registered"] == 2 * cfg.lanes
+    # every product is a hard multiplier with its three registers: the lanes' two each, the pipelined unit's 16
+    assert cfg.ggu_cycles == 1 and nl.hard_multipliers(netlist) == {"registered": 2 * cfg.lanes + 16, "other": 0}
     for r in report.runs:
         assert r.counters == {k: r.model_cycles[k] for k in r.counters}
         assert r.stall > 0 and r.counters["issued"] > 0      # frozen cycles while the multipliers worked
