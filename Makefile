@@ -53,7 +53,7 @@ demo: setup
 	  --out $(DEMO)/report
 
 test: setup
-	$(BIN)/python -m pytest -n auto $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n auto --durations=15 $(PYTEST_ARGS)
 
 test-slow: setup
 	$(BIN)/python -m pytest -n auto -m slow $(PYTEST_ARGS)

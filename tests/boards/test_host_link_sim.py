@@ -58,11 +58,12 @@ def test_a_small_engine_in_both_modes_with_refusals_and_bit_errors(root, random_
     assert res[1].refusals is None and res[1].run.corrupt == ((7, 0x04), (65, 0x01))
 
 
-@pytest.mark.parametrize("lean", [False, True], ids=["input-fifos", "lean"])
+@pytest.mark.parametrize("lean", [pytest.param(False, marks=pytest.mark.slow), True], ids=["input-fifos", "lean"])
 def test_answers_and_outputs_competing_for_the_line(root, lean, random_inputs):
     """B = 4 with two element frames per step: ACKs become ready while output frames are being sent.
     (The arbiter once switched sources between a frame's header bytes and garbled the frame.) The lean
-    board (the iCEBreaker's: the engine takes its inputs without FIFOs) with a serial unit too."""
+    board (the iCEBreaker's: the engine takes its inputs without FIFOs) with a serial unit too; the board
+    with input FIFOs (the ULX3S's, which the test above runs) with -m slow."""
     cfg = EngineConfig(input_size=9, hidden_size=8, lanes=2, max_batch=4, max_seq=6, ggu_cycles=10 if lean else 1)
     inputs = random_inputs(cfg, 6, 4, np.random.default_rng(1))
     assert_exact(simulate_board(cfg, [(inputs, BoardRunSpec(dense=False)), (inputs, BoardRunSpec(dense=True))],

@@ -234,8 +234,11 @@ def test_command_line_on_a_trace(tmp_path, build_root, trace_slice):
     assert main(["cosim", "--trace", str(path), "--config", str(toml), "--build-dir", str(build_root)]) == 2
 
 
-@pytest.mark.parametrize("sim", SIMS)
+@pytest.mark.parametrize("sim", [pytest.param(*p.values, marks=[*p.marks, *([pytest.mark.slow] if p.values[0] == "verilator"
+                                                                             else [])]) for p in SIMS])
 def test_waveforms_on_request(tmp_path, sim, random_inputs):
+    """A waveform of the run, in each simulator's format. (Verilator's, with -m slow: a second Verilator build
+    with tracing, about 100 s.)"""
     cfg = EngineConfig(input_size=3, hidden_size=2, lanes=1, max_batch=2, max_seq=2)
     inputs = random_inputs(cfg, 2, 2, np.random.default_rng(0))
     report = cs.cosim(cfg, [inputs], sim, waves=True, root=tmp_path)
