@@ -108,11 +108,15 @@ class Arithmetic:
         """The QFormat of the value ``name``."""
         return format_of(self.config, name)
 
+    def shifted(self, op, exact):
+        """A product ``op``'s exact product ``exact`` rounded to the fractional bits of its format, before
+        the overflow rule (:meth:`round` is ``fit`` of it)."""
+        shift = sum(self.format(a).frac for a in op.args) - self.format(op.name).frac
+        return self.round_shift(exact, shift, self.config.rounding)
+
     def round(self, op, exact):
         """A product ``op``'s result from its exact product ``exact``: (value, overflowed)."""
-        out, c = self.format(op.name), self.config
-        shift = sum(self.format(a).frac for a in op.args) - out.frac
-        return self.fit(self.round_shift(exact, shift, c.rounding), out, c.overflow)
+        return self.fit(self.shifted(op, exact), self.format(op.name), self.config.overflow)
 
     def apply(self, op, *operands):
         """The result of ``op`` on its ``operands``' values: (value, overflowed)."""
@@ -140,7 +144,8 @@ def evaluate(arithmetic, inputs):
 # -- the schedule: the dataflow placed in time ------------------------------------------------------------
 
 #: The pipelined unit's multipliers' register stages (hw.primitives.product): input, pipeline and output
-#: registers, those of the ECP5's MULT18X18D; its product is rounded in the stage after.
+#: registers, those of the ECP5's MULT18X18D. A product is then rounded (``Arithmetic.shifted``) into a
+#: register of its own, and put to its format's overflow rule in the stage after.
 PIPELINED_PRODUCT_STAGES = 3
 
 @dataclass(frozen=True)
@@ -178,8 +183,8 @@ def ggu_schedule(k):
     multipliers whose schedule fits in k cycles, when one does (the fewest registers); else folded.
 
     Every value goes in the earliest place its operands allow. Pipelined: a logic operation (any
-    kind but ``mul``) one stage after its last operand, a product ``PIPELINED_PRODUCT_STAGES`` + 1
-    (its exact product passes the multiplier's registers first). Folded: a product one stage after its operands, never from the input port
+    kind but ``mul``) one stage after its last operand, a product ``PIPELINED_PRODUCT_STAGES`` + 2
+    (its exact product passes the multiplier's registers, then is rounded into a register first). Folded: a product one stage after its operands, never from the input port
     (a shared multiplier needs operands that hold still for a whole period). Folded and serial: a
     logic operation on a product's result is chained to the product's rounding (round, then the
     sum, difference or threshold, in one cycle).
@@ -199,7 +204,7 @@ def ggu_schedule(k):
         assert name not in at, f"{name} is defined twice"
         if op.kind == "mul":
             ready = max(at[a] for a in args)
-            at[name] = (max(ready, 1) + 1) if k > 1 else ready + PIPELINED_PRODUCT_STAGES + 1
+            at[name] = (max(ready, 1) + 1) if k > 1 else ready + PIPELINED_PRODUCT_STAGES + 2
         else:
             at[name] = max(at[a] + (0 if k > 1 and a in products else 1) for a in args)
             if k > 1 and any(a in products and at[a] == at[name] for a in args):

@@ -10,11 +10,12 @@ arithmetic, the unit with hw.fixed's (:func:`arithmetic`). Its schedule,
 ``golden_model.ggu.ggu_schedule``, places each operation in time for
 ``config.ggu_cycles`` = k, in one of three forms:
 
-- **pipelined** (k = 1): one element per cycle on 16 multipliers, 19 stages;
+- **pipelined** (k = 1): one element per cycle on 16 multipliers, 23 stages;
   every exact product passes a multiplier's input, pipeline and output
   registers (hw.primitives.product, ``PIPELINED_PRODUCT_STAGES``: a MULT18X18D
-  with its own registers on the ECP5) before it is rounded (no stage holds a
-  multiplier and a carry chain, nor the route from one to the other).
+  with its own registers on the ECP5), is rounded into a register, and put to
+  its format's overflow rule in the next stage (no stage holds a multiplier
+  and a carry chain, nor the rounding's increment and the saturation).
 - **folded** (k = 2 .. 9): the same kind of pipeline whose 5 stages advance
   together once every k cycles; in phase p (0 .. k-2) of each period one of
   ceil(16 / (k - 1)) shared multipliers forms a product from its stage's
@@ -36,7 +37,7 @@ register will be free for it.
 
 import operator
 
-from amaranth.hdl import Cat, Module, Mux, Signal, signed
+from amaranth.hdl import Cat, Module, Mux, Signal, Value, signed
 from amaranth.lib import data, stream
 from amaranth.lib.wiring import In, Out
 
@@ -127,7 +128,7 @@ class GateGradUnit(EnginePart):
 
         def source(op, a):                 # the stage whose register ``op`` reads its operand ``a`` from
             if op.kind == "mul":
-                return at[op.name] - (1 if folded else multiply + 1)
+                return at[op.name] - (1 if folded else multiply + 2)
             chained = op.name in plan.chained and a in GGU_PRODUCTS and at[a] == at[op.name]
             return at[a] if chained else at[op.name] - 1
 
@@ -146,12 +147,16 @@ class GateGradUnit(EnginePart):
             now = {}                       # this stage's results before their registers
             for op in GGU_DATAFLOW:
                 name = op.name
-                if op.kind == "mul" and not folded and at[name] - multiply == s:     # the exact product first
+                if op.kind == "mul" and not folded and at[name] - multiply - 1 == s:     # the exact product first
                     x, y = (vals[s - 1][a] for a in op.args)
                     with m.If(step):       # (the generic form's registers; the ECP5's have ``enable``)
-                        vals[at[name] - 1]["p_" + name] = product(
+                        vals[at[name] - 2]["p_" + name] = product(
                             m, x, y, multiply, f"s{s}_p_{name}", family=form if fits_mult18x18d(x, y) else "generic",
                             enable=step & self.enable)
+                if op.kind == "mul" and not folded and at[name] - 1 == s:           # then rounded
+                    shifted = Value.cast(arith.shifted(op, vals[s - 1]["p_" + name]))
+                    r = vals[s]["r_" + name] = Signal(shifted.shape(), name=f"s{s}_r_{name}")
+                    updates.append(r.eq(shifted))
                 if at[name] != s:
                     continue
                 if op.kind == "mul":
@@ -159,9 +164,9 @@ class GateGradUnit(EnginePart):
                         x, y = (vals[s - 1][a] for a in op.args)
                         exact = Signal(signed(len(x) + len(y)), name=f"h_{name}")
                         shared.append(((x, y), exact))
-                    else:
-                        exact = vals[s - 1]["p_" + name]
-                    v, o = arith.round(op, exact)
+                        v, o = arith.round(op, exact)
+                    else:                  # rounded in the stage before: the overflow rule
+                        v, o = arith.fit(vals[s - 1]["r_" + name], arith.format(name), self.config.overflow)
                 else:
                     v, o = arith.apply(op, *(now[a] if source(op, a) == s else vals[s - 1][a] for a in op.args))
                 now[name] = v

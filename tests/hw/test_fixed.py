@@ -87,3 +87,15 @@ def test_fit_result_keeps_its_value_inside_larger_expressions(fmt, overflow):
 def test_stochastic_rounding_is_refused():
     with pytest.raises(ValueError, match="stochastic"):
         fixed.round_shift(Signal(8), 2, "stochastic")
+
+
+@pytest.mark.parametrize("rounding", ROUNDINGS)
+def test_round_shift_matches_the_model_on_every_8_bit_value(rounding):
+    """Every value of 8 bits, shifts 1 .. 4: the ties (exactly half, rounded to even) included, which the
+    random products above seldom hit."""
+    values = np.arange(-128, 128)
+    for shift in range(1, 5):
+        out = QFormat(9, 0)
+        got = evaluate(lambda v: (fixed.round_shift(v, shift, rounding), 0), (QFormat(8, 0),), out,
+                       [(v,) for v in values])
+        assert [g[0] for g in got] == [int(w) for w in gold.round_shift(values, shift, rounding)], shift

@@ -83,7 +83,7 @@ def payloads_of(elems):
 
 
 @pytest.mark.parametrize("k, form, multipliers, latency", [
-    (1, "pipelined", 16, 19), (2, "folded", 16, 9), (4, "folded", 6, 17), (9, "folded", 2, 37),
+    (1, "pipelined", 16, 23), (2, "folded", 16, 9), (4, "folded", 6, 17), (9, "folded", 2, 37),
     (10, "serial", 3, 10), (11, "serial", 2, 11), (17, "serial", 2, 11), (18, "serial", 1, 18)])
 def test_a_feed_k_cycles_apart_is_never_refused_and_each_output_comes_latency_cycles_later(k, form, multipliers,
                                                                                            latency):
