@@ -37,10 +37,9 @@ def round_shift(v, shift, rounding=Rounding.HALF_EVEN):
     if rounding == Rounding.HALF_UP:
         up = v[shift - 1]  # (v + 2**(shift-1)) >> shift == q + the bit just below the cut
     else:
-        # above half (the bit just below the cut and any below it), or exactly half and q odd: bit tests,
-        # no comparison (a carry chain) before the increment's
-        below = v.as_unsigned()[:shift - 1]
-        up = v[shift - 1] & ((below.any() if shift > 1 else Const(0, 1)) | q[0])
+        rem = v.as_unsigned()[:shift]
+        half = Const(1 << (shift - 1), shift)
+        up = (rem > half) | ((rem == half) & q[0])
     # operands of equal width keep the exported Verilog free of width warnings
     return q + Mux(up, Const(1, q.shape()), Const(0, q.shape()))
 
