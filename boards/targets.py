@@ -81,9 +81,9 @@ TARGETS = {t.name: t for t in (
             "words) in 117 block RAMs, with the small a and da buffers in LUT RAM; Fashion-MNIST rows (I = 28, "
             "T = 28) fit whole. Every lane stage is registered (lane_pipeline registered), the column reaches the "
             "lanes through a tree of registers that synthesis keeps, and the core's enable comes from a register. "
-            "60 MHz from the PLL: the design reaches 69.0-76.6 MHz over placement seeds 1-5 (median 74.0; "
-            "bench/results/seeds-ulx3s-85f.md), so 60 MHz closes at every seed tried; the host link's framer "
-            "valids are the next path."),
+            "60 MHz from the PLL: the design reaches 60.5-82.3 MHz over placement seeds 1-5 (median 72.8; "
+            "bench/results/seeds-ulx3s-85f.md), so 60 MHz closes at every seed; the core's global enable and the "
+            "start into its counters are the next paths."),
 )}
 
 
