@@ -131,7 +131,12 @@ def product(m, a, b, stages, name, shape=None, *, family="generic", enable=None)
 def fits_mult18x18d(a, b):
     """Whether the product of ``a`` and ``b`` fits a MULT18X18D: each operand 18 bits if signed, 17 if
     unsigned (:func:`product` in the ``"ecp5"`` form refuses any other)."""
-    return all(len(x) <= MULT18X18D_WIDTH - (0 if x.shape().signed else 1) for x in (Value.cast(a), Value.cast(b)))
+    return all(len(x) <= _room(x) for x in (Value.cast(a), Value.cast(b)))
+
+
+def _room(operand):
+    """The widest operand of ``operand``'s signedness a MULT18X18D input takes (signed: 18 bits; unsigned: 17)."""
+    return MULT18X18D_WIDTH - (0 if operand.shape().signed else 1)
 
 
 def _mult18x18d(m, a, b, name, shape, enable):
@@ -140,7 +145,7 @@ def _mult18x18d(m, a, b, name, shape, enable):
     as signed (SIGNEDA = SIGNEDB = 1); the low len(a) + len(b) bits of the 36-bit P are the exact product,
     as the generic twin's product register holds it, and are sign-extended to ``shape``."""
     for what, operand in (("first", a), ("second", b)):
-        room = MULT18X18D_WIDTH - (0 if operand.shape().signed else 1)
+        room = _room(operand)
         if len(operand) > room:
             kind = "signed" if operand.shape().signed else "unsigned"
             raise ConfigError(f"the {what} operand of the product {name!r} is {len(operand)} bits ({kind}); a MULT18X18D "

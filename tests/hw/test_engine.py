@@ -86,9 +86,10 @@ def test_shorter_sequence_and_smaller_batch_than_the_maximum(random_inputs):
     check(cfg, random_inputs(cfg, 2, 1, np.random.default_rng(3)), dense=False)
 
 
-@pytest.mark.parametrize("dense", [False, True], ids=["skip", "dense"])
+@pytest.mark.parametrize("dense", [False, pytest.param(True, marks=pytest.mark.slow)], ids=["skip", "dense"])
 def test_real_trace(dense):
-    """Four steps and two sequences of the committed Jane Austen trace (H = 32, I = 81), P = 16."""
+    """Four steps and two sequences of the committed Jane Austen trace (H = 32, I = 81), P = 16. (Dense mode with
+    -m slow, 70-90 s: the default suite runs a committed trace in both modes on Verilator, tests/sim/test_cosim.py.)"""
     t = load_trace(DATA / "austen_lstm_h32.npz")
     cfg = replace(t.config, lanes=16, max_batch=2, max_seq=4, dw_acc_width=None, da_acc_width=None,
                   db_acc_width=None)

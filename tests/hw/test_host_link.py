@@ -136,3 +136,16 @@ def test_framers_through_the_arbiter_lose_and_repeat_nothing(gap, stall, seed):
             frames[cmd].append(int.from_bytes(bytes(b for _, b in current), "little"))
             current = []
     assert current == [] and frames == words
+
+
+def test_the_ecp5_framer_loads_and_shifts_its_word_through_a_copy_per_two_bytes():
+    """The status word (190 bits, 24 bytes): 12 kept copies of the load register and 12 of the shift register
+    (Lattice flip-flop instances, which Yosys does not merge), none in the generic form."""
+    import re
+    from amaranth.back import rtlil
+    from hw.host_link import Framer
+    from sim.netlist import Ecp5Netlist
+    text = rtlil.convert(Framer(0x82, 190), platform=Ecp5Netlist())
+    copies = re.findall(r"cell \\FD1P3IX \\(load|advance)_(\d+)_ff0\b", text)
+    assert sorted(copies) == sorted((kind, str(g)) for kind in ("load", "advance") for g in range(12))
+    assert "FD1P3IX" not in rtlil.convert(Framer(0x82, 190))

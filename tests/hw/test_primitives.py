@@ -121,3 +121,20 @@ def test_yosys_keeps_equal_copies(tmp_path):
     assert done.returncode == 0, done.stderr
     ffs = re.findall(r"(\d+)\s+TRELLIS_FF", (tmp_path / "stat.txt").read_text())
     assert ffs == [str(2 * 4 + 4)]                 # two ECP5 copies, one generic
+
+
+def test_what_fits_a_mult18x18d():
+    fits = primitives.fits_mult18x18d
+    assert fits(Signal(signed(18)), Signal(unsigned(17))) and not fits(Signal(signed(19)), Signal(signed(4)))
+    assert not fits(Signal(signed(4)), Signal(unsigned(18)))
+
+
+def test_the_pipelined_unit_keeps_products_too_wide_for_a_mult18x18d_generic():
+    """A grad format wider than 18 bits: the unit's products of grad operands cannot be MULT18X18D instances;
+    they are built in the generic form (Yosys maps them) instead of refusing the configuration."""
+    from hw.gate_grad import GateGradUnit
+    narrow = EngineConfig(input_size=3, hidden_size=2, lanes=1, max_batch=2, max_seq=2, ggu_cycles=1)
+    wide = EngineConfig(input_size=3, hidden_size=2, lanes=1, max_batch=2, max_seq=2, ggu_cycles=1, grad="Q-4.24")
+    assert wide.grad.width == 20
+    assert len(_instances(GateGradUnit(narrow), Ecp5Netlist())) == 16
+    assert 0 < len(_instances(GateGradUnit(wide), Ecp5Netlist())) < 16
