@@ -5,7 +5,9 @@ part, which ``hw.timing.micro_arch(config)`` reads from the parts themselves, so
 a part whose timing changes changes the model with it (tests/hw/test_engine.py then
 holds model and simulated hardware equal, cycle for cycle).
 
-Cycle 0 is the cycle in which the idle engine sees ``start``; the engine's
+Cycle 0 is the cycle after the one in which the idle engine takes ``start``
+(hw.controller registers an accepted start, and the sequence begins from that
+register); the engine's
 ``cycles`` counter counts cycles 1 .. the last (a frozen cycle, waiting for
 the host, is not a cycle here: the hardware counts those in ``stall``). The
 sequencer takes one cycle per change of state. With BC = B*C a-chunks and

@@ -176,25 +176,29 @@ class EngineCore(EnginePart):
                                                                             "lanes"))
         step, running, stepping = run.step, run.running, run.stepping
         state = Signal(State, init=State.ACCUMULATORS)     # after reset: while the read-out clears
-        go = Signal()                             # a start is accepted
-        m.d.comb += [loader.start.eq(go), perf.clear.eq(go), self.idle.eq(0),
-                     loader.may_start.eq(equals(state, State.IDLE.value) & self.start),
+        # A start is accepted into a register (its run-time registers sampled with it), and the sequence
+        # begins in the next cycle, from that register: the start's checks stay off the paths of the many
+        # registers a sequence's beginning clears (the counters, the a-loader, the sequencer).
+        accepted = Signal()
+        m.d.comb += [loader.start.eq(accepted), perf.clear.eq(accepted), self.idle.eq(0),
+                     loader.may_start.eq(equals(state, State.IDLE.value) & accepted),
                      loader.may_free.eq(equals(state, State.MAC.value))]
 
         def in_state(name):
             return equals(state, State[name].value)
 
         with m.If(in_state("IDLE")):
-            m.d.comb += [self.idle.eq(1), self.weight_take.eq(self.weight_valid)]
-            self._weight_load(m, lanes)
-            fits = self._fits()
-            with m.If(self.start & ~fits):
-                m.d.sync += self.refused.eq(1)
-            with m.If(self.start & fits):
-                m.d.comb += go.eq(1)
-                m.d.sync += [run.tau.eq(self.tau), run.dense.eq(self.dense),
-                             run.t_last.eq(self.seq_len - 1), run.b_last.eq(self.batch - 1),
-                             running.eq(1), stepping.eq(1), step.eq(0), self.refused.eq(0), state.eq(State.WAIT)]
+            with m.If(accepted):
+                m.d.sync += [accepted.eq(0), running.eq(1), stepping.eq(1), step.eq(0), state.eq(State.WAIT)]
+            with m.Else():
+                m.d.comb += [self.idle.eq(1), self.weight_take.eq(self.weight_valid)]
+                self._weight_load(m, lanes)
+                fits = self._fits()
+                with m.If(self.start & ~fits):
+                    m.d.sync += self.refused.eq(1)
+                with m.If(self.start & fits):
+                    m.d.sync += [accepted.eq(1), run.tau.eq(self.tau), run.dense.eq(self.dense),
+                                 run.t_last.eq(self.seq_len - 1), run.b_last.eq(self.batch - 1), self.refused.eq(0)]
         with m.Elif(in_state("WAIT")):          # (and for the step before's first dh_rec word)
             with m.If(loader.ready & readout.primed):
                 m.d.sync += state.eq(State.FEED)

@@ -41,10 +41,11 @@ from .jobs import RunSpec, check_handshake
 __all__ = ["Ecp5Netlist", "NetlistError", "SYNTH_OPTIONS", "MODELS", "synthesise", "simulation_library",
            "build_netlist", "netlist_cosim", "hard_multipliers", "yosys_command"]
 
-#: Options of ``synth_ecp5``. ``-nobram``: Yosys 0.70's share/ecp5/cells_sim.v declares DP16KD as an empty
-#: black box (no simulation model), so the memories go to LUT RAM and flip-flops. ``-dff``: without it,
-#: this Yosys' ABC9 stops on some of the engine's netlists (an assertion in ABC_OPS_REINTEGRATE,
-#: kernel/rtlil.cc:3091; seen on the generic design too, e.g. MacLanes alone at P = 1), with it not.
+#: Options of ``synth_ecp5``. ``-nobram``: Yosys' share/ecp5/cells_sim.v declares DP16KD as an empty
+#: black box (no simulation model), so the memories go to LUT RAM and flip-flops. ``-dff``: Yosys 0.70's
+#: ABC9 stopped on some of the engine's netlists without it (an assertion in ABC_OPS_REINTEGRATE,
+#: kernel/rtlil.cc:3091; seen on the generic design too, e.g. MacLanes alone at P = 1); the project now
+#: pins 0.69 (docs/boards.md, "Toolchain"), and the option stays, as the netlists were verified with it.
 SYNTH_OPTIONS = ("-nobram", "-dff")
 
 #: This project's simulation models of the ECP5 cells that Yosys has no model of.
