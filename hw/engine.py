@@ -23,15 +23,19 @@ outside 1 .. max_batch is refused (``refused`` rises, the engine stays idle). ``
 sequence's performance counters and sticky overflow flags once ``idle`` again;
 ``stall`` counts the cycles in which the core waited for the host.
 
-Every stream goes through a small FIFO; the core
+Every stream goes through a small FIFO (an output chunk through one per lane,
+each written under its own registered copy of the write enable); the core
 (:class:`hw.controller.EngineCore`) runs in every cycle in which each of its
 wants can be met and is frozen otherwise, so valid/ready patterns change
 when things happen, never what is computed or how many core cycles it takes.
 
-Whether the core runs is decided a cycle ahead, into a register that drives
-every enable of the core (on the ECP5 through a global network, hw.primitives.broadcast): from each want's value in the next cycle (the core's
-``*_want_next``, or the want itself when the core is frozen) and each FIFO's
-level in the next cycle (its level, the transfers of this cycle). A want's
+Whether the core runs is decided a cycle ahead, into two registers with the
+same input: one drives every enable of the core (on the ECP5 through a global
+network, hw.primitives.broadcast), the other (``go``) the prediction itself,
+which so never waits for the global network. The prediction is made from each
+want's value in the next cycle (the core's ``*_want_next``, or the want itself
+when the core is frozen) and each FIFO's level in the next cycle (its level,
+the transfers of this cycle). A want's
 prediction may be high when the want will not be (``a_want_next`` is a cheap
 superset); the core then pauses for a cycle it did not need to, which the
 ``stall`` counter counts and the core's own cycles do not see. Without input
@@ -39,8 +43,9 @@ FIFOs (``input_fifos=False``) the inputs' next cycle is not known, and the
 decision is made in the cycle itself, as a function of the wants and valids.
 """
 
-from amaranth.hdl import Cat, EnableInserter, Module, Mux, Signal, Value
+from amaranth.hdl import Cat, EnableInserter, Module, Mux, Shape, Signal, Value
 from amaranth.lib import fifo, stream
+from amaranth.lib.data import ArrayLayout
 from amaranth.lib.wiring import In, Out
 
 from golden_model.errors import ConfigError
@@ -50,7 +55,7 @@ from .controller import WANTS, EngineCore, control_members
 from .fixed import shape_of
 from .layouts import chunk_layout, element_layout, state_layout
 from .part import EnginePart
-from .primitives import broadcast, family
+from .primitives import broadcast, copy, family
 
 __all__ = ["Engine"]
 
@@ -89,14 +94,23 @@ class Engine(EnginePart):
 
     def elaborate(self, platform):
         m = Module()
+        form = family(platform)
         core = EngineCore(self.config)
         run = Signal()
         m.submodules.core = EnableInserter(run)(core)
-
-        def queue(name, port):
-            q = fifo.SyncFIFO(width=len(Value.cast(port.payload)), depth=self.fifo_depth)
-            m.submodules[name] = q
-            return q
+        # Whether the core runs, decided a cycle ahead (with input FIFOs) into two registers with the same
+        # input: ``go`` for this top's own logic, and one that drives the core's enable through a global
+        # network. The prediction reads ``go``, never the global, so that the loop from the decision back to
+        # itself is a register and a few LUT levels, without the global network's route in it.
+        go_next, go = Signal(), Signal()
+        if self.input_fifos:
+            go = copy(m, go_next, "go", family=form, reset=True)
+            enable = copy(m, go_next, "go_global", family=form, reset=True)
+        else:
+            m.d.comb += go.eq(go_next)
+            enable = go
+        # the enable reaches about every register of the core: on the ECP5 it goes by a global network
+        m.d.comb += [run.eq(broadcast(m, enable, "run", family=form)), core.enable.eq(run)]
 
         stalls, ahead = [], []           # this cycle's stall terms; the next cycle's (with input FIFOs)
         for name, port, data, want in (("elem", self.i_elem, core.elem, core.elem_want),
@@ -105,28 +119,24 @@ class Engine(EnginePart):
                 m.d.comb += [data.eq(port.payload), port.ready.eq(want & run)]
                 stalls.append(want & ~port.valid)
                 continue
-            q = queue(f"{name}_fifo", port)
+            q = fifo.SyncFIFO(width=len(Value.cast(port.payload)), depth=self.fifo_depth)
+            m.submodules[f"{name}_fifo"] = q
             m.d.comb += [q.w_data.eq(port.payload), q.w_en.eq(port.valid), port.ready.eq(q.w_rdy),
                          data.eq(q.r_data), q.r_en.eq(want & run)]
             stalls.append(want & ~q.r_rdy)
-            ahead.append(self._next(name, core, run) & ~self._filled_next(q))
+            push, pop = q.w_en & q.w_rdy, want & go & q.r_rdy
+            ahead.append(self._next(name, core, go) & ~(push | ~(equals(q.level, 0) | (equals(q.level, 1) & pop))))
         for name, port, data, want in (("dx", self.o_dx, core.dx, core.dx_want),
                                        ("state", self.o_state, core.state, core.state_want),
                                        ("dw", self.o_dw, core.dw, core.dw_want),
                                        ("db", self.o_db, core.db, core.db_want)):
-            q = queue(f"{name}_fifo", port)
-            m.d.comb += [q.w_data.eq(data), q.w_en.eq(want & run),
-                         port.payload.eq(q.r_data), port.valid.eq(q.r_rdy), q.r_en.eq(port.ready)]
+            q = self._output_queue(m, name, port, data, want & run, self._next(name, core, go) & go_next, form)
             stalls.append(want & ~q.w_rdy)
-            ahead.append(self._next(name, core, run) & self._full_next(q))
-        stall, go = Signal(), Signal(init=1)
-        if self.input_fifos:                 # the enable in a register of its own (no LUT before the global)
-            m.d.sync += go.eq(~Cat(*ahead).any())
-        else:
-            m.d.comb += go.eq(~Cat(*stalls).any())
-        # the enable reaches about every register of the core: on the ECP5 it goes by a global network
-        m.d.comb += [stall.eq(~go), run.eq(broadcast(m, go, "run", family=family(platform))),
-                     core.enable.eq(run)]     # (the enable of the core's hard blocks)
+            push, pop = want & go & q.w_rdy, q.r_en & q.r_rdy
+            depth = self.fifo_depth
+            ahead.append(self._next(name, core, go) & ~pop
+                         & (equals(q.level, depth) | (equals(q.level, depth - 1) & push)))
+        m.d.comb += go_next.eq(~Cat(*(ahead if self.input_fifos else stalls)).any())
 
         # W goes straight to the core, which takes it only while idle (and never stalls for it)
         m.d.comb += [core.weight.eq(self.i_weight.payload), core.weight_valid.eq(self.i_weight.valid & run),
@@ -138,25 +148,36 @@ class Engine(EnginePart):
 
         with m.If(core.idle & self.start):
             m.d.sync += self.stall.eq(0)
-        with m.Elif(stall & ~self.stall.all()):
+        with m.Elif(~go & ~self.stall.all()):
             m.d.sync += self.stall.eq(self.stall + 1)
         return m
 
+    def _output_queue(self, m, name, port, data, write, write_next, form):
+        """The FIFO of the output stream ``port``, written with ``data`` in the cycles ``write`` is high;
+        returns the FIFO of its first slice (all slices move together). A chunk (one word per lane) is a FIFO
+        per lane, each written under a copy of its own of the write enable, registered from its prediction
+        ``write_next`` (with input FIFOs): a chunk of dW is hundreds of flip-flops, too many for one enable
+        net to reach at speed."""
+        layout, whole = port.payload.shape(), Value.cast(port.payload)
+        if isinstance(layout, ArrayLayout):
+            width = Shape.cast(layout.elem_shape).width
+            slices = [(p * width, (p + 1) * width) for p in range(layout.length)]
+        else:
+            slices = [(0, len(whole))]
+        queues = []
+        for i, (lo, hi) in enumerate(slices):
+            q = fifo.SyncFIFO(width=hi - lo, depth=self.fifo_depth)
+            m.submodules[f"{name}_fifo{i if len(slices) > 1 else ''}"] = q
+            w_en = copy(m, write_next, f"{name}_write{i}", family=form, reset=True) if self.input_fifos else write
+            m.d.comb += [q.w_data.eq(Value.cast(data)[lo:hi]), q.w_en.eq(w_en), whole[lo:hi].eq(q.r_data),
+                         q.r_en.eq(port.ready)]
+            queues.append(q)
+        m.d.comb += port.valid.eq(queues[0].r_rdy)
+        return queues[0]
+
     @staticmethod
-    def _next(name, core, run):
-        """The core's want ``name`` in the next cycle (a superset for ``a``): as predicted if it runs now,
-        as it is if it is frozen."""
+    def _next(name, core, go):
+        """The core's want ``name`` in the next cycle (a superset for ``a``): as predicted if it runs now
+        (``go``), as it is if it is frozen."""
         assert name in WANTS
-        return Mux(run, getattr(core, f"{name}_want_next"), getattr(core, f"{name}_want"))
-
-    @staticmethod
-    def _filled_next(q):
-        """The FIFO ``q`` holds an entry in the next cycle (from its level and this cycle's transfers)."""
-        push, pop = q.w_en & q.w_rdy, q.r_en & q.r_rdy
-        return push | ~(equals(q.level, 0) | (equals(q.level, 1) & pop))
-
-    def _full_next(self, q):
-        """The FIFO ``q`` is full in the next cycle (from its level and this cycle's transfers)."""
-        push, pop = q.w_en & q.w_rdy, q.r_en & q.r_rdy
-        return ~pop & (equals(q.level, self.fifo_depth) | (equals(q.level, self.fifo_depth - 1) & push))
-
+        return Mux(go, getattr(core, f"{name}_want_next"), getattr(core, f"{name}_want"))

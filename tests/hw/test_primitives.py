@@ -106,6 +106,24 @@ def test_the_ecp5_lanes_copy_the_column_per_group_in_flip_flop_instances():
     assert "FD1P3" not in rtlil.convert(Engine(cfg))                # the generic twin: registers
 
 
+def test_the_ecp5_engine_keeps_its_decision_off_the_global_and_a_write_enable_per_output_lane():
+    """The engine's decision to run is two Lattice flip-flops with one input: ``go``, which the decision
+    reads, and ``go_global``, the only driver of the DCCA; an output chunk is a FIFO per lane, each written
+    under its own registered copy of the write enable (a dx and a dW copy per lane, one for dh0/dc0 and one for db)."""
+    cfg = EngineConfig(input_size=5, hidden_size=2, lanes=4, max_batch=2, max_seq=2)
+    text = rtlil.convert(Engine(cfg), platform=Ecp5Netlist())
+    d = {name: re.search(rf"cell \\FD1P3IX \\{name}_ff0\n(.*?)\n  end", text, re.S) for name in ("go", "go_global")}
+    assert all(d.values()), d
+    dcca = re.search(r"cell \\DCCA .*?connect \\CLKI (\S+)", text, re.S).group(1)
+    assert "go_global" in dcca and "go_global" not in dcca.replace("go_global", "", 1), dcca
+    top = re.search(r"^module \\top\n(.*?)^end\n", text, re.S | re.M).group(1)   # (the lanes name theirs alike)
+    for name, count in (("dx", 4), ("dw", 4), ("state", 1), ("db", 1)):
+        copies = re.findall(rf"cell \\FD1P3IX \\{name}_write(\d+)_ff0\n", top)
+        assert sorted(copies) == [str(i) for i in range(count)], (name, copies)
+    generic = rtlil.convert(Engine(cfg))
+    assert "FD1P3" not in generic and "DCCA" not in generic          # the generic twin: registers
+
+
 def test_yosys_keeps_equal_copies(tmp_path):
     """Two copies of one value stay two sets of flip-flops through synth_ecp5 (its own registers with
     equal inputs it merges into one)."""
