@@ -32,13 +32,13 @@ from amaranth.hdl import Cat, Module, Signal
 from amaranth.lib import data, stream
 from amaranth.lib.wiring import In, Out
 
-
 from .bits import equals
 from .counters import counters_layout, flags_layout
 from .fixed import shape_of
 from .host_link import FrameError, byte_count, frame_layout
 from .layouts import chunk_layout, element_layout
 from .part import EnginePart
+from .primitives import copy, family
 
 __all__ = ["Command", "Reply", "CommandDispatcher", "start_layout", "status_layout", "error_layout",
            "stream_layouts", "config_ident", "MAX_COUNT", "MAX_PAYLOAD"]
@@ -106,7 +106,17 @@ class CommandDispatcher(EnginePart):
     start, tau, dense, seq_len, batch : to the engine's run-time registers (``start`` pulses).
     idle, refused, flags, counters, stall : from the engine, for ``STATUS`` and the checks.
     o_ack, o_error, o_status : the answers (to framers).
+
+    A byte taken from ``i_frame`` is counted at once and lands in the transfer's word in the next cycle,
+    through a registered fan-out: one copy of the shift per ``BYTES_PER_COPY`` bytes of the word
+    (hw.primitives.copy, each placed near its bytes). The word of a WEIGHT transfer is 256 bits at P = 16,
+    and one shift enable decoded from the frame's valid and the state reached them only after 6 ns of
+    routing on the ECP5. A transfer is offered (``PUSH``) and a START checked a cycle after its last byte
+    (``LAND``), when the word is whole.
     """
+
+    #: Bytes of the word shifted by one copy of the shift register.
+    BYTES_PER_COPY = 2
 
     def members(self, c):
         lays = stream_layouts(c)
@@ -130,6 +140,11 @@ class CommandDispatcher(EnginePart):
         c = self.config
         r = self._registers()
         word, width = r.word, len(r.word)
+        form = family(platform)
+        for g, lo in enumerate(range(0, width // 8, self.BYTES_PER_COPY)):
+            hi = min(lo + self.BYTES_PER_COPY, width // 8)
+            with m.If(copy(m, r.shift, f"shift_{g}", family=form, reset=True)):
+                m.d.sync += word[8 * lo:8 * hi].eq(Cat(word[8:], r.byte)[8 * lo:8 * hi])
         m.d.comb += [self.o_ack.payload.eq(r.cmd), self.o_error.payload.code.eq(r.code),
                      self.o_error.payload.cmd.eq(r.cmd)]
         m.d.comb += [self.o_status.payload.ident.eq(config_ident(c)), self.o_status.payload.idle.eq(self.idle),
@@ -169,18 +184,22 @@ class CommandDispatcher(EnginePart):
         return SimpleNamespace(
             targets=targets, sizes=sizes, start_bytes=start_bytes,
             word=Signal(width),                # bytes shift in at the top: the last byte is the highest
+            shift=Signal(), byte=Signal(8),    # a byte is taken (it lands in the next cycle); the byte taken
             nbyte=Signal(range(width // 8)),   # bytes of the current transfer taken
             cmd=Signal(8), code=Signal(FrameError),
             done=Signal(),                     # the frame's last byte has been taken
             sel=Signal(Command),
             push=Signal(len(targets)),         # offering the word to target n (one-hot, in PUSH only)
             fits=Signal(),                     # the frame's length is right for its command (SIZE's verdict)
+            in_range=Signal(),                 # a START's T and B are within the engine's (CHECK's verdict)
             offer=Signal(len(ANSWERS)),        # one-hot: in answer state ANSWERS[n] (its valid, registered)
             length=Signal(16), count=Signal(8), empty=Signal())   # the frame's head, latched
 
     def _shift_in(self, m, r):
+        """A byte taken: counted now, in the word in the next cycle."""
         f = self.i_frame.payload
-        m.d.sync += [r.word.eq(Cat(r.word[8:], f.data)), r.nbyte.eq(r.nbyte + 1), r.done.eq(f.last)]
+        m.d.comb += r.shift.eq(1)
+        m.d.sync += [r.byte.eq(f.data), r.nbyte.eq(r.nbyte + 1), r.done.eq(f.last)]
 
     @staticmethod
     def _refuse(m, r, why):
@@ -263,8 +282,14 @@ class CommandDispatcher(EnginePart):
                     for n, (cmd, size) in enumerate(r.sizes.items()):
                         with m.Case(cmd):
                             with m.If(equals(r.nbyte, size - 1)):
-                                m.d.sync += [r.nbyte.eq(0), r.push.eq(1 << n)]
-                                m.next = "PUSH"
+                                m.d.sync += r.nbyte.eq(0)
+                                m.next = "LAND"
+        with m.State("LAND"):                       # the transfer's last byte lands in the word
+            with m.Switch(r.sel):
+                for n, cmd in enumerate(r.sizes):
+                    with m.Case(cmd):
+                        m.d.sync += r.push.eq(1 << n)
+            m.next = "PUSH"
         with m.State("PUSH"):
             for n, (cmd, port) in enumerate(r.targets.items()):     # (one of them: the frame's)
                 with m.If(r.push[n]):
@@ -285,7 +310,8 @@ class CommandDispatcher(EnginePart):
                 m.next = "DRAIN"
 
     def _start(self, m, r):
-        """A START frame: its payload collected, T and B checked, the run-time registers set, a start pulse."""
+        """A START frame: its payload collected, T and B checked (into a register), the run-time registers
+        set, a start pulse."""
         c = self.config
         run = start_layout(c)(r.word[len(r.word) - 8 * r.start_bytes:][:start_layout(c).size])
         with m.State("COLLECT"):
@@ -293,10 +319,15 @@ class CommandDispatcher(EnginePart):
             with m.If(self.i_frame.valid):
                 self._shift_in(m, r)
                 with m.If(self.i_frame.payload.last):
-                    m.next = "CHECK"
-        with m.State("CHECK"):
-            with m.If((run.seq_len == 0) | (run.seq_len > c.max_seq) | (run.batch == 0) |
-                      (run.batch > c.max_batch)):
+                    m.next = "LAND_START"
+        with m.State("LAND_START"):                 # the last byte lands in the word
+            m.next = "CHECK"
+        with m.State("CHECK"):                      # T and B judged into a register, acted on in APPLY
+            m.d.sync += r.in_range.eq(~((run.seq_len == 0) | (run.seq_len > c.max_seq) | (run.batch == 0) |
+                                    (run.batch > c.max_batch)))
+            m.next = "APPLY"
+        with m.State("APPLY"):
+            with m.If(~r.in_range):
                 m.d.sync += r.code.eq(FrameError.OUT_OF_RANGE)
                 self._answer(m, r, "ERROR")
             with m.Else():

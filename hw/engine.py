@@ -34,16 +34,19 @@ same input: one drives every enable of the core (on the ECP5 through a global
 network, hw.primitives.broadcast), the other (``go``) the prediction itself,
 which so never waits for the global network. The prediction is made from each
 want's value in the next cycle (the core's ``*_want_next``, or the want itself
-when the core is frozen) and each FIFO's level in the next cycle (its level,
-the transfers of this cycle). A want's
-prediction may be high when the want will not be (``a_want_next`` is a cheap
-superset); the core then pauses for a cycle it did not need to, which the
-``stall`` counter counts and the core's own cycles do not see. Without input
+when the core is frozen) and a lower bound of each FIFO's room in the next
+cycle: its level, read from registered copies beside the decision, and the
+core's own transfer of this cycle; the host's transfer of this cycle is left
+out, which keeps the host's side (across the chip, on a board) out of the
+decision. A want's prediction may also be high when the want will not be
+(``a_want_next`` is a cheap superset); either way the core may pause for a
+cycle it did not need to, which the ``stall`` counter counts and the core's
+own cycles do not see. Without input
 FIFOs (``input_fifos=False``) the inputs' next cycle is not known, and the
 decision is made in the cycle itself, as a function of the wants and valids.
 """
 
-from amaranth.hdl import Cat, EnableInserter, Module, Mux, Shape, Signal, Value
+from amaranth.hdl import Cat, Const, EnableInserter, Module, Mux, Shape, Signal, Value
 from amaranth.lib import fifo, stream
 from amaranth.lib.data import ArrayLayout
 from amaranth.lib.wiring import In, Out
@@ -63,9 +66,10 @@ __all__ = ["Engine"]
 class Engine(EnginePart):
     """The zero-skipping LSTM backward engine for ``config`` (an EngineConfig); see the module docstring.
 
-    ``fifo_depth``: depth of the FIFO on each stream. 2 lets a host that keeps up move a transfer
-    every cycle; 1 halves the streams' rate for half their flip-flops (a board behind a UART, whose
-    host is thousands of cycles per transfer, loses nothing by it). ``input_fifos=False`` takes
+    ``fifo_depth``: depth of the FIFO on each stream (1 to 3). With a host that keeps up, 3 moves a
+    transfer every cycle on every stream; 2 on the inputs, and two in three cycles on the outputs; 1 one
+    in three, for the fewest flip-flops (a board behind a UART, whose host is thousands of cycles per
+    transfer, loses nothing by it). ``input_fifos=False`` takes
     ``i_elem`` and ``i_a`` straight from their streams (ready is then combinational from valid;
     fine behind a registered source, such as the board's command dispatcher).
     """
@@ -74,8 +78,8 @@ class Engine(EnginePart):
     stall_width = 32
 
     def __init__(self, config, *, fifo_depth=2, input_fifos=True):
-        if fifo_depth not in (1, 2):
-            raise ConfigError(f"fifo_depth must be 1 or 2, not {fifo_depth!r}")
+        if fifo_depth not in (1, 2, 3):
+            raise ConfigError(f"fifo_depth must be 1, 2 or 3, not {fifo_depth!r}")
         self.fifo_depth, self.input_fifos = fifo_depth, bool(input_fifos)
         super().__init__(config)
 
@@ -124,18 +128,20 @@ class Engine(EnginePart):
             m.d.comb += [q.w_data.eq(port.payload), q.w_en.eq(port.valid), port.ready.eq(q.w_rdy),
                          data.eq(q.r_data), q.r_en.eq(want & run)]
             stalls.append(want & ~q.r_rdy)
-            push, pop = q.w_en & q.w_rdy, want & go & q.r_rdy
-            ahead.append(self._next(name, core, go) & ~(push | ~(equals(q.level, 0) | (equals(q.level, 1) & pop))))
+            # an entry in the next cycle: two or more now, or one not taken now (one arriving now is not
+            # counted: the host's side stays out of the decision)
+            one, two = self._level_at_least(m, name, q, 1, 2, form=form)
+            ahead.append(self._next(name, core, go) & ~(two | (one & ~(want & go))))
         for name, port, data, want in (("dx", self.o_dx, core.dx, core.dx_want),
                                        ("state", self.o_state, core.state, core.state_want),
                                        ("dw", self.o_dw, core.dw, core.dw_want),
                                        ("db", self.o_db, core.db, core.db_want)):
             q = self._output_queue(m, name, port, data, want & run, self._next(name, core, go) & go_next, form)
             stalls.append(want & ~q.w_rdy)
-            push, pop = want & go & q.w_rdy, q.r_en & q.r_rdy
-            depth = self.fifo_depth
-            ahead.append(self._next(name, core, go) & ~pop
-                         & (equals(q.level, depth) | (equals(q.level, depth - 1) & push)))
+            # full in the next cycle: full now, or one short and written now (an entry the host takes now is
+            # not counted)
+            full, nearly = self._level_at_least(m, name, q, self.fifo_depth, self.fifo_depth - 1, form=form)
+            ahead.append(self._next(name, core, go) & (full | (nearly & want & go)))
         m.d.comb += go_next.eq(~Cat(*(ahead if self.input_fifos else stalls)).any())
 
         # W goes straight to the core, which takes it only while idle (and never stalls for it)
@@ -174,6 +180,22 @@ class Engine(EnginePart):
             queues.append(q)
         m.d.comb += port.valid.eq(queues[0].r_rdy)
         return queues[0]
+
+    def _level_at_least(self, m, name, q, *bounds, form):
+        """For each of ``bounds``: a register equal to ``q.level >= bound`` (the FIFO ``q``'s), written from
+        the FIFO's next level: a copy of its state for the decision, which the placer puts beside the
+        decision's logic rather than beside the FIFO, across the chip from it."""
+        push, pop = q.w_en & q.w_rdy, q.r_en & q.r_rdy
+
+        def now(bound):       # q.level >= bound, from its bits (no comparison for Verilator to warn about)
+            if bound <= 0:
+                return Const(1)
+            return Cat(Const(0), *(equals(q.level, k) for k in range(bound, self.fifo_depth + 1))).any()
+
+        def then(bound):      # the level after this cycle's transfers >= bound
+            return Mux(push & ~pop, now(bound - 1), Mux(pop & ~push, now(bound + 1), now(bound)))
+        return [Const(1) if bound <= 0 else Const(0) if bound > self.fifo_depth else
+                copy(m, then(bound), f"{name}_level_{bound}", family=form, reset=True) for bound in bounds]
 
     @staticmethod
     def _next(name, core, go):

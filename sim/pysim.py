@@ -28,13 +28,14 @@ def _plain(payload, kind):
     return int(payload)
 
 
-def simulate(config, inputs, *, dense=False, gap=0.0, stall=0.0, seed=0, vcd=None, runs=1):
-    """Simulate ``runs`` sequences of ``inputs`` back to back on one Engine; returns a list of
+def simulate(config, inputs, *, dense=False, gap=0.0, stall=0.0, seed=0, vcd=None, runs=1, fifo_depth=2):
+    """Simulate ``runs`` sequences of ``inputs`` back to back on one Engine (``fifo_depth``: its
+    FIFOs'); returns a list of
     SimpleNamespace(outputs, counters, flags, stall) (``outputs`` from hw.transfers.decode_outputs).
     Raises TimeoutError when the engine does not finish in a generous bound of cycles."""
     if not 0 <= gap < 1 or not 0 <= stall < 1:
         raise ValueError(f"gap and stall are probabilities below 1, not {gap!r}, {stall!r}")
-    dut = Engine(config)
+    dut = Engine(config, fifo_depth=fifo_depth)
     T, B = inputs.dh.shape[:2]
     rng = random.Random(seed)
     elems = [e for t in range(T - 1, -1, -1) for e in element_transfers(config, inputs, t)] * runs

@@ -149,3 +149,23 @@ def test_the_ecp5_framer_loads_and_shifts_its_word_through_a_copy_per_two_bytes(
     copies = re.findall(r"cell \\FD1P3IX \\(load|advance)_(\d+)_ff0\b", text)
     assert sorted(copies) == sorted((kind, str(g)) for kind in ("load", "advance") for g in range(12))
     assert "FD1P3IX" not in rtlil.convert(Framer(0x82, 190))
+
+
+def test_the_ecp5_dispatcher_shifts_its_word_through_a_copy_per_two_bytes():
+    """The dispatcher's transfer word (as wide as its widest transfer: here an element, 14 bytes) shifts each
+    byte in through kept copies of its shift register, one per two bytes
+    (Lattice flip-flop instances), none in the generic form; the word is whole when a transfer is offered
+    (tests/boards/test_host_link_sim.py runs the board through it)."""
+    import re
+    from amaranth.back import rtlil
+    from amaranth.hdl import Shape
+    from golden_model.engine_config import EngineConfig
+    from hw.commands import CommandDispatcher, start_layout, stream_layouts
+    from sim.netlist import Ecp5Netlist
+    cfg = EngineConfig(input_size=6, hidden_size=4, lanes=4, max_batch=2, max_seq=4)
+    nbytes = max(byte_count(Shape.cast(layout).width) for layout in [*stream_layouts(cfg).values(), start_layout(cfg)])
+    assert nbytes == 14
+    text = rtlil.convert(CommandDispatcher(cfg), platform=Ecp5Netlist())
+    copies = re.findall(r"cell \\FD1P3IX \\shift_(\d+)_ff0\b", text)
+    assert sorted(copies, key=int) == [str(g) for g in range(-(-nbytes // CommandDispatcher.BYTES_PER_COPY))]
+    assert "FD1P3IX" not in rtlil.convert(CommandDispatcher(cfg))
