@@ -26,6 +26,7 @@ from hw.engine import Engine
 from hw.fixed import shape_of
 from hw.host_link import FrameArbiter, FrameReceiver, FrameSender, Framer
 from hw.layouts import chunk_layout, state_layout
+from hw.primitives import broadcast, family
 from hw.uart import UARTRx, UARTTx, check_divisor
 
 __all__ = ["BoardCore", "BoardTop", "clock_plan"]
@@ -155,7 +156,7 @@ class BoardTop(Elaboratable):
 
     def elaborate(self, platform):
         from amaranth.hdl import ClockDomain
-        from amaranth.lib.cdc import ResetSynchronizer
+        from amaranth.lib.cdc import AsyncFFSynchronizer
         from amaranth.build import ResourceError
 
         from .pll import pll_instance
@@ -170,7 +171,12 @@ class BoardTop(Elaboratable):
             pll_clk = Signal()                     # named here, so the constraint finds its net
             m.submodules.pll = pll_instance(self.plan, clk_in, pll_clk, locked)
             m.d.comb += cd.clk.eq(pll_clk)
-            m.submodules.reset = ResetSynchronizer(~locked, domain="sync")
+            # the reset, released in step with the clock, reaches the registers with one (every part of
+            # the engine, the host link's) through a global network on the ECP5: a fabric net from the
+            # synchroniser to the far registers' LSR took 9.8 ns at a ULX3S seed
+            reset = Signal()
+            m.submodules.reset = AsyncFFSynchronizer(~locked, reset, o_domain="sync")
+            m.d.comb += cd.rst.eq(broadcast(m, reset, "reset_global", family=family(platform)))
             platform.add_clock_constraint(pll_clk, self.clock_mhz * 1e6)
         m.submodules.core = core = BoardCore(self.config, self.divisor, input_fifos=not self.target.lean)
         lines = [sub.name for sub in platform.lookup("uart", 0).ios]          # rx, tx and any modem lines

@@ -41,8 +41,8 @@ class PerfCounters(EnginePart):
 
     Ports
     -----
-    clear : a sequence starts (clearing wins over counting; an element's nonzeros reach the counters a
-        cycle after its result, and a sequence starts with no result in flight).
+    clear : a sequence starts (clearing wins over counting; an element's nonzeros reach the counters two
+        cycles after its result, and a sequence starts with no result in flight).
     running, stepping : between the start and the last output; and the end of the last step.
     dense : dense mode (no dz counts as skipped).
     issued, hazard, mac_busy : an entry goes to the lanes; an entry waits for a read-modify-write;
@@ -73,13 +73,16 @@ class PerfCounters(EnginePart):
             with m.If(event):
                 m.d.sync += flags[name].eq(1)
 
-        # an element's nonzeros and skipped zeros, registered at the counters' width (one cycle late)
+        # an element's nonzeros and skipped zeros: its four dz's nonzero bits into a register beside the
+        # counters (the unit's output registers are across the chip), then its counts at the counters'
+        # width (two cycles late)
         ones, zeros = Signal.like(cnt.nonzeros), Signal.like(cnt.zeros_skipped)
-        nonzero = Signal(4)
+        nonzero, counted = Signal(4), Signal()
+        m.d.sync += counted.eq(self.grad_valid)
         for q, name in enumerate(GGU_DZ):
-            m.d.comb += nonzero[q].eq(self.grad[name].any())
+            m.d.sync += nonzero[q].eq(self.grad[name].any())
         m.d.sync += [ones.eq(0), zeros.eq(0)]
-        with m.If(self.grad_valid):
+        with m.If(counted):
             with m.Switch(nonzero):
                 for pattern in range(16):
                     with m.Case(pattern):

@@ -4,14 +4,16 @@ The feed writes an element's four dz (with its unit j and batch row b) in the cy
 leaves the gate-gradient unit, but only for an element with a nonzero dz (every element in dense
 mode); the encoder takes them as fast as the lanes can use them. The buffer holds a whole step's
 elements (B x H), so the feed never waits for it. It is Amaranth's buffered FIFO (block RAM),
-followed, with the registered pipeline (``config.lane_pipeline``), by a two-entry FIFO of registers,
-so that the block RAM's slow output (5.8 ns on the ECP5 without its output register) goes into a
-register and not into the encoder's logic: an entry is at the output
+with the registered pipeline (``config.lane_pipeline``) between two registers: the feed's entry goes
+into a register first (its valid is decoded from the unit's four dz, whose registers are across the
+chip from the buffer: that decode into the block RAM's write address was an ECP5 critical path), and
+the block RAM's slow output (5.8 ns on the ECP5 without its output register) into a two-entry FIFO of
+registers, not into the encoder's logic: an entry is at the output
 :meth:`DzBuffer.latency_of` cycles after its write (if the ones before it have gone), and entries leave at
 one per cycle.
 """
 
-from amaranth.hdl import Module
+from amaranth.hdl import Module, Signal
 from amaranth.lib import fifo, stream
 from amaranth.lib.wiring import In, Out
 
@@ -33,9 +35,10 @@ class DzBuffer(EnginePart):
 
     @staticmethod
     def latency_of(config):
-        """Cycles from an entry's write to the first cycle it is at the output: block RAM, then, with the
-        registered pipeline (``config.lane_pipeline``), a register (3; compact: 2)."""
-        return 3 if config.lane_pipeline == "registered" else 2
+        """Cycles from an entry's write to the first cycle it is at the output: block RAM, with the
+        registered pipeline (``config.lane_pipeline``) between an input and an output register (4;
+        compact: 2)."""
+        return 4 if config.lane_pipeline == "registered" else 2
 
     @property
     def latency(self):
@@ -50,16 +53,24 @@ class DzBuffer(EnginePart):
         c = self.config
         m.submodules.fifo = q = fifo.SyncFIFOBuffered(width=dz_layout(c).size,
                                                       depth=max(c.max_batch * c.hidden_size, 3))
-        m.d.comb += [q.w_data.eq(self.i_dz.payload), q.w_en.eq(self.i_dz.valid), self.i_dz.ready.eq(q.w_rdy)]
         if self.latency == 2:
-            m.d.comb += [self.o_dz.payload.eq(q.r_data), self.o_dz.valid.eq(q.r_rdy), q.r_en.eq(self.o_dz.ready),
+            m.d.comb += [q.w_data.eq(self.i_dz.payload), q.w_en.eq(self.i_dz.valid), self.i_dz.ready.eq(q.w_rdy),
+                         self.o_dz.payload.eq(q.r_data), self.o_dz.valid.eq(q.r_rdy), q.r_en.eq(self.o_dz.ready),
                          self.empty.eq(~q.level.any())]
             return m
+        # the feed's entry into a register (a pipeline stage: it takes an entry whenever it is empty or
+        # passing its own on to the block RAM)
+        held, held_valid = Signal(dz_layout(c)), Signal()
+        m.d.comb += [q.w_data.eq(held), q.w_en.eq(held_valid), self.i_dz.ready.eq(~held_valid | q.w_rdy)]
+        with m.If(q.w_rdy):
+            m.d.sync += held_valid.eq(0)
+        with m.If(self.i_dz.valid & self.i_dz.ready):
+            m.d.sync += [held.eq(self.i_dz.payload), held_valid.eq(1)]
         # the block RAM's word goes straight into a register: a two-entry FIFO of registers (a full rate
         # stream: it takes the next entry in the cycle after it gave one), so the encoder never sees the
         # block RAM's output directly
         m.submodules.out = out = fifo.SyncFIFO(width=dz_layout(c).size, depth=2)
         m.d.comb += [out.w_data.eq(q.r_data), out.w_en.eq(q.r_rdy), q.r_en.eq(out.w_rdy),
                      self.o_dz.payload.eq(out.r_data), self.o_dz.valid.eq(out.r_rdy), out.r_en.eq(self.o_dz.ready),
-                     self.empty.eq(~q.level.any() & ~out.level.any())]
+                     self.empty.eq(~held_valid & ~q.level.any() & ~out.level.any())]
         return m

@@ -84,7 +84,8 @@ class GateGradUnit(EnginePart):
     -----
     i_elem : stream of ``ggu_input_layout``: one element's cache values, dh_out, dh_rec and dc_next.
     o_grad : stream of ``ggu_output_layout``: its thresholded dz, dc_prev and an overflow bit.
-    tau : the threshold, a non-negative grad-format integer (hold it steady while elements flow).
+    tau : the threshold, a non-negative grad-format integer (hold it steady from the cycle before an
+        element is taken until its result leaves: the pipelined and folded forms register it first).
     enable : the enable of the unit's clock domain (high when there is none): the clock enable of the
         pipelined form's multipliers (hw.primitives.product), which an ``EnableInserter`` does not reach.
 
@@ -112,7 +113,11 @@ class GateGradUnit(EnginePart):
 
     def elaborate(self, platform):
         m = Module()
-        arith = arithmetic(self.config, self.tau)
+        tau = self.tau
+        if self.form != "serial":      # a copy beside the thresholds (the engine's tau register is far away)
+            tau = Signal.like(self.tau, name="tau_copy")
+            m.d.sync += tau.eq(self.tau)
+        arith = arithmetic(self.config, tau)
         if self.form == "serial":
             self._serial(m, arith)
         else:
