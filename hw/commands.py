@@ -111,8 +111,8 @@ class CommandDispatcher(EnginePart):
     through a registered fan-out: one copy of the shift per ``BYTES_PER_COPY`` bytes of the word
     (hw.primitives.copy, each placed near its bytes). The word of a WEIGHT transfer is 256 bits at P = 16,
     and one shift enable decoded from the frame's valid and the state reached them only after 6 ns of
-    routing on the ECP5. A transfer is offered (``PUSH``) and a START checked a cycle after its last byte
-    (``LAND``), when the word is whole.
+    routing on the ECP5. A transfer is offered (``PUSH``) a cycle after its last byte (``LAND``), when the
+    word is whole; a START is judged into a register then (``CHECK``) and acted on after (``APPLY``).
     """
 
     #: Bytes of the word shifted by one copy of the shift register.

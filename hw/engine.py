@@ -23,11 +23,11 @@ outside 1 .. max_batch is refused (``refused`` rises, the engine stays idle). ``
 sequence's performance counters and sticky overflow flags once ``idle`` again;
 ``stall`` counts the cycles in which the core waited for the host.
 
-Every stream goes through a small FIFO (an output chunk through one per lane,
-each written under its own registered copy of the write enable); the core
-(:class:`hw.controller.EngineCore`) runs in every cycle in which each of its
-wants can be met and is frozen otherwise, so valid/ready patterns change
-when things happen, never what is computed or how many core cycles it takes.
+Every stream goes through a small FIFO (an output chunk through one per lane, each written, with input
+FIFOs, under its own registered copy of the write enable); the core (:class:`hw.controller.EngineCore`)
+runs only in cycles in which each of its wants can be met and is frozen otherwise (and in a cycle the
+decision below cannot tell), so valid/ready patterns change when things
+happen, never what is computed or how many core cycles it takes.
 
 Whether the core runs is decided a cycle ahead, into two registers with the
 same input: one drives every enable of the core (on the ECP5 through a global
@@ -38,10 +38,10 @@ when the core is frozen) and a lower bound of each FIFO's room in the next
 cycle: its level, read from registered copies beside the decision, and the
 core's own transfer of this cycle; the host's transfer of this cycle is left
 out, which keeps the host's side (across the chip, on a board) out of the
-decision. A want's prediction may also be high when the want will not be
-(``a_want_next`` is a cheap superset); either way the core may pause for a
-cycle it did not need to, which the ``stall`` counter counts and the core's
-own cycles do not see. Without input
+decision. A want's prediction may also be high when the want will not be (``a_want_next`` is a cheap
+superset; the outputs' must be exact, as the output FIFOs' write enables are registered from them);
+either way the core may pause for a cycle it did not need to, which the ``stall`` counter counts
+and the core's own cycles do not see. Without input
 FIFOs (``input_fifos=False``) the inputs' next cycle is not known, and the
 decision is made in the cycle itself, as a function of the wants and valids.
 """
@@ -67,9 +67,9 @@ class Engine(EnginePart):
     """The zero-skipping LSTM backward engine for ``config`` (an EngineConfig); see the module docstring.
 
     ``fifo_depth``: depth of the FIFO on each stream (1 to 3). With a host that keeps up, 3 moves a
-    transfer every cycle on every stream; 2 on the inputs, and two in three cycles on the outputs; 1 one
-    in three, for the fewest flip-flops (a board behind a UART, whose host is thousands of cycles per
-    transfer, loses nothing by it). ``input_fifos=False`` takes
+    transfer every cycle on every stream; 2 two in three cycles (a full FIFO takes no write in the cycle
+    it is read); 1 one in three, for the fewest flip-flops (a board behind a UART, whose host is thousands
+    of cycles per transfer, loses nothing by it). ``input_fifos=False`` takes
     ``i_elem`` and ``i_a`` straight from their streams (ready is then combinational from valid;
     fine behind a registered source, such as the board's command dispatcher).
     """

@@ -75,7 +75,8 @@ def test_no_read_in_the_cycle_of_its_write_is_used(name, random_inputs, monkeypa
 
 def test_without_handshake_gaps_the_host_never_stalls_the_engine_behind_three_deep_fifos(random_inputs):
     """With FIFOs of 3 a host that keeps up never stalls the core (hw.engine.Engine: the decision leaves out
-    the host's transfer of the cycle); with 2, the outputs' back-to-back chunks do (and it is still exact)."""
+    the host's transfer of the cycle); with 2 it does, a stream moving two transfers in three cycles (and
+    the run is still exact)."""
     cfg = EngineConfig(**CONFIGS["P4-C3"])
     inputs = random_inputs(cfg, 4, 2, np.random.default_rng(1))
     assert check(cfg, inputs, dense=False, gap=0, stall=0, fifo_depth=3)[2] == [0]
