@@ -83,6 +83,14 @@ def test_without_handshake_gaps_the_host_never_stalls_the_engine_behind_three_de
     assert check(cfg, inputs, dense=False, gap=0, stall=0, fifo_depth=2)[2][0] > 0
 
 
+@pytest.mark.parametrize("depth", [0, 4, 2.5, "2"])
+def test_a_fifo_depth_outside_1_to_3_is_refused_by_name(depth):
+    from golden_model.errors import ConfigError
+    from hw.engine import Engine
+    with pytest.raises(ConfigError, match=r"fifo_depth must be 1, 2 or 3, not"):
+        Engine(EngineConfig(**CONFIGS["P1"]), fifo_depth=depth)
+
+
 @pytest.mark.parametrize("depth", [1, 3])
 def test_every_fifo_depth_under_hostile_handshakes(depth, random_inputs):
     cfg = EngineConfig(**CONFIGS["B1-odd"])
