@@ -112,10 +112,9 @@ def test_the_ecp5_engine_keeps_its_decision_off_the_global_and_a_write_enable_pe
     under its own registered copy of the write enable (a dx and a dW copy per lane, one for dh0/dc0 and one for db)."""
     cfg = EngineConfig(input_size=5, hidden_size=2, lanes=4, max_batch=2, max_seq=2)
     text = rtlil.convert(Engine(cfg), platform=Ecp5Netlist())
-    d = {name: re.search(rf"cell \\FD1P3IX \\{name}_ff0\n(.*?)\n  end", text, re.S) for name in ("go", "go_global")}
-    assert all(d.values()), d
-    dcca = re.search(r"cell \\DCCA .*?connect \\CLKI (\S+)", text, re.S).group(1)
-    assert "go_global" in dcca and "go_global" not in dcca.replace("go_global", "", 1), dcca
+    for name in ("go", "go_global"):
+        assert re.search(rf"cell \\FD1P3IX \\{name}_ff0\n", text), name
+    assert re.findall(r"cell \\DCCA .*?connect \\CLKI (\S+)", text, re.S) == ["\\go_global"]
     top = re.search(r"^module \\top\n(.*?)^end\n", text, re.S | re.M).group(1)   # (the lanes name theirs alike)
     for name, count in (("dx", 4), ("dw", 4), ("state", 1), ("db", 1)):
         copies = re.findall(rf"cell \\FD1P3IX \\{name}_write(\d+)_ff0\n", top)
