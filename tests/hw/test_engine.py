@@ -1,3 +1,4 @@
+# amaranth: UnusedElaboratable=no
 """The whole engine in Amaranth's simulator against golden_model.engine_model and golden_model.cycles:
 every output, every counter, every flag and the cycle count equal, exactly, in skip and dense mode,
 under random valid/ready; on random data, on the committed real trace and on directed edge cases."""
