@@ -7,8 +7,8 @@ Builds the board's default engine (or the one the engine flags of ``zskip build`
 ``boards.build.build`` once per seed, into build/seeds-<board>/<seed>/, ``--jobs`` at a time (each build
 is one process; nextpnr uses one core). A seed whose report.json is already there for the same design
 (``boards.build.design_digest``: the same RTLIL and Yosys script, so a change of the hardware builds again)
-is not built again. Prints a Markdown table: each seed's Fmax, the clock constraint,
-whether it was met, the critical path's end points and build time, then min / median / max; writes it
+is not built again. Prints a Markdown table: each seed's Fmax, the engine's clock and nextpnr's
+constraint (boards.targets.Target.place_mhz), whether the clock was met, the critical path's end points and build time, then min / median / max; writes it
 with the figures to bench/results/seeds-<board>.md and .json.
 """
 
@@ -51,7 +51,7 @@ def _one(board, config, clock_mhz, seed, out, design, time_limit):
     report = out / "report.json"
     if report.exists():
         old = BuildReport.read(report)
-        if old.design == design and (clock_mhz is None or old.constraint_mhz == clock_mhz):
+        if old.design == design and (clock_mhz is None or old.clock["engine_mhz"] == clock_mhz):
             return {"seed": seed, **old.to_dict(), "reused": True}
     try:
         r = build(get_target(board), config, out, clock_mhz=clock_mhz, seed=seed, time_limit_min=time_limit)
@@ -63,14 +63,15 @@ def _one(board, config, clock_mhz, seed, out, design, time_limit):
 def table(board, rows):
     """The Markdown table of the seeds' builds and their spread."""
     done = [r for r in rows if "error" not in r]
-    lines = ["| seed | Fmax (MHz) | constraint (MHz) | met | critical path | build (s) |", "|---:|---:|---:|---|---|---:|"]
+    lines = ["| seed | Fmax (MHz) | clock (MHz) | constraint (MHz) | met | critical path | build (s) |",
+             "|---:|---:|---:|---:|---|---|---:|"]
     for r in rows:
         if "error" in r:
-            lines.append(f"| {r['seed']} | failed: {r['error']} | | | | |")
+            lines.append(f"| {r['seed']} | failed: {r['error']} | | | | | |")
             continue
         cp = r["critical_path"]
         path = f"{cp.get('from', '?')} -> {cp.get('to', '?')} ({cp.get('delay_ns', 0):.1f} ns)"
-        lines.append(f"| {r['seed']} | {r['fmax_mhz']:.1f} | {r['constraint_mhz']:g} | "
+        lines.append(f"| {r['seed']} | {r['fmax_mhz']:.1f} | {r['clock']['engine_mhz']:g} | {r['constraint_mhz']:g} | "
                      f"{'yes' if r['timing_met'] else 'no'} | `{path}` | {r['build_s']:.0f} |")
     if done:
         f = [r["fmax_mhz"] for r in done]

@@ -58,7 +58,8 @@ class DoesNotFit(BuildError):
 
 @dataclass
 class BuildReport(Record):
-    """What a board build gave (report.json): Fmax against the clock constraint and DESIGN.md's goal,
+    """What a board build gave (report.json): Fmax against the engine's clock (``timing_met``; nextpnr's
+    constraint, ``constraint_mhz``, may be higher: boards.targets.Target.place_mhz) and DESIGN.md's goal,
     utilisation, the clock plan, the critical path, the tools and the cell counts. Written and read as the
     record ``zskip.build-report/1`` (golden_model.records: ``BuildReport.read(path)``)."""
 
@@ -224,10 +225,13 @@ def build(target, config=None, out=Path("build/board"), *, clock_mhz=None, baud=
 
 
 def _digest(plan, name):
-    """A digest of what a build plan synthesises: its RTLIL and its Yosys script (not the placement seed)."""
+    """A digest of what a build plan synthesises and places for: its RTLIL, its Yosys script and its
+    constraints' file (the clock constraint; not the placement seed)."""
     h = hashlib.sha256()
-    for suffix in (".il", ".ys"):
-        text = plan.files[name + suffix]
+    for suffix in (".il", ".ys", ".lpf", ".pcf", ".sdc"):
+        text = plan.files.get(name + suffix)
+        if text is None:
+            continue
         h.update(text.encode() if isinstance(text, str) else text)
     return h.hexdigest()[:16]
 
@@ -272,7 +276,7 @@ def _report(target, config, top, rep, cells, env, build_s, bitstream):
     return BuildReport(
         board=target.name, device=target.device, fmax_mhz=round(float(clk["achieved"]), 2),
         constraint_mhz=round(float(clk["constraint"]), 2), goal_mhz=target.goal_mhz,
-        timing_met=float(clk["achieved"]) >= float(clk["constraint"]),
+        timing_met=float(clk["achieved"]) >= top.clock_mhz,
         goal_met=float(clk["achieved"]) >= target.goal_mhz, utilization=util, config=config.to_dict(),
         clock={"net": clk_name, "oscillator_mhz": top.plan.f_in_mhz if top.plan else top.clock_mhz,
                "engine_mhz": top.clock_mhz, "pll": top.plan.params if top.plan else None,
@@ -303,8 +307,8 @@ def _critical_path(rep, clock):
 def markdown(r):
     """report.md: what a person reads."""
     lines = [f"# {r.board}: {r.device}", "",
-             f"- Fmax **{r.fmax_mhz:.1f} MHz** against the {r.constraint_mhz:.1f} MHz constraint: "
-             f"**{'met' if r.timing_met else 'NOT met'}** (DESIGN.md's goal for this part: {r.goal_mhz:g} MHz, "
+             f"- Fmax **{r.fmax_mhz:.1f} MHz** against the {r.clock['engine_mhz']:g} MHz engine clock: "
+             f"**{'met' if r.timing_met else 'NOT met'}** (nextpnr's constraint {r.constraint_mhz:g} MHz; DESIGN.md's goal for this part: {r.goal_mhz:g} MHz, "
              f"{'met' if r.goal_met else 'not met'})",
              f"- clock: {r.clock['oscillator_mhz']:g} MHz oscillator -> {r.clock['engine_mhz']:g} MHz engine"
              + (f" (PLL {r.clock['pll']})" if r.clock["pll"] else "")

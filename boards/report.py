@@ -27,6 +27,7 @@ the step's. The report says so.
 
 import json
 import math
+import re
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
@@ -79,7 +80,7 @@ def engine_unit(name):
     if scope[:1] == ["core"]:
         sub = ".".join(scope[1:3])
         unit = ENGINE_UNITS.get(sub) or ENGINE_UNITS.get(sub.partition(".")[0], "controller")
-    elif scope and scope[0].endswith("_fifo"):
+    elif scope and re.fullmatch(r"\w+_fifo\d*", scope[0]):          # (a stream's FIFO, or one slice of it)
         unit = "stream FIFOs"
     else:
         unit = "ports and glue"
@@ -535,7 +536,7 @@ def _per_step(figures, table_of, keep=()):
 
 def _board_report(target, config, build, figures, trace, accuracy, sim):
     """The BoardReport of a build (BuildReport) and the measured ModeFigures."""
-    family, clock, fmax = target.family, build.constraint_mhz, build.fmax_mhz
+    family, clock, fmax = target.family, build.clock["engine_mhz"], build.fmax_mhz
     ffs = _flip_flops(build)
     loads, with_temporaries = _workloads(family, config, clock, ffs, figures)
     est = {k: estimate(family, w) for k, w in loads.items()}

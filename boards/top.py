@@ -153,6 +153,8 @@ class BoardTop(Elaboratable):
     def __init__(self, config, target, clock_mhz=None, baud=None):
         self.config, self.target = config, target
         self.plan, self.clock_mhz, self.baud, self.divisor = clock_plan(target, clock_mhz, baud)
+        # what nextpnr is asked for: the engine's clock, or the target's placement goal where that is higher
+        self.constraint_mhz = max(self.clock_mhz, target.place_mhz) if self.plan else self.clock_mhz
 
     def elaborate(self, platform):
         from amaranth.hdl import ClockDomain
@@ -177,7 +179,7 @@ class BoardTop(Elaboratable):
             reset = Signal()
             m.submodules.reset = AsyncFFSynchronizer(~locked, reset, o_domain="sync")
             m.d.comb += cd.rst.eq(broadcast(m, reset, "reset_global", family=family(platform)))
-            platform.add_clock_constraint(pll_clk, self.clock_mhz * 1e6)
+            platform.add_clock_constraint(pll_clk, self.constraint_mhz * 1e6)
         m.submodules.core = core = BoardCore(self.config, self.divisor, input_fifos=not self.target.lean)
         lines = [sub.name for sub in platform.lookup("uart", 0).ios]          # rx, tx and any modem lines
         uart = platform.request("uart", 0, dir={name: "-" for name in lines})

@@ -10,10 +10,10 @@ Columns beyond N in the last chunk are written as 0 (the lanes multiply them
 too, and dW of a padding column must stay 0).
 """
 
-from amaranth.hdl import Module, Signal
+from amaranth.hdl import Module, Mux, Signal
 from amaranth.lib.wiring import In, Out
 
-from .bits import address, count, depth, in_row
+from .bits import address, advance, count, depth, equals, in_row
 from .layouts import chunk_layout
 from .part import EnginePart
 
@@ -66,7 +66,17 @@ class ALoader(EnginePart):
         for p in range(P):
             m.d.comb += self.data[p].eq(in_row(self.a[p], p, chunk, N, P))
 
-        _, loaded, last = count(m, self.a_want, (chunk, C - 1), (row, self.b_last), (step, self.t_last))
+        # where the walk stands, in registers beside it: ``row_end``, at a step's last chunk; ``final``, at the
+        # sequence's last chunk (so that a transfer's consequences, which a_want_next must know, are a gate
+        # away rather than behind the comparisons with b_last and t_last)
+        row_end, final = Signal(), Signal()
+        walk = ((chunk, C - 1), (row, self.b_last), (step, self.t_last))
+        nexts, _ = advance(self.a_want, *walk)
+        chunk_n, row_n, step_n = (Mux(self.start, 0, value) for value in nexts)
+        count(m, self.a_want, *walk)
+        m.d.sync += [row_end.eq(equals(chunk_n, C - 1) & (row_n == self.b_last)),
+                     final.eq(equals(chunk_n, C - 1) & (row_n == self.b_last) & (step_n == self.t_last))]
+        loaded, last = self.a_want & row_end, self.a_want & final
         # a_want in the next cycle: exact but for the ends of a step's MAC work, which may free a buffer (a
         # start, too, may raise it): a buffer loaded now or the last step loaded lower it
         full = ahead[1] | (ahead[0] & loaded)

@@ -13,7 +13,7 @@ the digits of an odometer.
 
 from amaranth.hdl import Cat, Const, Mux, Signal, Value
 
-__all__ = ["equals", "address", "depth", "index_bits", "count", "in_row", "delayed"]
+__all__ = ["equals", "address", "depth", "index_bits", "advance", "count", "in_row", "delayed"]
 
 
 def index_bits(n):
@@ -49,6 +49,18 @@ def depth(*sizes):
     return max(d, 2)   # (a one-word memory would have a zero-width address)
 
 
+def advance(enable, *digits):
+    """The values the digits of :func:`count` take after this cycle, and its carries, as Values (nothing is
+    assigned): for logic that must know where the walk will be, such as a flag registered beside it."""
+    nexts, carries, carry = [], [], enable
+    for register, last in digits:
+        at_last = equals(register, last) if isinstance(last, int) else register == last
+        nexts.append(Mux(carry, Mux(at_last, 0, (register + 1)[:len(register)]), register))
+        carry = carry & at_last
+        carries.append(carry)
+    return nexts, carries
+
+
 def count(m, enable, *digits):
     """Advance index registers like the digits of an odometer, lowest first.
 
@@ -59,16 +71,10 @@ def count(m, enable, *digits):
     Returns the carries: ``carries[i]`` is high in a cycle in which digits 0 .. i all wrap, so
     ``carries[-1]`` marks the cycle that ends the whole walk.
     """
-    carries, carry = [], enable
-    for register, last in digits:
-        at_last = equals(register, last) if isinstance(last, int) else register == last
-        with m.If(carry):
-            with m.If(at_last):
-                m.d.sync += register.eq(0)
-            with m.Else():
-                m.d.sync += register.eq(register + 1)
-        carry = carry & at_last
-        carries.append(carry)
+    nexts, carries = advance(enable, *digits)
+    for (register, _), value, carry_in in zip(digits, nexts, [enable, *carries]):
+        with m.If(carry_in):          # (a digit is assigned only when it moves: an assignment before stands)
+            m.d.sync += register.eq(value)
     return carries
 
 

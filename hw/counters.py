@@ -42,7 +42,8 @@ class PerfCounters(EnginePart):
     Ports
     -----
     clear : a sequence starts (clearing wins over counting; an element's nonzeros reach the counters two
-        cycles after its result, and a sequence starts with no result in flight).
+        cycles after its result, the lanes' events one cycle after they happen, and a sequence starts with
+        neither in flight).
     running, stepping : between the start and the last output; and the end of the last step.
     dense : dense mode (no dz counts as skipped).
     issued, hazard, mac_busy : an entry goes to the lanes; an entry waits for a read-modify-write;
@@ -64,8 +65,12 @@ class PerfCounters(EnginePart):
     def elaborate(self, platform):
         m = Module()
         cnt, flags = self.counters, self.flags
-        for name, event in (("cycles", self.running), ("steps", self.stepping), ("issued", self.issued),
-                            ("hazard", self.hazard), ("mac_busy", self.mac_busy)):
+        # the lanes' events into registers beside the counters first (the lanes' sequencer is across the
+        # chip, and its issue logic is deep enough already): counted a cycle late, long before a sequence ends
+        lanes = Signal(data.StructLayout({"issued": 1, "hazard": 1, "mac_busy": 1}))
+        m.d.sync += [lanes.issued.eq(self.issued), lanes.hazard.eq(self.hazard), lanes.mac_busy.eq(self.mac_busy)]
+        for name, event in (("cycles", self.running), ("steps", self.stepping), ("issued", lanes.issued),
+                            ("hazard", lanes.hazard), ("mac_busy", lanes.mac_busy)):
             with m.If(event):
                 m.d.sync += cnt[name].eq(cnt[name] + 1)
         for name, event in (("dw", self.ovf_dw), ("da", self.ovf_da), ("db", self.ovf_db), ("out", self.ovf_out),

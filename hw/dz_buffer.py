@@ -7,8 +7,8 @@ elements (B x H), so the feed never waits for it. It is Amaranth's buffered FIFO
 with the registered pipeline (``config.lane_pipeline``) between two registers: the feed's entry goes
 into a register first (its valid is decoded from the unit's four dz, whose registers are across the
 chip from the buffer: that decode into the block RAM's write address was an ECP5 critical path), and
-the block RAM's slow output (5.8 ns on the ECP5 without its output register) into a two-entry FIFO of
-registers, not into the encoder's logic: an entry is at the output
+the block RAM's slow output (5.8 ns on the ECP5 without its output register) into a register beside
+it and then a two-entry FIFO, not into the encoder's logic: an entry is at the output
 :meth:`DzBuffer.latency_of` cycles after its write (if the ones before it have gone), and entries leave at
 one per cycle.
 """
@@ -36,9 +36,9 @@ class DzBuffer(EnginePart):
     @staticmethod
     def latency_of(config):
         """Cycles from an entry's write to the first cycle it is at the output: block RAM, with the
-        registered pipeline (``config.lane_pipeline``) between an input and an output register (4;
-        compact: 2)."""
-        return 4 if config.lane_pipeline == "registered" else 2
+        registered pipeline (``config.lane_pipeline``) between an input register and an output register
+        followed by a FIFO (5; compact: 2)."""
+        return 5 if config.lane_pipeline == "registered" else 2
 
     @property
     def latency(self):
@@ -66,11 +66,16 @@ class DzBuffer(EnginePart):
             m.d.sync += held_valid.eq(0)
         with m.If(self.i_dz.valid & self.i_dz.ready):
             m.d.sync += [held.eq(self.i_dz.payload), held_valid.eq(1)]
-        # the block RAM's word goes straight into a register: a two-entry FIFO of registers (a full rate
-        # stream: it takes the next entry in the cycle after it gave one), so the encoder never sees the
-        # block RAM's output directly
+        # the block RAM's word goes straight into a register beside it (a pipeline stage, as the entry's),
+        # then into a two-entry FIFO (a full rate stream: it takes the next entry in the cycle after it gave
+        # one), so that nothing but a flip-flop follows the block RAM's output
         m.submodules.out = out = fifo.SyncFIFO(width=dz_layout(c).size, depth=2)
-        m.d.comb += [out.w_data.eq(q.r_data), out.w_en.eq(q.r_rdy), q.r_en.eq(out.w_rdy),
+        read, read_valid = Signal(dz_layout(c)), Signal()
+        take = ~read_valid | out.w_rdy                 # the stage passes its entry on, or has none
+        m.d.comb += q.r_en.eq(take)
+        with m.If(take):
+            m.d.sync += [read.eq(q.r_data), read_valid.eq(q.r_rdy)]
+        m.d.comb += [out.w_data.eq(read), out.w_en.eq(read_valid),
                      self.o_dz.payload.eq(out.r_data), self.o_dz.valid.eq(out.r_rdy), out.r_en.eq(self.o_dz.ready),
-                     self.empty.eq(~held_valid & ~q.level.any() & ~out.level.any())]
+                     self.empty.eq(~held_valid & ~q.level.any() & ~read_valid & ~out.level.any())]
         return m

@@ -60,7 +60,10 @@ from .layouts import chunk_layout, element_layout, state_layout
 from .part import EnginePart
 from .primitives import broadcast, copy, family
 
-__all__ = ["Engine"]
+__all__ = ["Engine", "SLICE_BITS"]
+
+#: The widest slice of a stream's FIFO that is not a chunk's lane (:meth:`Engine._queue`).
+SLICE_BITS = 32
 
 
 class Engine(EnginePart):
@@ -123,10 +126,8 @@ class Engine(EnginePart):
                 m.d.comb += [data.eq(port.payload), port.ready.eq(want & run)]
                 stalls.append(want & ~port.valid)
                 continue
-            q = fifo.SyncFIFO(width=len(Value.cast(port.payload)), depth=self.fifo_depth)
-            m.submodules[f"{name}_fifo"] = q
-            m.d.comb += [q.w_data.eq(port.payload), q.w_en.eq(port.valid), port.ready.eq(q.w_rdy),
-                         data.eq(q.r_data), q.r_en.eq(want & run)]
+            q = self._queue(m, name, port.payload, data, port.valid, want & run)
+            m.d.comb += port.ready.eq(q.w_rdy)
             stalls.append(want & ~q.r_rdy)
             # an entry in the next cycle: two or more now, or one not taken now (one arriving now is not
             # counted: the host's side stays out of the decision)
@@ -136,7 +137,12 @@ class Engine(EnginePart):
                                        ("state", self.o_state, core.state, core.state_want),
                                        ("dw", self.o_dw, core.dw, core.dw_want),
                                        ("db", self.o_db, core.db, core.db_want)):
-            q = self._output_queue(m, name, port, data, want & run, self._next(name, core, go) & go_next, form)
+            # the write enable: the want, in a register per slice when predicted (exact for an output), and run
+            wanted = ((lambda i, name=name: copy(m, self._next(name, core, go), f"{name}_wanted{i}", family=form,
+                                                 reset=True) & run)
+                      if self.input_fifos else (lambda i, want=want: want & run))
+            q = self._queue(m, name, data, port.payload, wanted, port.ready)
+            m.d.comb += port.valid.eq(q.r_rdy)
             stalls.append(want & ~q.w_rdy)
             # full in the next cycle: full now, or one short and written now (an entry the host takes now is
             # not counted)
@@ -158,27 +164,27 @@ class Engine(EnginePart):
             m.d.sync += self.stall.eq(self.stall + 1)
         return m
 
-    def _output_queue(self, m, name, port, data, write, write_next, form):
-        """The FIFO of the output stream ``port``, written with ``data`` in the cycles ``write`` is high;
-        returns the FIFO of its first slice (all slices move together). A chunk (one word per lane) is a FIFO
-        per lane, each written under a copy of its own of the write enable, registered from its prediction
-        ``write_next`` (with input FIFOs): a chunk of dW is hundreds of flip-flops, too many for one enable
-        net to reach at speed."""
-        layout, whole = port.payload.shape(), Value.cast(port.payload)
+    def _queue(self, m, name, source, sink, write, read_enable):
+        """The FIFO of stream ``name`` from ``source`` to ``sink`` (a payload, or the core's side of it), written
+        in the cycles ``write`` is high and read in those ``read_enable`` is; returns the FIFO of its first
+        slice (all slices move together). A payload is a FIFO per slice (a chunk's lane, or at most
+        ``SLICE_BITS`` bits), so that no write enable reaches hundreds of flip-flops: each slice's own is a gate
+        beside it. ``write``: one Value for every slice (an input's valid), or a function of the slice's index
+        giving its own (an output's registered copy)."""
+        whole_in, whole_out = Value.cast(source), Value.cast(sink)
+        layout = sink.shape() if hasattr(sink, "shape") else None
         if isinstance(layout, ArrayLayout):
             width = Shape.cast(layout.elem_shape).width
-            slices = [(p * width, (p + 1) * width) for p in range(layout.length)]
         else:
-            slices = [(0, len(whole))]
+            width = -(-len(whole_in) // -(-len(whole_in) // SLICE_BITS))
+        slices = [(lo, min(lo + width, len(whole_in))) for lo in range(0, len(whole_in), width)]
         queues = []
         for i, (lo, hi) in enumerate(slices):
             q = fifo.SyncFIFO(width=hi - lo, depth=self.fifo_depth)
             m.submodules[f"{name}_fifo{i if len(slices) > 1 else ''}"] = q
-            w_en = copy(m, write_next, f"{name}_write{i}", family=form, reset=True) if self.input_fifos else write
-            m.d.comb += [q.w_data.eq(Value.cast(data)[lo:hi]), q.w_en.eq(w_en), whole[lo:hi].eq(q.r_data),
-                         q.r_en.eq(port.ready)]
+            m.d.comb += [q.w_data.eq(whole_in[lo:hi]), q.w_en.eq(write(i) if callable(write) else write),
+                         whole_out[lo:hi].eq(q.r_data), q.r_en.eq(read_enable)]
             queues.append(q)
-        m.d.comb += port.valid.eq(queues[0].r_rdy)
         return queues[0]
 
     def _level_at_least(self, m, name, q, *bounds, form):

@@ -11,7 +11,8 @@ Memories (amaranth.lib.memory), banked by column so that each lane owns its own:
 - ``a0``, ``a1`` per lane, two buffers of max_batch x C words (inp), address (c, b);
 - ``dW`` per lane, 4H x C words (dw_acc, one bit wider: see :func:`wide`), address (c, k);
 - ``da0``, ``da1`` per lane, two buffers of max_batch x C words (da_acc), address (c, b):
-  one step accumulates into one while the step before is read out of the other;
+  one step accumulates into one while the step before is read out of the other (block RAM, asked
+  for: :data:`IN_BLOCK_RAM`);
 - ``db`` one memory, 4H words (db_acc), address k.
 
 An address (c, k) is the concatenation of c's bits and k's (hw.bits.address):
@@ -36,7 +37,8 @@ entry ever waits for a read-modify-write, and ``hazard`` stays 0.
 
 The read-and-clear port (``rd_dw``/``rd_da``/``rd_db`` with ``rd_addr``)
 returns an accumulator's word (all lanes) ``read_latency`` cycles after the request (through the
-fan-out register and the memory's read) and writes 0 to it ``clear`` cycles after the request:
+fan-out register, the memory's read and, registered, a register of the read-out's own beside the memory,
+so that the route to the read-out starts from a flip-flop, not from the block RAM) and writes 0 to it ``clear`` cycles after the request:
 it reads dW/db out after a sequence and da after each step, and clears every accumulator after reset. dW and db are read only while
 the lanes are idle; da buffer ``rd_dbuf`` while the entries accumulate into
 the other one.
@@ -57,6 +59,12 @@ from .primitives import NO_RW_CHECK, copy, family, product, read
 
 __all__ = ["MacLanes", "LaneTiming", "lane_timing", "memory_depths", "LANES_PER_COPY"]
 
+#: The memories asked to be block RAM whatever their size (Yosys' ``ram_style``): the da buffers, small
+#: enough for LUT RAM, whose 22 LUT-RAM slices per buffer on the ECP5 default spread around their read
+#: address register (an 11.5 ns route at a ULX3S seed); in block RAM they are read as dW is.
+IN_BLOCK_RAM = ("da",)
+BLOCK_RAM = {"ram_style": "block"}
+
 #: Lanes served by one copy of the issued column's registers (the fan-out stage). The copies are
 #: hw.primitives.copy registers, which Yosys does not merge (it merges equal registers of its own), and
 #: each group's later stages follow from its copy; one copy per lane (with ``keep`` on every stage, Yosys'
@@ -73,6 +81,7 @@ class LaneTiming:
     read: int          # a memory read: its own register, then an output register or not (hw.primitives.read)
     multiply: int      # hw.primitives.product's stages
     land: int = 0      # registers of the products and the old values beside the adder (0: none)
+    out: int = 0       # registers of a word read out, after the read's own (0: none)
 
     @property
     def product(self):
@@ -103,7 +112,7 @@ class LaneTiming:
     @property
     def read_latency(self):
         """From a read-and-clear request to its word."""
-        return self.fanout + self.read
+        return self.fanout + self.read + self.out
 
     @property
     def clear(self):
@@ -112,7 +121,7 @@ class LaneTiming:
 
 
 #: The register stages of each ``lane_pipeline`` (golden_model.engine_config.LANE_PIPELINES).
-_PIPELINES = {"registered": LaneTiming(fanout=2, read=2, multiply=3, land=1), "compact": LaneTiming(fanout=0, read=1, multiply=1)}
+_PIPELINES = {"registered": LaneTiming(fanout=2, read=2, multiply=3, land=1, out=1), "compact": LaneTiming(fanout=0, read=1, multiply=1)}
 
 
 def lane_timing(config):
@@ -315,6 +324,10 @@ class MacLanes(EnginePart):
             return value
         return delayed(m, value, self.timing.land, f"{name}_land", reset_less=True)[-1]
 
+    def _out(self, m, value, name):
+        """``value`` (a word read out) ``timing.out`` registers later: the read-out's own, beside the memory."""
+        return delayed(m, value, self.timing.out, name, reset_less=True)[-1]
+
     def _memory(self, m, name, shape, suffix=""):
         """A memory of ``memory_depths(config)[name]`` words with one asynchronous read port (registered by
         :meth:`_read`) and one write port, built without read/write collision logic (hw.primitives.read): no
@@ -323,7 +336,9 @@ class MacLanes(EnginePart):
         one cycle only by two operations closer than ``forward_window`` (the later one takes the forwarded sum),
         and a read-out's clear follows its read by ``clear`` cycles on one address at a time
         (tests/hw/test_mac_lanes.py runs the engine with such reads spoilt: :attr:`poison_collisions`)."""
-        mem = memory.Memory(shape=shape, depth=memory_depths(self.config)[name.rstrip("01")], init=[], attrs=NO_RW_CHECK)
+        kind = name.rstrip("01")
+        attrs = {**NO_RW_CHECK, **BLOCK_RAM} if kind in IN_BLOCK_RAM else NO_RW_CHECK
+        mem = memory.Memory(shape=shape, depth=memory_depths(self.config)[kind], init=[], attrs=attrs)
         m.submodules[name + suffix] = mem
         return mem.read_port(domain="comb"), mem.write_port()
 
@@ -392,7 +407,7 @@ class MacLanes(EnginePart):
         dw_sum, dw_over = self._accumulate(m, f"dw_{p}", self._land(m, dw_old, f"dw_old{p}"), pw, c.dw_acc, forwards,
                                            stages[summed].mac)
         dw_write = local("dw_write", write(dw_wp, lambda r: r.dw, lambda s: s.mac, lambda s: s.w_addr), reset=True)
-        m.d.comb += [self.dw_data[p].eq(dw_old), dw_wp.addr.eq(dw_write.addr), dw_wp.en.eq(dw_write.en),
+        m.d.comb += [self.dw_data[p].eq(self._out(m, dw_old, f"dw_out{p}")), dw_wp.addr.eq(dw_write.addr), dw_wp.en.eq(dw_write.en),
                      dw_wp.data.eq(Mux(dw_write.clear, 0, dw_sum))]
         da_old = []
         for i, (rp, wp) in enumerate(da_ports):
@@ -400,9 +415,9 @@ class MacLanes(EnginePart):
             m.d.comb += rp.addr.eq(local(f"da{i}_raddr", read_address(rp, lambda r, mine=mine: r.da & mine(r),
                                                                          lambda s: s.d_addr)))
             da_old.append(self._read(m, (rp, wp), f"da{i}_{p}"))
-        answered = local("da_answered", lambda back: requests[t.read_latency - back].dbuf)
+        answered = local("da_answered", lambda back: requests[t.fanout + t.read - back].dbuf)
         chosen = local("da_chosen", lambda back: stages[summed - t.land - back].dbuf)
-        m.d.comb += self.da_data[p].eq(Mux(answered, da_old[1], da_old[0]))
+        m.d.comb += self.da_data[p].eq(self._out(m, Mux(answered, da_old[1], da_old[0]), f"da_out{p}"))
         da_sum, da_over = self._accumulate(m, f"da_{p}", self._land(m, Mux(chosen, da_old[1], da_old[0]), f"da_old{p}"),
                                            pa, c.da_acc, forwards, stages[summed].mac)
         for i, (rp, wp) in enumerate(da_ports):
@@ -448,7 +463,7 @@ class MacLanes(EnginePart):
         db_sum, db_over = self._accumulate(m, "db", self._land(m, db_old, "db_old"), db_v, c.db_acc, forwards,
                                            stages[summed].db)
         m.d.comb += [
-            self.db_data.eq(db_old),
+            self.db_data.eq(self._out(m, db_old, "db_out")),
             db_wp.addr.eq(Mux(cleared.db, cleared.addr, stages[summed + 1].k)),
             db_wp.en.eq(stages[summed + 1].db | cleared.db), db_wp.data.eq(Mux(cleared.db, 0, db_sum)),
         ]

@@ -431,8 +431,8 @@ def cmd_build(args):
                        time_limit_min=args.time_limit,
                        progress=lambda text: (status.update(text), console.print(text)))
     rows = [("board", f"{report.board} ({report.device})"),
-            ("Fmax", f"{report.fmax_mhz:.1f} MHz vs {report.constraint_mhz:.1f} MHz constraint: "
-                     f"{'met' if report.timing_met else 'NOT MET'} (goal {report.goal_mhz:g} MHz: "
+            ("Fmax", f"{report.fmax_mhz:.1f} MHz vs the {report.clock['engine_mhz']:g} MHz engine clock: "
+                     f"{'met' if report.timing_met else 'NOT MET'} (placed for {report.constraint_mhz:g} MHz; goal {report.goal_mhz:g} MHz: "
                      f"{'met' if report.goal_met else 'not met'})"),
             ("critical path", f"{report.critical_path.get('from', '?')} -> {report.critical_path.get('to', '?')}")]
     rows += [(k, f"{v['used']} / {v['available']}") for k, v in report.utilization.items() if v["used"]]

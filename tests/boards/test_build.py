@@ -54,9 +54,10 @@ def test_a_missing_tool_is_named_with_its_install_command(monkeypatch):
 
 
 def test_the_report_comes_from_the_tools_json():
-    """A nextpnr report in the format nextpnr writes: Fmax per clock, utilisation, critical paths."""
+    """A nextpnr report in the format nextpnr writes: Fmax per clock, utilisation, critical paths. Timing is
+    met when Fmax reaches the engine's clock (nextpnr's constraint may be higher: Target.place_mhz)."""
     t = get_target("ulx3s-85f")
-    top = BoardTop(t.default_config(), t)          # (only its clock plan is used: see this file's first line)
+    top = BoardTop(t.default_config(), t, clock_mhz=50)     # (only its clock plan is used: see this file's first line)
     rep = {"utilization": {"MULT18X18D": {"used": 48, "available": 156}, "DP16KD": {"used": 100, "available": 208}},
            "fmax": {"pll_clk": {"achieved": 52.5, "constraint": 50.0}, "clk25_0__io": {"achieved": 300.0, "constraint": 25.0}},
            "critical_paths": [{"from": "<async>", "to": "posedge pll_clk", "path": [
@@ -75,6 +76,20 @@ def test_the_report_comes_from_the_tools_json():
     for key in ("board", "device", "fmax_mhz", "constraint_mhz", "timing_met", "utilization", "config"):
         assert key in d
     assert "**met**" in bb.markdown(r) and "| MULT18X18D | 48 | 156 |" in bb.markdown(r)
+    fast = bb._report(t, t.default_config(), BoardTop(t.default_config(), t, clock_mhz=55), rep, {},
+                      {"YOSYS": "/bin/true", "NEXTPNR_ECP5": "/bin/true", "ECPPACK": "/bin/true"}, 12.0, Path("top.bit"))
+    assert (fast.constraint_mhz, fast.timing_met) == (50.0, False) and "**NOT met**" in bb.markdown(fast)
+
+
+def test_nextpnr_is_asked_for_the_placement_goal_where_it_is_above_the_clock():
+    """The ULX3S places for its goal (Target.place_mhz) above its PLL's clock; a clock above the goal is
+    itself the constraint; the iCEBreaker (no PLL) has its oscillator's."""
+    t = get_target("ulx3s-85f")
+    assert t.place_mhz > t.clock_mhz
+    assert BoardTop(t.default_config(), t).constraint_mhz == t.place_mhz
+    assert BoardTop(t.default_config(), t, clock_mhz=150).constraint_mhz == 150
+    ice = get_target("icebreaker")
+    assert BoardTop(ice.default_config(), ice).constraint_mhz == ice.clock_mhz
 
 
 def test_the_design_digest_names_the_design_not_the_run(monkeypatch):
@@ -88,6 +103,8 @@ def test_the_design_digest_names_the_design_not_the_run(monkeypatch):
     assert bb.design_digest(t, small) == a and len(a) == 16
     assert bb.design_digest(t, EngineConfig(**{**small.to_dict(), "max_seq": 5})) != a
     assert bb.design_digest(t, small, clock_mhz=18) != a
+    from dataclasses import replace
+    assert bb.design_digest(replace(t, place_mhz=30), small, clock_mhz=18) != bb.design_digest(t, small, clock_mhz=18)
 
 
 def test_over_capacity():

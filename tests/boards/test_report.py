@@ -48,7 +48,8 @@ def _fake_build(target, config, directory, design=None):
         "utilization": {"ICESTORM_LC": {"used": 5116, "available": 5280},
                         "ICESTORM_DSP": {"used": 5, "available": 8}, "ICESTORM_RAM": {"used": 26, "available": 30}},
         "cells": {"SB_DFF": 140, "SB_DFFE": 415, "SB_DFFESR": 1893, "SB_DFFSR": 12, "SB_LUT4": 3462},
-        "critical_path": {"from": "a", "to": "b"}, "build_s": 1.0, "bitstream": "top.bin", "tools": {}, "clock": {},
+        "critical_path": {"from": "a", "to": "b"}, "build_s": 1.0, "bitstream": "top.bin", "tools": {},
+        "clock": {"oscillator_mhz": 12.0, "engine_mhz": 12.0},
         "design": design_digest(target, config) if design is None else design}))
 
 
@@ -169,7 +170,7 @@ def test_signals_are_counted_by_unit_and_temporaries_apart():
     assert engine_unit("core.state") == "controller"
     assert engine_unit("core.dz_buffer.fifo.level") == "dz buffer" and engine_unit("core.feed.j") == "feed"
     assert engine_unit("core.readout.rec_we") == "read-out" and engine_unit("core.loader.ahead") == "a-loader"
-    assert engine_unit("a_fifo.w_en") == "stream FIFOs"
+    assert engine_unit("a_fifo.w_en") == "stream FIFOs" and engine_unit("dw_fifo12.level") == "stream FIFOs"
     assert engine_unit("tau") == "ports and glue"
 
 

@@ -13,6 +13,7 @@ from golden_model.engine_config import EngineConfig
 from golden_model.errors import ConfigError
 from hw import primitives
 from hw.engine import Engine
+from hw.layouts import element_layout
 from hw.mac_lanes import MacLanes
 from sim.netlist import Ecp5Netlist
 
@@ -109,7 +110,8 @@ def test_the_ecp5_lanes_copy_the_column_per_group_in_flip_flop_instances():
 def test_the_ecp5_engine_keeps_its_decision_off_the_global_and_a_write_enable_per_output_lane():
     """The engine's decision to run is two Lattice flip-flops with one input: ``go``, which the decision
     reads, and ``go_global``, the only driver of the DCCA; an output chunk is a FIFO per lane, each written
-    under its own registered copy of the write enable (a dx and a dW copy per lane, one for dh0/dc0 and one for db)."""
+    under its own registered copy of the core's want (a dx and a dW copy per lane, one for dh0/dc0 and one for
+    db), and an input a FIFO per lane or per 32 bits, so that no write enable reaches a whole chunk."""
     cfg = EngineConfig(input_size=5, hidden_size=2, lanes=4, max_batch=2, max_seq=2)
     text = rtlil.convert(Engine(cfg), platform=Ecp5Netlist())
     for name in ("go", "go_global"):
@@ -117,8 +119,11 @@ def test_the_ecp5_engine_keeps_its_decision_off_the_global_and_a_write_enable_pe
     assert re.findall(r"cell \\DCCA .*?connect \\CLKI (\S+)", text, re.S) == ["\\go_global"]
     top = re.search(r"^module \\top\n(.*?)^end\n", text, re.S | re.M).group(1)   # (the lanes name theirs alike)
     for name, count in (("dx", 4), ("dw", 4), ("state", 1), ("db", 1)):
-        copies = re.findall(rf"cell \\FD1P3IX \\{name}_write(\d+)_ff0\n", top)
-        assert sorted(copies) == [str(i) for i in range(count)], (name, copies)
+        copies = re.findall(rf"cell \\FD1P3IX \\{name}_wanted(\d+)_ff0\n", top)
+        assert sorted(copies, key=int) == [str(i) for i in range(count)], (name, copies)
+    fifos = re.findall(r"^module \\top\.(\w+_fifo\d*)\n", text, re.M)
+    assert sorted(f for f in fifos if f.startswith("a_")) == [f"a_fifo{i}" for i in range(4)]
+    assert len([f for f in fifos if f.startswith("elem_")]) == -(-element_layout(cfg).size // 32)
     generic = rtlil.convert(Engine(cfg))
     assert "FD1P3" not in generic and "DCCA" not in generic          # the generic twin: registers
 
