@@ -95,9 +95,14 @@ class BoardCore(wiring.Component):
                      disp.o_a.ready.eq(a_fifo.w_rdy),
                      engine.i_a.payload.eq(a_fifo.r_data), engine.i_a.valid.eq(a_fifo.r_rdy),
                      a_fifo.r_en.eq(engine.i_a.ready)]
+        # the dispatcher sees the engine's idle a cycle late, from a register of its own: the engine's idle
+        # decodes the sequencer's state, whose register would otherwise be pulled across the chip towards
+        # the dispatcher (its judgements of a frame take many cycles of bytes: a cycle late changes none)
+        idle = Signal()
+        m.d.sync += idle.eq(engine.idle)
         m.d.comb += [engine.start.eq(disp.start), engine.tau.eq(disp.tau), engine.dense.eq(disp.dense),
                      engine.seq_len.eq(disp.seq_len), engine.batch.eq(disp.batch),
-                     disp.idle.eq(engine.idle), disp.refused.eq(engine.refused), disp.flags.eq(engine.flags),
+                     disp.idle.eq(idle), disp.refused.eq(engine.refused), disp.flags.eq(engine.flags),
                      disp.counters.eq(engine.counters), disp.stall.eq(engine.stall)]
 
         # answers and outputs -> frames -> bytes; answers first

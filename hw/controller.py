@@ -197,8 +197,12 @@ class EngineCore(EnginePart):
                 with m.If(self.start & ~fits):
                     m.d.sync += self.refused.eq(1)
                 with m.If(self.start & fits):
-                    m.d.sync += [accepted.eq(1), run.tau.eq(self.tau), run.dense.eq(self.dense),
-                                 run.t_last.eq(self.seq_len - 1), run.b_last.eq(self.batch - 1), self.refused.eq(0)]
+                    m.d.sync += [accepted.eq(1), self.refused.eq(0)]
+                # the run-time registers follow their inputs in every idle cycle, so they hold the start's
+                # values from the cycle it is accepted (nothing reads them while idle): their enable is the
+                # state's, not the start's checks (a path from the host's registers to every one of them)
+                m.d.sync += [run.tau.eq(self.tau), run.dense.eq(self.dense), run.t_last.eq(self.seq_len - 1),
+                             run.b_last.eq(self.batch - 1)]
         with m.Elif(in_state("WAIT")):          # (and for the step before's first dh_rec word)
             with m.If(loader.ready & readout.primed):
                 m.d.sync += state.eq(State.FEED)
