@@ -17,6 +17,7 @@ from amaranth.hdl import Module, Signal
 from amaranth.lib import fifo, stream
 from amaranth.lib.wiring import In, Out
 
+from .bits import equals
 from .layouts import dz_layout
 from .part import EnginePart
 
@@ -75,7 +76,13 @@ class DzBuffer(EnginePart):
         m.d.comb += q.r_en.eq(take)
         with m.If(take):
             m.d.sync += [read.eq(q.r_data), read_valid.eq(q.r_rdy)]
+        # whether the block RAM's FIFO is empty, in a register kept beside its own count (its ``level`` is a
+        # sum: ``empty`` from it was several gates deep on the sequencer's path)
+        stored, none = Signal.like(q.level), Signal(init=1)
+        push, pop = q.w_en & q.w_rdy, q.r_en & q.r_rdy
+        m.d.sync += [stored.eq(stored + push - pop),
+                     none.eq((equals(stored, 0) & ~push) | (equals(stored, 1) & pop & ~push))]
         m.d.comb += [out.w_data.eq(read), out.w_en.eq(read_valid),
                      self.o_dz.payload.eq(out.r_data), self.o_dz.valid.eq(out.r_rdy), out.r_en.eq(self.o_dz.ready),
-                     self.empty.eq(~held_valid & ~q.level.any() & ~read_valid & ~out.level.any())]
+                     self.empty.eq(~held_valid & none & ~read_valid & ~out.level.any())]
         return m

@@ -260,7 +260,11 @@ class MacLanes(EnginePart):
                 stages.append(stage)
             groups.append((stages, requests, written))
         stages, _, _ = groups[0]
-        m.d.comb += self.idle.eq(~Cat(s.mac for s in stages[:t.write + 1]).any())
+        # idle: no column issued in the last ``write`` cycles or now; all but the newest from a register
+        # (the OR of a cycle before, shifted: stage i now is stage i - 1 then), so idle is a gate
+        in_flight = Signal()
+        m.d.sync += in_flight.eq(Cat(s.mac for s in stages[:t.write]).any())
+        m.d.comb += self.idle.eq(~busy & ~in_flight)
 
         forwards = self._forwarding(m, stages)
         overflows = [self._lane(m, p, *groups[min(p // LANES_PER_COPY, len(groups) - 1)], forwards, form)

@@ -155,7 +155,15 @@ class ReadOut(EnginePart):
                      asked.addr.eq(address((chunk, C), (row, B)))]
         flight = delayed(m, asked, L, "da_word")
         started = delayed(m, self.start, L + Lr - 1, "da_start")
-        m.d.comb += self.primed.eq(~Cat(started[1:]).any())
+        # primed and busy are ORs over register chains: all but the newest term from a register of the chain's
+        # OR a cycle before (stage i now was stage i - 1 then), so that each is a gate, not an OR tree, on the
+        # sequencer's path
+        if len(started) > 2:
+            seen = Signal(name="da_started")
+            m.d.sync += seen.eq(Cat(started[1:-1]).any())
+            m.d.comb += self.primed.eq(~(started[1] | seen))
+        else:
+            m.d.comb += self.primed.eq(~Cat(started[1:]).any())
         word = Signal(tag_layout)
         m.d.comb += [word.eq(flight[-1]), word.sent.eq(flight[-1].valid & ~quiet)]
 
@@ -180,7 +188,9 @@ class ReadOut(EnginePart):
                      self.dx_want.eq(stage(tag.sent & tag.dx, "dx_want", reset_less=False)),
                      self.overflow.eq(stage(Cat(over).any(), "overflow", reset_less=False))]
         if Lr:
-            m.d.comb += [self.busy.eq(Cat(w.valid for w in flight).any() | tag.valid),
+            flying = Signal(name="da_flying")          # (the rounding's register, ``tag``, included)
+            m.d.sync += flying.eq(Cat(w.valid for w in flight).any())
+            m.d.comb += [self.busy.eq(flight[0].valid | flying),
                          self.dx_want_next.eq(tag.sent & tag.dx)]
         else:
             m.d.comb += [self.busy.eq(Cat(w.valid for w in flight[:-1]).any()),
