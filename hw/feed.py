@@ -62,8 +62,8 @@ class Feed(EnginePart):
 
     @staticmethod
     def spread_of(config):
-        """Register stages on each side of the dh_rec memories' read (their address, copied per group of
-        memories, and each one's word), with the registered pipeline (``config.lane_pipeline``; the
+        """Register stages on each side of the dh_rec memories' read (their address, copied per memory,
+        and each one's word), with the registered pipeline (``config.lane_pipeline``; the
         memories are written by the read-out near the lanes, so they are spread over the chip): 1, else 0."""
         return 1 if config.lane_pipeline == "registered" else 0
 
@@ -109,18 +109,17 @@ class Feed(EnginePart):
         m.submodules.dc_mem = dc_mem = memory.Memory(shape=shape_of(c.grad), depth=depth(B, H), init=[])
         dc_read, dc_write = dc_mem.read_port(), dc_mem.write_port()
         S, form = self.spread_of(c), family(platform)
-        # dh_rec as the read-out sends it; with the spread, its write through a copy per group of memories and
-        # each word through a register beside its memory (a cycle later: ``spread_of``)
-        rec_reads, writes = [], {}
+        # dh_rec as the read-out sends it; with the spread, its write through a copy per memory (the write's
+        # enable and address also select, beside the memory, the word just written for a read of it: one copy
+        # per group of memories was routed 5.3 ns to the farthest) and each word through a register beside its
+        # memory (a cycle later: ``spread_of``)
+        rec_reads = []
         for p in range(P):
             m.submodules[f"rec{p}"] = mem = memory.Memory(shape=shape_of(c.grad), depth=depth(C, B), init=[])
-            write, g = mem.write_port(), p // LANES_PER_COPY
-            if g not in writes:
-                asked = Cat(self.rec_we, self.rec_addr)
-                writes[g] = (copy(m, asked, f"rec_write_{g}", family=form, enable=self.enable, reset=True)
-                             if S else asked)
+            write, asked = mem.write_port(), Cat(self.rec_we, self.rec_addr)
+            written = copy(m, asked, f"rec_write_{p}", family=form, enable=self.enable, reset=True) if S else asked
             data = delayed(m, self.rec_data[p], S, f"rec_data_{p}", reset_less=True)[-1]
-            m.d.comb += [write.en.eq(writes[g][0]), write.addr.eq(writes[g][1:]), write.data.eq(data)]
+            m.d.comb += [write.en.eq(written[0]), write.addr.eq(written[1:]), write.data.eq(data)]
             rec_reads.append(mem.read_port(transparent_for=(write,)))
 
         # the walk: element (j, b), its dh_rec in lane (I + j) % P, chunk (I + j) // P of the rec memories
@@ -141,15 +140,15 @@ class Feed(EnginePart):
                      dc_read.addr.eq(address((b, B), (j, H)))]
 
         # the memories answer a cycle after their address; with the spread, the address goes through a copy per
-        # group of LANES_PER_COPY memories and each memory's word into a register beside it. The element is taken
-        # from the host, and the walk's controls arrive, in the cycle the words are there (``take_latency_of``)
+        # memory (a LUT-RAM memory is several LUT-RAM slices and their multiplexer: one copy for a group of them
+        # was routed 5.5 ns to the farthest) and each memory's word into a register beside it. The element is
+        # taken from the host, and the walk's controls arrive, in the cycle the words are there
+        # (``take_latency_of``)
         take = self.take_latency_of(c)
-        rec_addr, copies = address((chunk, C), (b, B)), {}
+        rec_addr = address((chunk, C), (b, B))
         for p, read in enumerate(rec_reads):
-            g = p // LANES_PER_COPY
-            if S and g not in copies:
-                copies[g] = copy(m, rec_addr, f"rec_addr_{g}", family=form, enable=self.enable)
-            m.d.comb += read.addr.eq(copies[g] if S else rec_addr)
+            m.d.comb += read.addr.eq(copy(m, rec_addr, f"rec_addr_{p}", family=form, enable=self.enable) if S
+                                     else rec_addr)
         words = [delayed(m, read.data, S, f"rec_word_{p}", reset_less=True)[-1] for p, read in enumerate(rec_reads)]
         dc_word = delayed(m, dc_read.data, 3 * S, "dc_word", reset_less=True)[-1]
         lanes = delayed(m, lane, take, "lane", reset_less=True)
