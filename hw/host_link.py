@@ -253,16 +253,19 @@ class Framer(wiring.Component):
     No net of the framer's reaches the whole word within a cycle (a word is as wide as the engine's
     status, 190 bits at H = 64, whose flip-flops sit beside the counters they copy, spread over the chip):
 
-    - a word is taken in the cycle after it is offered (``i_word.ready`` is a register, set on seeing
-      ``valid``), and the word's bytes load in that cycle through a registered fan-out: one copy of the
-      load register per ``BYTES_PER_COPY`` bytes (hw.primitives.copy, each placed near its bytes);
-    - a byte is offered from a register (``offer``) and the word moves on to its next byte in the cycle
-      after that byte was taken (a byte every second cycle at most, far above any UART's rate), through
-      copies of that register too.
+    - a word is taken two cycles after it is offered (``i_word.ready`` is a register; a source keeps its
+      valid and payload until the transfer, as the stream rules say), and the word's bytes load in that
+      cycle through a registered fan-out of two levels: a copy of the decision per ``COPIES_PER_BRANCH``
+      groups of ``BYTES_PER_COPY`` bytes, then one per group (hw.primitives.copy, each placed near its
+      bytes);
+    - a byte is offered from a register (``offer``) and the word moves on to its next byte two cycles
+      after that byte was taken (a byte every third cycle at most, far above any UART's rate), through a
+      tree of copies of that decision too.
 
     The output's ready and the input's valid thus reach a few registers only. (The word's enable from the
     answer's valid and the arbiter's grant, through two LUTs to all 190 flip-flops, was the ULX3S
-    critical path at two of five seeds: 12.9-14.8 ns, mostly routing.)
+    critical path at two of five seeds: 12.9-14.8 ns, mostly routing; one level of copies, a LUT driving
+    38 of them along the 608-bit dW word, was 11.2-12.5 ns at two seeds, 7-7.6 ns of it one route.)
 
     Parameters
     ----------
@@ -274,6 +277,8 @@ class Framer(wiring.Component):
 
     #: Bytes of the word loaded and shifted by one copy of the framer's load and advance registers.
     BYTES_PER_COPY = 2
+    #: Copies of the load and advance registers fed by one copy of the level before them.
+    COPIES_PER_BRANCH = 8
 
     def __init__(self, cmd, shape):
         if check_size("cmd", cmd, minimum=0) > 255:
@@ -289,17 +294,17 @@ class Framer(wiring.Component):
         bits = Cat(bits, Const(0, 8 * n - len(bits)))                 # whole bytes
         word = [Signal(8, name=f"word{j}", reset_less=True) for j in range(n)]
         index = Signal(range(max(n, 2)))
-        load = Signal()                  # the offered word is taken (i_word.ready) and loaded
+        arm, load = Signal(), Signal()   # a word will be taken / is taken (i_word.ready) and loaded
         full = Signal()                  # word holds a frame not yet sent to its end
         offer = Signal()                 # word's low byte is offered (o.valid)
-        advance = Signal()               # a byte was taken last cycle: the word moves on to the next one
+        step, advance = Signal(), Signal()   # a byte was taken two cycles ago: the word moves on to the next one
         o = self.o_frame
         taken = o.valid & o.ready
         m.d.comb += [o.payload.cmd.eq(self.cmd), o.payload.length.eq(n), o.payload.data.eq(word[0]),
                      o.payload.last.eq(equals(index, n - 1)), o.valid.eq(offer), self.i_word.ready.eq(load)]
-        load_next = self.i_word.valid & ~full & ~load
+        load_next = self.i_word.valid & ~full & ~arm & ~load
         advance_next = taken & ~o.payload.last
-        m.d.sync += [load.eq(load_next), advance.eq(advance_next)]
+        m.d.sync += [arm.eq(load_next), load.eq(arm), step.eq(advance_next), advance.eq(step)]
         with m.If(load):
             m.d.sync += [index.eq(0), full.eq(1), offer.eq(1)]
         with m.If(taken):
@@ -308,9 +313,16 @@ class Framer(wiring.Component):
                 m.d.sync += full.eq(0)
         with m.If(advance):
             m.d.sync += [index.eq(index + 1), offer.eq(1)]
+        branches = {}
         for g in range(0, n, self.BYTES_PER_COPY):
-            loads = copy(m, load_next, f"load_{g // self.BYTES_PER_COPY}", family=form, reset=True)
-            shifts = copy(m, advance_next, f"advance_{g // self.BYTES_PER_COPY}", family=form, reset=True)
+            group = g // self.BYTES_PER_COPY
+            branch = group // self.COPIES_PER_BRANCH
+            if branch not in branches:
+                branches[branch] = (copy(m, load_next, f"arm_{branch}", family=form, reset=True),
+                                    copy(m, advance_next, f"step_{branch}", family=form, reset=True))
+            arms, steps = branches[branch]
+            loads = copy(m, arms, f"load_{group}", family=form, reset=True)
+            shifts = copy(m, steps, f"advance_{group}", family=form, reset=True)
             for j in range(g, min(g + self.BYTES_PER_COPY, n)):
                 with m.If(shifts):
                     m.d.sync += word[j].eq(word[j + 1] if j + 1 < n else 0)

@@ -140,7 +140,8 @@ def test_framers_through_the_arbiter_lose_and_repeat_nothing(gap, stall, seed):
 
 def test_the_ecp5_framer_loads_and_shifts_its_word_through_a_copy_per_two_bytes():
     """The status word (190 bits, 24 bytes): 12 kept copies of the load register and 12 of the shift register
-    (Lattice flip-flop instances, which Yosys does not merge), none in the generic form."""
+    (Lattice flip-flop instances, which Yosys does not merge), each fed by one of 2 copies of the level
+    before (8 copies per branch); none in the generic form."""
     import re
     from amaranth.back import rtlil
     from hw.host_link import Framer
@@ -148,6 +149,8 @@ def test_the_ecp5_framer_loads_and_shifts_its_word_through_a_copy_per_two_bytes(
     text = rtlil.convert(Framer(0x82, 190), platform=Ecp5Netlist())
     copies = re.findall(r"cell \\FD1P3IX \\(load|advance)_(\d+)_ff0\b", text)
     assert sorted(copies) == sorted((kind, str(g)) for kind in ("load", "advance") for g in range(12))
+    branches = re.findall(r"cell \\FD1P3IX \\(arm|step)_(\d+)_ff0\b", text)
+    assert sorted(branches) == sorted((kind, str(b)) for kind in ("arm", "step") for b in range(2))
     assert "FD1P3IX" not in rtlil.convert(Framer(0x82, 190))
 
 
