@@ -158,8 +158,12 @@ class Engine(EnginePart):
                      self.idle.eq(core.idle), self.refused.eq(core.refused), self.counters.eq(core.counters),
                      self.flags.eq(core.flags)]
 
-        with m.If(core.idle & self.start):
-            m.d.sync += self.stall.eq(0)
+        # the stall counter restarts with a start, from a register of its own a cycle later (counting that
+        # cycle): the idle decode of the sequencer's state then reaches one flip-flop, not the counter's 32
+        started = Signal()
+        m.d.sync += started.eq(core.idle & self.start)
+        with m.If(started):
+            m.d.sync += self.stall.eq(~go)
         with m.Elif(~go & ~self.stall.all()):
             m.d.sync += self.stall.eq(self.stall + 1)
         return m
