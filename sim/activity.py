@@ -6,10 +6,19 @@
 The power estimate (boards.power) needs how often every net switches while the
 engine does a backward step. The co-simulation writes a waveform of every
 signal of the exported engine (Verilator: VCD; Icarus: FST); this module
-streams its value changes once and adds up, per clock cycle and per unit of
-the design (the scope under the top: ``core.ggu``, ``core.lanes``, ...), the
-bits that changed (the popcount of old XOR new). Windows (a run's backward
-steps) are then sums over cycles.
+streams its value changes and adds up, per clock cycle and per unit of the
+design (the scope under the top: ``core.ggu``, ``core.lanes``, ...), the bits
+that changed (the popcount of old XOR new). Windows (a run's backward steps)
+are then sums over cycles.
+
+Memory does not grow with the number of value changes (a waveform of a
+board's engine holds hundreds of millions): the toggles go straight into the
+per-cycle bins, a time step at a time. One net under several names is counted
+once; which signals are such copies is only certain once every change has
+been read, so it is decided on the changes read so far at checkpoints while
+streaming, and for good at the end; the signals a checkpoint judged otherwise
+have their changes read a second time, theirs only and only as far as needed,
+to correct the bins (usually a short stretch at the start of the waveform).
 
 What the counts are: toggles of RTL signal bits in a zero-delay simulation.
 Glitches are not in them, and the mapped netlist has other nets (a LUT's
@@ -31,6 +40,10 @@ __all__ = ["ToggleBins", "toggle_bins", "ActivityError", "field_changes"]
 
 #: Signals that are not nets of the datapath: the clock term counts the clock.
 EXCLUDED = ("clk", "rst")
+
+#: Time steps with toggles between two checkpoints (the steps are buffered, then added to the bins with NumPy,
+#: and the copies of a net are looked for again among the signals).
+CHECKPOINT_STEPS = 4096
 
 
 class ActivityError(ZskipError):
@@ -62,8 +75,68 @@ def first_scope(name):
     return parts[0] if parts else "top"
 
 
+class _Bins:
+    """Toggles per unit and clock cycle, added a time step at a time: ``add(time, toggles)`` buffers a step
+    (its time in the waveform's ticks, and a list of toggles per unit with one more entry, ignored: the
+    sink of the signals that are not counted); ``flush()`` adds the buffered steps to the bins."""
+
+    def __init__(self, units, ticks_per_cycle):
+        self.units, self.ticks_per_cycle = units, ticks_per_cycle
+        self.times, self.toggles = array("q"), array("q")
+        self.arr = np.zeros((units, 1024), dtype=np.int64)
+
+    def __len__(self):
+        return len(self.times)
+
+    def add(self, time, toggles):
+        self.times.append(time)
+        self.toggles.extend(toggles[:self.units])
+
+    def flush(self):
+        if not self.times:
+            return
+        # a step's cycle: its time in ticks // the ticks of a cycle (a float), truncated to an integer
+        cycle = (np.frombuffer(self.times, dtype=np.int64) // self.ticks_per_cycle).astype(np.int64)
+        toggles = np.frombuffer(self.toggles, dtype=np.int64).reshape(len(cycle), self.units)
+        need = int(cycle.max()) + 1
+        if need > self.arr.shape[1]:
+            grown = np.zeros((self.units, max(need, 2 * self.arr.shape[1])), dtype=np.int64)
+            grown[:, :self.arr.shape[1]] = self.arr
+            self.arr = grown
+        np.add.at(self.arr.T, cycle, toggles)
+        self.times, self.toggles = array("q"), array("q")
+
+    def result(self):
+        """The bins up to the last cycle with a toggle (one cycle if none): no bin is negative once the
+        corrections are in, so the last column that is not zero is that of the last toggle counted."""
+        self.flush()
+        busy = np.flatnonzero(self.arr.any(axis=0))
+        return self.arr[:, :int(busy[-1]) + 1 if len(busy) else 1].copy()
+
+
+def _copies(refs, state, width):
+    """The signals of ``refs`` whose changes so far repeat an earlier one's (in ``refs`` order): the same
+    width, the same hash of all (time, value) changes and the same number of changes (more than one: a
+    signal that never changed after its first value is no copy). ``state[ref]``: [last value, hash, changes,
+    ...]."""
+    first, copies = set(), set()
+    for ref in refs:
+        st = state[ref]
+        if st[2] > 1:
+            key = (width[ref], st[1], st[2])
+            if key in first:
+                copies.add(ref)
+            else:
+                first.add(key)
+    return copies
+
+
+class _Enough(Exception):
+    """Ends a stream of value changes early: the changes needed have all been read."""
+
+
 def toggle_bins(path, period_ns, *, top, watch=(), unit=first_scope):
-    """Stream the value changes in the waveform ``path`` once; return a :class:`ToggleBins`.
+    """Stream the value changes in the waveform ``path``; return a :class:`ToggleBins`.
 
     ``top``: the design's top module (its scope; the simulator's own copies of the ports, such as
     Verilator's ``$rootio``, are left out). ``watch``: full names of signals whose changes are kept
@@ -109,58 +182,145 @@ def toggle_bins(path, period_ns, *, top, watch=(), unit=first_scope):
     missing = set(watch) - set(watched_ids.values())
     if missing:
         raise ActivityError(f"waveform {path} has no signal {', '.join(sorted(missing))}")
-    # per change: (time, signal, bits flipped) into flat arrays, summed per cycle at the end with NumPy.
-    # Each signal also hashes its changes: signals with the same width and the same changes at the same
-    # times are one net under several names (a port seen in the module and in its parent, a wire that
-    # forwards a register) and are counted once.
+
+    # Signals with the same width and the same changes at the same times are one net under several names (a
+    # port seen in the module and in its parent, a wire that forwards a register) and are counted once: each
+    # signal hashes its changes, and of the signals with the same (width, hash, changes) only the first of
+    # ``refs`` is counted. That is only known at the end, but the toggles go into the bins as they are read:
+    # every CHECKPOINT_STEPS time steps the rule is applied to the changes read so far (copies of one net
+    # have had the same changes at every time step), and a signal it finds a copy has its toggles sent to a
+    # sink from then on. At the end the rule is applied for good, and the changes of a signal counted while
+    # the checkpoints said otherwise (a copy's before the first checkpoint; a signal that looked like another
+    # for a while) are read a second time, that signal's only, to add or take out their toggles. Those spans
+    # are counted in the signal's own changes, so the bins are exact whatever the checkpoints decided (and
+    # in whatever order the reader gives the signals' changes); the checkpoints only make the second reading
+    # short.
     refs = list(unit_of)
-    state = {ref: [i, None, 0, 0] for i, ref in enumerate(refs)}     # index, last value, hash, changes
-    times, signals, flips = array("q"), array("i"), array("i")
+    width = {str(v.signal_ref): v.bitwidth for v in chosen}
     watched = {n: [] for n in watch}
+    sink = len(units)
+    # per streamed signal: [last value, hash of its changes, changes, row of its toggles (sink: not counted),
+    # its watched list or None]
+    state = {ref: [None, 0, 0, unit_of.get(ref, sink),
+                   watched[watched_ids[ref]] if ref in watched_ids else None] for ref in width}
+    history = {ref: [] for ref in refs}     # (changes before, counted) each time a checkpoint changed its row
+    bins = _Bins(len(units), period_ns / scale_ns)
+    toggles, zeros = [0] * (sink + 1), [0] * (sink + 1)     # the current time step's, per row
+    now = None                                              # its time
+
+    def next_step(time, checkpoints=True):
+        """Buffer the toggles of the time step ``now`` (a checkpoint when enough are), start ``time``'s."""
+        nonlocal now
+        toggles[sink] = 0
+        if any(toggles):
+            bins.add(now, toggles)
+            toggles[:] = zeros
+            if len(bins) >= CHECKPOINT_STEPS:
+                bins.flush()
+                if checkpoints:
+                    checkpoint()
+        now = time
+
+    def checkpoint():
+        """Apply the rule to the changes read so far: a signal whose row changes notes after which change."""
+        copies = _copies(refs, state, width)
+        for ref in refs:
+            st = state[ref]
+            counted = ref not in copies
+            if (st[3] != sink) != counted:
+                st[3] = unit_of[ref] if counted else sink
+                history[ref].append((st[2], counted))
 
     def change(time, ref, value):
-        ref = str(ref)
-        w = watched_ids.get(ref)
-        if w is not None:
-            watched[w].append((time * scale_ns, value))
-        st = state.get(ref)
-        if st is None:
-            return
-        old, st[1] = st[1], value
-        st[2] = hash((st[2], time, value))
-        st[3] += 1
-        if type(value) is int and type(old) is int:     # not the first value, not X/Z
-            f = (old ^ value).bit_count()
-            if f:
-                times.append(time)
-                signals.append(st[0])
-                flips.append(f)
+        if time != now:
+            next_step(time)
+        st = state[str(ref)]
+        old, h, n, row, watching = st          # (locals: faster than indexing the list again)
+        st[0] = value
+        st[1] = hash((h, time, value))
+        st[2] = n + 1
+        if watching is not None:
+            watching.append((time * scale_ns, value))
+        try:
+            toggles[row] += (old ^ value).bit_count()
+        except TypeError:           # the first value (old is None), or X/Z (a string): no toggle
+            pass
 
+    _stream(wave, change, chosen, path)
+    next_step(None, checkpoints=False)
+    copies = _copies(refs, state, width)
+    for ref in copies:
+        bits[units[unit_of[ref]]] -= width[ref]
+
+    # the second reading: per signal, the spans of its changes counted in a row other than its final one
+    # (counted or not), and whether their toggles are to be added (+1) or taken out (-1)
+    fixes = {}
+    for ref in refs:
+        counted = ref not in copies
+        spans = _misjudged(history[ref], counted)
+        if spans:
+            fixes[ref] = [None, 0, spans, unit_of[ref], 1 if counted else -1]   # last value, changes read
+    remaining = len(fixes)           # signals with spans still to read: when none, the stream ends
+
+    def fix(time, ref, value):
+        nonlocal remaining
+        if time != now:
+            next_step(time, checkpoints=False)
+        f = fixes[str(ref)]
+        old = f[0]
+        f[0] = value
+        i = f[1]
+        f[1] += 1
+        spans = f[2]
+        if not spans or i < spans[0][0]:
+            return
+        try:
+            toggles[f[3]] += f[4] * (old ^ value).bit_count()
+        except TypeError:           # (as above)
+            pass
+        if i + 1 == spans[0][1]:
+            del spans[0]
+            if not spans:
+                remaining -= 1
+                if not remaining:
+                    raise _Enough
+
+    if fixes:
+        # pywellen streams a signal once per Waveform (its stream_changes leaves out the signals an earlier
+        # call streamed): the file is opened again
+        del wave
+        try:
+            wave = pywellen.Waveform(str(path))
+        except Exception as e:
+            raise ActivityError(f"cannot read waveform {path}: {e}") from None
+        again = {str(v.signal_ref): v for v in wave.all_vars() if str(v.signal_ref) in fixes}
+        now = None
+        _stream(wave, fix, list(again.values()), path)
+        next_step(None, checkpoints=False)
+    return ToggleBins(path=str(path), period_ns=period_ns, units=units, bins=bins.result(), bits=bits,
+                      watched=watched, duplicates=len(copies))
+
+
+def _misjudged(history, counted):
+    """The spans [start, end) of a signal's changes (by index; end None: to its last) that the checkpoints
+    put in a row other than the final one (``counted`` or not); ``history``: [(changes before, counted)] of
+    the checkpoints that changed its row, from the start, where it was counted."""
+    spans, start, was = [], 0, True
+    for n, now_counted in history + [(None, None)]:
+        if was != counted and (n is None or n > start):
+            spans.append((start, n))
+        start, was = n, now_counted
+    return spans
+
+
+def _stream(wave, callback, variables, path):
+    """``wave.stream_changes(callback, variables)``, ActivityError if the file cannot be read."""
     try:
-        wave.stream_changes(change, chosen)
+        wave.stream_changes(callback, variables)
+    except _Enough:
+        pass
     except Exception as e:
         raise ActivityError(f"cannot read the value changes of {path}: {e}") from None
-    width = {str(v.signal_ref): v.bitwidth for v in chosen}
-    first, representative, duplicates = {}, np.ones(len(refs), dtype=bool), 0
-    for ref in refs:
-        i, _, h, n = state[ref]
-        if n > 1:                                       # changed at least once after its first value
-            key = (width[ref], h, n)
-            if key in first:
-                representative[i] = False
-                duplicates += 1
-                bits[units[unit_of[ref]]] -= width[ref]
-            else:
-                first[key] = i
-    sig = np.frombuffer(signals, dtype=np.int32)
-    keep = representative[sig]
-    cycle = (np.frombuffer(times, dtype=np.int64)[keep] // (period_ns / scale_ns)).astype(np.int64)
-    n_cycles = int(cycle.max()) + 1 if len(cycle) else 1
-    arr = np.zeros((len(units), n_cycles), dtype=np.int64)
-    unit_index = np.array([unit_of[r] for r in refs], dtype=np.int64)
-    np.add.at(arr, (unit_index[sig[keep]], cycle), np.frombuffer(flips, dtype=np.int32)[keep].astype(np.int64))
-    return ToggleBins(path=str(path), period_ns=period_ns, units=units, bins=arr, bits=bits, watched=watched,
-                      duplicates=duplicates)
 
 
 def field_changes(changes, offset, width):
