@@ -122,7 +122,9 @@ def synthesise(config, bdir, *, options=SYNTH_OPTIONS):
     bdir = Path(bdir)
     bdir.mkdir(parents=True, exist_ok=True)
     design = rtlil.convert(Engine(config), name=TOP, platform=Ecp5Netlist())
-    script = f"read_rtlil design.il; synth_ecp5 {' '.join(options)} -top {TOP}; " \
+    # (``ram_style`` removed: a memory that asks for block RAM, hw.mac_lanes.IN_BLOCK_RAM, would be forced into
+    # a DP16KD, a black box here, despite -nobram)
+    script = f"read_rtlil design.il; attrmap -remove ram_style; synth_ecp5 {' '.join(options)} -top {TOP}; " \
              f"tee -q -o stat.json stat -json; write_verilog -noattr netlist.v"
     il, netlist, done = bdir / "design.il", bdir / "netlist.v", bdir / "synth.done"
     if il.exists() and il.read_text() == design and netlist.exists() and done.exists() \
