@@ -248,7 +248,7 @@ def test_bad_sizes_from_the_command_line_are_one_line_errors(tmp_path, capsys):
 ])
 def test_program_runs_the_board_s_own_programmer(tmp_path, monkeypatch, capsys, board, command, package):
     report = bb.BuildReport(board=board, device="d", fmax_mhz=50.0, constraint_mhz=40.0, goal_mhz=40.0,
-                            timing_met=True, goal_met=True, utilization={}, config={}, clock={}, critical_path={},
+                            timing_met=True, goal_met=True, utilization={}, config={}, clock={"engine_mhz": 40.0}, critical_path={},
                             tools={}, build_s=1.0, bitstream="top.bin")
     monkeypatch.setattr(bb, "build", lambda *args, **kwargs: report)
     monkeypatch.setattr(shutil, "which", lambda tool: None)
