@@ -145,16 +145,85 @@ def toggle_bins(path, period_ns, *, top, watch=(), unit=first_scope):
     pywellen = require_module("pywellen", "pywellen (waveform reader)", ".venv/bin/pip install pywellen==0.25.7",
                               "switching activity for the power estimate")
     path = check_file(path, "waveform", ActivityError, " (was the co-simulation run with waves?)")
+    wave = _open(pywellen, path)
+    scale_ns = _scale_ns(wave, path)
+    chosen, units, bits, watched_ids, unit_of = _select(wave, path, top, watch, unit)
+
+    # Signals with the same width and the same changes at the same times are one net under several names (a
+    # port seen in the module and in its parent, a wire that forwards a register) and are counted once: each
+    # signal hashes its changes, and of the signals with the same (width, hash, changes) only the first of
+    # ``refs`` is counted. That is only known at the end, but the toggles go into the bins as they are read:
+    # every CHECKPOINT_STEPS time steps the rule is applied to the changes read so far (copies of one net
+    # have had the same changes at every time step), and a signal it finds a copy has its toggles sent to a
+    # sink from then on. At the end the rule is applied for good, and the changes of a signal counted while
+    # the checkpoints said otherwise (a copy's before the first checkpoint; a signal that looked like another
+    # for a while) are read a second time, that signal's only, to add or take out their toggles. Those spans
+    # are counted in the signal's own changes, so the bins are exact whatever the checkpoints decided (and
+    # in whatever order the reader gives the signals' changes); the checkpoints only make the second reading
+    # short.
+    refs = list(unit_of)
+    width = {str(v.signal_ref): v.bitwidth for v in chosen}
+    watched = {n: [] for n in watch}
+    sink = len(units)
+    # per streamed signal: [last value, hash of its changes, changes, row of its toggles (sink: not counted),
+    # its watched list or None]
+    state = {ref: [None, 0, 0, unit_of.get(ref, sink),
+                   watched[watched_ids[ref]] if ref in watched_ids else None] for ref in width}
+    history = {ref: [] for ref in refs}     # (changes before, counted) each time a checkpoint changed its row
+    steps = _Steps(_Bins(len(units), period_ns / scale_ns), sink + 1)
+
+    def checkpoint():
+        """Apply the rule to the changes read so far: a signal whose row changes notes after which change."""
+        copies = _copies(refs, state, width)
+        for ref in refs:
+            st = state[ref]
+            counted = ref not in copies
+            if (st[3] != sink) != counted:
+                st[3] = unit_of[ref] if counted else sink
+                history[ref].append((st[2], counted))
+
+    _first_reading(wave, path, chosen, state, steps, checkpoint, scale_ns)
+    copies = _copies(refs, state, width)
+    for ref in copies:
+        bits[units[unit_of[ref]]] -= width[ref]
+
+    # the second reading: per signal, the spans of its changes counted in a row other than its final one
+    # (counted or not), and whether their toggles are to be added (+1) or taken out (-1)
+    fixes = {}
+    for ref in refs:
+        counted = ref not in copies
+        spans = _misjudged(history[ref], counted)
+        if spans:
+            fixes[ref] = [None, 0, spans, unit_of[ref], 1 if counted else -1]   # last value, changes read
+    if fixes:
+        # pywellen streams a signal once per Waveform (its stream_changes leaves out the signals an earlier
+        # call streamed): the file is opened again
+        del wave
+        _second_reading(_open(pywellen, path), path, fixes, steps)
+    return ToggleBins(path=str(path), period_ns=period_ns, units=units, bins=steps.bins.result(), bits=bits,
+                      watched=watched, duplicates=len(copies))
+
+
+def _open(pywellen, path):
     try:
-        wave = pywellen.Waveform(str(path))
+        return pywellen.Waveform(str(path))
     except Exception as e:         # pywellen raises its own exception types for malformed files
         raise ActivityError(f"cannot read waveform {path}: {e}") from None
+
+
+def _scale_ns(wave, path):
+    """Nanoseconds per tick of the waveform's timescale."""
     ts = wave.timescale
     units_ns = {"fs": 1e-6, "ps": 1e-3, "ns": 1.0, "us": 1e3, "ms": 1e6, "s": 1.0e9}
     unit_name = str(ts.unit).split(".")[-1].lower() if ts is not None else "ns"
     if unit_name not in units_ns:
         raise ActivityError(f"waveform {path} has a timescale unit zskip does not know ({ts})")
-    scale_ns = units_ns[unit_name] * (ts.factor if ts is not None else 1)
+    return units_ns[unit_name] * (ts.factor if ts is not None else 1)
+
+
+def _select(wave, path, top, watch, unit):
+    """The signals to stream (each once), the units (in order of first appearance), the bits traced per unit,
+    the watched signals' refs -> names and the counted signals' refs -> unit index."""
     # pywellen's SignalId has no equality of its own; its text ("SignalId(12)") names the signal
     chosen, units, bits, watched_ids, unit_of = [], [], {}, {}, {}
     variables = list(wave.all_vars())
@@ -182,58 +251,39 @@ def toggle_bins(path, period_ns, *, top, watch=(), unit=first_scope):
     missing = set(watch) - set(watched_ids.values())
     if missing:
         raise ActivityError(f"waveform {path} has no signal {', '.join(sorted(missing))}")
+    return chosen, units, bits, watched_ids, unit_of
 
-    # Signals with the same width and the same changes at the same times are one net under several names (a
-    # port seen in the module and in its parent, a wire that forwards a register) and are counted once: each
-    # signal hashes its changes, and of the signals with the same (width, hash, changes) only the first of
-    # ``refs`` is counted. That is only known at the end, but the toggles go into the bins as they are read:
-    # every CHECKPOINT_STEPS time steps the rule is applied to the changes read so far (copies of one net
-    # have had the same changes at every time step), and a signal it finds a copy has its toggles sent to a
-    # sink from then on. At the end the rule is applied for good, and the changes of a signal counted while
-    # the checkpoints said otherwise (a copy's before the first checkpoint; a signal that looked like another
-    # for a while) are read a second time, that signal's only, to add or take out their toggles. Those spans
-    # are counted in the signal's own changes, so the bins are exact whatever the checkpoints decided (and
-    # in whatever order the reader gives the signals' changes); the checkpoints only make the second reading
-    # short.
-    refs = list(unit_of)
-    width = {str(v.signal_ref): v.bitwidth for v in chosen}
-    watched = {n: [] for n in watch}
-    sink = len(units)
-    # per streamed signal: [last value, hash of its changes, changes, row of its toggles (sink: not counted),
-    # its watched list or None]
-    state = {ref: [None, 0, 0, unit_of.get(ref, sink),
-                   watched[watched_ids[ref]] if ref in watched_ids else None] for ref in width}
-    history = {ref: [] for ref in refs}     # (changes before, counted) each time a checkpoint changed its row
-    bins = _Bins(len(units), period_ns / scale_ns)
-    toggles, zeros = [0] * (sink + 1), [0] * (sink + 1)     # the current time step's, per row
-    now = None                                              # its time
 
-    def next_step(time, checkpoints=True):
-        """Buffer the toggles of the time step ``now`` (a checkpoint when enough are), start ``time``'s."""
-        nonlocal now
-        toggles[sink] = 0
+class _Steps:
+    """The toggles of the current time step (``now``), per row (the last: the sink of the signals not counted),
+    buffered into ``bins`` when the step ends; ``checkpoint`` (when set) is called each time
+    CHECKPOINT_STEPS steps have gone into the bins."""
+
+    def __init__(self, bins, rows):
+        self.bins, self.toggles, self.zeros, self.now, self.checkpoint = bins, [0] * rows, [0] * rows, None, None
+
+    def next(self, time):
+        """Buffer the toggles of the step ``now``, start ``time``'s."""
+        toggles = self.toggles
+        toggles[-1] = 0
         if any(toggles):
-            bins.add(now, toggles)
-            toggles[:] = zeros
-            if len(bins) >= CHECKPOINT_STEPS:
-                bins.flush()
-                if checkpoints:
-                    checkpoint()
-        now = time
+            self.bins.add(self.now, toggles)
+            toggles[:] = self.zeros
+            if len(self.bins) >= CHECKPOINT_STEPS:
+                self.bins.flush()
+                if self.checkpoint is not None:
+                    self.checkpoint()
+        self.now = time
 
-    def checkpoint():
-        """Apply the rule to the changes read so far: a signal whose row changes notes after which change."""
-        copies = _copies(refs, state, width)
-        for ref in refs:
-            st = state[ref]
-            counted = ref not in copies
-            if (st[3] != sink) != counted:
-                st[3] = unit_of[ref] if counted else sink
-                history[ref].append((st[2], counted))
+
+def _first_reading(wave, path, chosen, state, steps, checkpoint, scale_ns):
+    """Stream every chosen signal: toggles into ``steps`` in each signal's row of ``state`` (which
+    ``checkpoint`` moves), its hash and count of changes, and the watched signals' changes."""
+    toggles = steps.toggles
 
     def change(time, ref, value):
-        if time != now:
-            next_step(time)
+        if time != steps.now:
+            steps.next(time)
         st = state[str(ref)]
         old, h, n, row, watching = st          # (locals: faster than indexing the list again)
         st[0] = value
@@ -246,26 +296,20 @@ def toggle_bins(path, period_ns, *, top, watch=(), unit=first_scope):
         except TypeError:           # the first value (old is None), or X/Z (a string): no toggle
             pass
 
+    steps.checkpoint = checkpoint
     _stream(wave, change, chosen, path)
-    next_step(None, checkpoints=False)
-    copies = _copies(refs, state, width)
-    for ref in copies:
-        bits[units[unit_of[ref]]] -= width[ref]
+    steps.checkpoint = None
+    steps.next(None)
 
-    # the second reading: per signal, the spans of its changes counted in a row other than its final one
-    # (counted or not), and whether their toggles are to be added (+1) or taken out (-1)
-    fixes = {}
-    for ref in refs:
-        counted = ref not in copies
-        spans = _misjudged(history[ref], counted)
-        if spans:
-            fixes[ref] = [None, 0, spans, unit_of[ref], 1 if counted else -1]   # last value, changes read
-    remaining = len(fixes)           # signals with spans still to read: when none, the stream ends
+
+def _second_reading(wave, path, fixes, steps):
+    """Stream the signals of ``fixes`` again ([last value, changes read, spans, row, +1 or -1] each) and add
+    (or take out) the toggles of their changes within the spans; the stream ends when every span is read."""
+    toggles, remaining = steps.toggles, [len(fixes)]    # signals with spans still to read
 
     def fix(time, ref, value):
-        nonlocal remaining
-        if time != now:
-            next_step(time, checkpoints=False)
+        if time != steps.now:
+            steps.next(time)
         f = fixes[str(ref)]
         old = f[0]
         f[0] = value
@@ -276,29 +320,20 @@ def toggle_bins(path, period_ns, *, top, watch=(), unit=first_scope):
             return
         try:
             toggles[f[3]] += f[4] * (old ^ value).bit_count()
-        except TypeError:           # (as above)
+        except TypeError:           # (as in the first reading)
             pass
         if i + 1 == spans[0][1]:
             del spans[0]
             if not spans:
-                remaining -= 1
-                if not remaining:
+                remaining[0] -= 1
+                if not remaining[0]:
                     raise _Enough
 
-    if fixes:
-        # pywellen streams a signal once per Waveform (its stream_changes leaves out the signals an earlier
-        # call streamed): the file is opened again
-        del wave
-        try:
-            wave = pywellen.Waveform(str(path))
-        except Exception as e:
-            raise ActivityError(f"cannot read waveform {path}: {e}") from None
-        again = {str(v.signal_ref): v for v in wave.all_vars() if str(v.signal_ref) in fixes}
-        now = None
-        _stream(wave, fix, list(again.values()), path)
-        next_step(None, checkpoints=False)
-    return ToggleBins(path=str(path), period_ns=period_ns, units=units, bins=bins.result(), bits=bits,
-                      watched=watched, duplicates=len(copies))
+    again = [v for v in wave.all_vars() if str(v.signal_ref) in fixes]
+    again = list({str(v.signal_ref): v for v in again}.values())
+    steps.now = None
+    _stream(wave, fix, again, path)
+    steps.next(None)
 
 
 def _misjudged(history, counted):
