@@ -82,12 +82,12 @@ TARGETS = {t.name: t for t in (
         engine=dict(input_size=28, hidden_size=64, lanes=16, max_batch=4, max_seq=28),
         why="The 85F has 156 18x18 multipliers and 208 DP16KD block RAMs. Sixteen lanes (32 multipliers beside "
             "the gate-gradient unit's 16) split N = 92 columns into 6 per lane; H = 64 keeps W and dW (256 x 92 "
-            "words) in 117 block RAMs, with the small a and da buffers in LUT RAM; Fashion-MNIST rows (I = 28, "
+            "words) and the da buffers in 181 block RAMs, with the small a buffers in LUT RAM; Fashion-MNIST rows (I = 28, "
             "T = 28) fit whole. Every lane stage is registered (lane_pipeline registered), the column reaches the "
             "lanes through a tree of registers that synthesis keeps, and the core's enable comes from a register. "
-            "60 MHz from the PLL: the design reaches 60.5-82.3 MHz over placement seeds 1-5 (median 72.8; "
-            "bench/results/seeds-ulx3s-85f.md), so 60 MHz closes at every seed; the core's global enable and the "
-            "start into its counters are the next paths."),
+            "nextpnr places for the 125 MHz goal (place_mhz); the PLL makes 75 MHz: the design reaches "
+            "74.9-100.0 MHz over placement seeds 1-5 (median 87.0; bench/results/seeds-ulx3s-85f.md), four of "
+            "them above 75 MHz (seed 4 misses it by 0.1 MHz)."),
 )}
 
 
