@@ -23,8 +23,8 @@ outside 1 .. max_batch is refused (``refused`` rises, the engine stays idle). ``
 sequence's performance counters and sticky overflow flags once ``idle`` again;
 ``stall`` counts the cycles in which the core waited for the host.
 
-Every stream goes through a small FIFO (an output chunk through one per lane, each written, with input
-FIFOs, under its own registered copy of the write enable); the core (:class:`hw.controller.EngineCore`)
+Every stream goes through a small FIFO, one per slice (a lane, or SLICE_BITS; an output's written under a
+registered copy of the core's want, with input FIFOs); the core (:class:`hw.controller.EngineCore`)
 runs only in cycles in which each of its wants can be met and is frozen otherwise (and in a cycle the
 decision below cannot tell), so valid/ready patterns change when things
 happen, never what is computed or how many core cycles it takes.
