@@ -68,14 +68,24 @@ def main(argv=None):
         ap.error("give a waveform or --cosim BOARD")
     if args.cosim and args.root is None:
         ap.error("--cosim needs --root (the waveform of a board's engine is several GB)")
+    from golden_model.errors import ZskipError
+    try:
+        return _measure(args)
+    except ZskipError as e:          # an unknown board, a missing or malformed waveform or trace
+        print(f"activity_memory: {e}", file=sys.stderr)
+        return 2
 
+
+def _measure(args):
+    """Read the waveform (co-simulated first with ``--cosim``) and print what it took."""
     from boards.report import engine_unit
-    from sim.activity import toggle_bins
+    from golden_model.checks import check_file
+    from sim.activity import ActivityError, toggle_bins
     from sim.export import TOP
     from sim.jobs import PERIOD_NS
 
     wave = _cosim(args.cosim, args.root, args.trace, args.sweep) if args.cosim else args.waveform
-    size = wave.stat().st_size
+    size = check_file(wave, "waveform", ActivityError).stat().st_size
     peak, stop = {"RssAnon": 0, "RssFile": 0}, threading.Event()
     sampler = threading.Thread(target=_peak_memory, args=(peak, stop), daemon=True)
     sampler.start()
