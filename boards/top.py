@@ -15,14 +15,14 @@ waits for one while the host is still sending the other.
 locks, and LEDs for idle and for a refused frame.
 """
 
-from amaranth.hdl import Elaboratable, Module, Signal, Value
+from amaranth.hdl import Const, Elaboratable, Module, Signal, Value
 from amaranth.lib import fifo, io, wiring
 from amaranth.lib.wiring import In, Out
 
 from golden_model.engine_config import check_config
 from golden_model.errors import ConfigError
 from hw.commands import MAX_PAYLOAD, CommandDispatcher, Reply, error_layout, status_layout
-from hw.engine import Engine
+from hw.engine import Engine, sliced_fifo
 from hw.fixed import shape_of
 from hw.host_link import FrameArbiter, FrameReceiver, FrameSender, Framer
 from hw.layouts import chunk_layout, state_layout
@@ -86,20 +86,28 @@ class BoardCore(wiring.Component):
             wiring.connect(m, recv.o_frame, disp.i_frame)
         wiring.connect(m, recv.o_error, disp.i_error)
 
-        # host -> engine (a_t through a step-sized FIFO, see the module docstring)
-        wiring.connect(m, disp.o_weight, engine.i_weight)
+        # host -> engine: a_t through a step-sized FIFO (see the module docstring); with input FIFOs, W through
+        # a one-deep one, whose ready is a register's decode (the engine's is its idle, a decode of the
+        # sequencer's state across the chip: it ended an ECP5 critical path in the dispatcher's state)
+        pending = Const(0)
+        if self.input_fifos:
+            w_fifo = sliced_fifo(m, "weight", disp.o_weight.payload, engine.i_weight.payload, disp.o_weight.valid,
+                                 engine.i_weight.ready, depth=1)[0]
+            m.d.comb += [disp.o_weight.ready.eq(w_fifo.w_rdy), engine.i_weight.valid.eq(w_fifo.r_rdy)]
+            pending = w_fifo.r_rdy
+        else:
+            wiring.connect(m, disp.o_weight, engine.i_weight)
         wiring.connect(m, disp.o_elem, engine.i_elem)
-        a_bits = len(engine.i_a.payload.as_value())
-        m.submodules.a_fifo = a_fifo = fifo.SyncFIFOBuffered(width=a_bits, depth=c.max_batch * c.cols_per_lane + 1)
-        m.d.comb += [a_fifo.w_data.eq(disp.o_a.payload), a_fifo.w_en.eq(disp.o_a.valid),
-                     disp.o_a.ready.eq(a_fifo.w_rdy),
-                     engine.i_a.payload.eq(a_fifo.r_data), engine.i_a.valid.eq(a_fifo.r_rdy),
-                     a_fifo.r_en.eq(engine.i_a.ready)]
+        a_fifo = sliced_fifo(m, "a", disp.o_a.payload, engine.i_a.payload, disp.o_a.valid, engine.i_a.ready,
+                             depth=c.max_batch * c.cols_per_lane + 1, buffered=True)[0]
+        m.d.comb += [disp.o_a.ready.eq(a_fifo.w_rdy), engine.i_a.valid.eq(a_fifo.r_rdy)]
         # the dispatcher sees the engine's idle a cycle late, from a register of its own: the engine's idle
         # decodes the sequencer's state, whose register would otherwise be pulled across the chip towards
-        # the dispatcher (its judgements of a frame take many cycles of bytes: a cycle late changes none)
+        # the dispatcher (its judgements of a frame take many cycles of bytes: a cycle late changes none).
+        # A W chunk still in its FIFO counts as busy, so no START is judged past one (none is: a chunk enters
+        # the idle engine in the cycle after its push, and the next frame is judged cycles after that)
         idle = Signal()
-        m.d.sync += idle.eq(engine.idle)
+        m.d.sync += idle.eq(engine.idle & ~pending)
         m.d.comb += [engine.start.eq(disp.start), engine.tau.eq(disp.tau), engine.dense.eq(disp.dense),
                      engine.seq_len.eq(disp.seq_len), engine.batch.eq(disp.batch),
                      disp.idle.eq(idle), disp.refused.eq(engine.refused), disp.flags.eq(engine.flags),

@@ -60,9 +60,9 @@ from .layouts import chunk_layout, element_layout, state_layout
 from .part import EnginePart
 from .primitives import broadcast, copy, family
 
-__all__ = ["Engine", "SLICE_BITS"]
+__all__ = ["Engine", "SLICE_BITS", "sliced_fifo"]
 
-#: The widest slice of a stream's FIFO that is not a chunk's lane (:meth:`Engine._queue`).
+#: The widest slice of a stream's FIFO that is not a chunk's lane (:func:`sliced_fifo`).
 SLICE_BITS = 32
 
 
@@ -169,27 +169,8 @@ class Engine(EnginePart):
         return m
 
     def _queue(self, m, name, source, sink, write, read_enable):
-        """The FIFO of stream ``name`` from ``source`` to ``sink`` (a payload, or the core's side of it), written
-        in the cycles ``write`` is high and read in those ``read_enable`` is; returns the FIFO of its first
-        slice (all slices move together). A payload is a FIFO per slice (a chunk's lane, or at most
-        ``SLICE_BITS`` bits), so that no write enable reaches hundreds of flip-flops: each slice's own is a gate
-        beside it. ``write``: one Value for every slice (an input's valid), or a function of the slice's index
-        giving its own (an output's registered copy)."""
-        whole_in, whole_out = Value.cast(source), Value.cast(sink)
-        layout = sink.shape() if hasattr(sink, "shape") else None
-        if isinstance(layout, ArrayLayout):
-            width = Shape.cast(layout.elem_shape).width
-        else:
-            width = -(-len(whole_in) // -(-len(whole_in) // SLICE_BITS))
-        slices = [(lo, min(lo + width, len(whole_in))) for lo in range(0, len(whole_in), width)]
-        queues = []
-        for i, (lo, hi) in enumerate(slices):
-            q = fifo.SyncFIFO(width=hi - lo, depth=self.fifo_depth)
-            m.submodules[f"{name}_fifo{i if len(slices) > 1 else ''}"] = q
-            m.d.comb += [q.w_data.eq(whole_in[lo:hi]), q.w_en.eq(write(i) if callable(write) else write),
-                         whole_out[lo:hi].eq(q.r_data), q.r_en.eq(read_enable)]
-            queues.append(q)
-        return queues[0]
+        """The FIFO of stream ``name`` (:func:`sliced_fifo`, ``fifo_depth`` deep); returns its first slice's."""
+        return sliced_fifo(m, name, source, sink, write, read_enable, depth=self.fifo_depth)[0]
 
     def _level_at_least(self, m, name, q, *bounds, form):
         """For each of ``bounds``: a register equal to ``q.level >= bound`` (the FIFO ``q``'s), written from
@@ -213,3 +194,29 @@ class Engine(EnginePart):
         (``go``), as it is if it is frozen."""
         assert name in WANTS
         return Mux(go, getattr(core, f"{name}_want_next"), getattr(core, f"{name}_want"))
+
+
+def sliced_fifo(m, name, source, sink, write, read_enable, *, depth, buffered=False):
+    """A FIFO from ``source`` to ``sink`` (a payload, or the core's side of it), written in the cycles
+    ``write`` is high and read in those ``read_enable`` is, built as one FIFO per slice (a chunk's lane, or
+    at most ``SLICE_BITS`` bits) that all move together, so that no write enable or address reaches hundreds
+    of flip-flops or LUT RAMs: each slice's own is beside it. ``write``: one Value for every slice (an
+    input's valid), or a function of the slice's index giving its own (a registered copy). The slices are
+    submodules ``{name}_fifo{i}`` (``{name}_fifo`` when there is one), ``SyncFIFOBuffered`` when
+    ``buffered``, else ``SyncFIFO``; returns them (their first's ``w_rdy``, ``r_rdy`` and ``level`` are
+    the FIFO's)."""
+    whole_in, whole_out = Value.cast(source), Value.cast(sink)
+    layout = sink.shape() if hasattr(sink, "shape") else None
+    if isinstance(layout, ArrayLayout):
+        width = Shape.cast(layout.elem_shape).width
+    else:
+        width = -(-len(whole_in) // -(-len(whole_in) // SLICE_BITS))
+    slices = [(lo, min(lo + width, len(whole_in))) for lo in range(0, len(whole_in), width)]
+    queues = []
+    for i, (lo, hi) in enumerate(slices):
+        q = (fifo.SyncFIFOBuffered if buffered else fifo.SyncFIFO)(width=hi - lo, depth=depth)
+        m.submodules[f"{name}_fifo{i if len(slices) > 1 else ''}"] = q
+        m.d.comb += [q.w_data.eq(whole_in[lo:hi]), q.w_en.eq(write(i) if callable(write) else write),
+                     whole_out[lo:hi].eq(q.r_data), q.r_en.eq(read_enable)]
+        queues.append(q)
+    return queues

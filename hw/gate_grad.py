@@ -35,6 +35,7 @@ any valid/ready pattern: the unit takes an element only when its output
 register will be free for it.
 """
 
+import itertools
 import operator
 
 from amaranth.hdl import Cat, Module, Mux, Signal, Value, signed
@@ -48,7 +49,7 @@ from . import fixed
 from .bits import equals
 from .fixed import shape_of
 from .part import EnginePart
-from .primitives import family, fits_mult18x18d, product
+from .primitives import copy, family, fits_mult18x18d, product
 
 __all__ = ["GateGradUnit", "ggu_input_layout", "ggu_output_layout", "arithmetic"]
 
@@ -65,11 +66,13 @@ def ggu_output_layout(config):
 
 def arithmetic(config, tau):
     """The dataflow's arithmetic in hardware (a golden_model.ggu.Arithmetic on Amaranth values):
-    hw.fixed's rounding and overflow rule, and the threshold against the ``tau`` register."""
+    hw.fixed's rounding and overflow rule, and the threshold against the ``tau`` register (a value, or a
+    function called once per threshold that returns the value it compares with: a copy of its own)."""
 
     def threshold(v):              # |v| < tau -> 0, by sign and zero tests only
-        below = (v - tau)[-1]                       # v < tau (v >= 0 here)
-        sum_ = v + tau
+        tau_ = tau() if callable(tau) else tau
+        below = (v - tau_)[-1]                      # v < tau (v >= 0 here)
+        sum_ = v + tau_
         above = ~sum_[-1] & sum_.any()              # v > -tau (v < 0 here)
         return Mux(Mux(v[-1], above, below), 0, v)
 
@@ -114,9 +117,13 @@ class GateGradUnit(EnginePart):
     def elaborate(self, platform):
         m = Module()
         tau = self.tau
-        if self.form != "serial":      # a copy beside the thresholds (the engine's tau register is far away)
-            tau = Signal.like(self.tau, name="tau_copy")
-            m.d.sync += tau.eq(self.tau)
+        if self.form != "serial":
+            # a copy of tau beside each threshold (the engine's tau register is far away, and one copy for
+            # all four thresholds' two carry chains was an ECP5 critical path: 4.7 ns of routing)
+            copies = itertools.count()
+
+            def tau():
+                return copy(m, self.tau, f"tau_copy{next(copies)}", family=family(platform))
         arith = arithmetic(self.config, tau)
         if self.form == "serial":
             self._serial(m, arith)
