@@ -37,7 +37,7 @@ from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
 from .a_loader import ALoader
-from .bits import address, count, equals, in_row
+from .bits import address, count, in_row
 from .counters import PerfCounters, counters_layout, flags_layout
 from .dz_buffer import DzBuffer
 from .encoder import ZeroSkipEncoder
@@ -53,8 +53,8 @@ __all__ = ["EngineCore", "PARTS", "WANTS", "control_members"]
 
 
 class State(enum.Enum):
-    """The sequencer's states: an enum-shaped register tested bit by bit (``hw.bits.equals``), not Amaranth's
-    FSM, which compares its state with narrow constants that Verilator warns about."""
+    """The sequencer's states, each the index of its bit in a one-hot register (not Amaranth's FSM, whose
+    binary state register is decoded by comparisons with narrow constants that Verilator warns about)."""
     IDLE = 0
     WAIT = 1           # for the step's a_t
     FEED = 2
@@ -175,21 +175,35 @@ class EngineCore(EnginePart):
         loader, feed, readout, perf, lanes = (m.submodules[name] for name in ("loader", "feed", "readout", "perf",
                                                                             "lanes"))
         step, running, stepping = run.step, run.running, run.stepping
-        state = Signal(State, init=State.ACCUMULATORS)     # after reset: while the read-out clears
+        # one-hot: a state is a bit of its own, and a transition clears its state's bit and sets the next
+        # one's, so each bit's logic holds only the transitions into and out of it (a binary state register's
+        # shared decode, with the conditions from parts across the chip, was an ECP5 critical path)
+        state = Signal(len(State), init=1 << State.ACCUMULATORS.value)     # after reset: while the read-out clears
+
+        def in_state(name):
+            return state[State[name].value]
+
+        def go(source, target):
+            """The sync assignments of the transition from state ``source`` to ``target`` (a name, or a Value
+            that picks ``target[1]`` where it is high and else ``target[0]``)."""
+            if isinstance(target, str):
+                return [state[State[source].value].eq(0), state[State[target].value].eq(1)]
+            which, (otherwise, then) = target
+            return [state[State[source].value].eq(0), state[State[then].value].eq(which),
+                    state[State[otherwise].value].eq(~which)]
+
         # A start is accepted into a register (its run-time registers sampled with it), and the sequence
         # begins in the next cycle, from that register: the start's checks stay off the paths of the many
         # registers a sequence's beginning clears (the counters, the a-loader, the sequencer).
         accepted = Signal()
         m.d.comb += [loader.start.eq(accepted), perf.clear.eq(accepted), self.idle.eq(0),
-                     loader.may_start.eq(equals(state, State.IDLE.value) & accepted),
-                     loader.may_free.eq(equals(state, State.MAC.value))]
+                     loader.may_start.eq(in_state("IDLE") & accepted), loader.may_free.eq(in_state("MAC"))]
 
-        def in_state(name):
-            return equals(state, State[name].value)
-
+        # (each state's block is its own If: the states exclude each other, and an Elif chain would AND each
+        # decode with the others')
         with m.If(in_state("IDLE")):
             with m.If(accepted):
-                m.d.sync += [accepted.eq(0), running.eq(1), stepping.eq(1), step.eq(0), state.eq(State.WAIT)]
+                m.d.sync += [accepted.eq(0), running.eq(1), stepping.eq(1), step.eq(0), *go("IDLE", "WAIT")]
             with m.Else():
                 m.d.comb += [self.idle.eq(1), self.weight_take.eq(self.weight_valid)]
                 self._weight_load(m, lanes)
@@ -203,34 +217,30 @@ class EngineCore(EnginePart):
                 # state's, not the start's checks (a path from the host's registers to every one of them)
                 m.d.sync += [run.tau.eq(self.tau), run.dense.eq(self.dense), run.t_last.eq(self.seq_len - 1),
                              run.b_last.eq(self.batch - 1)]
-        with m.Elif(in_state("WAIT")):          # (and for the step before's first dh_rec word)
+        with m.If(in_state("WAIT")):            # (and for the step before's first dh_rec word)
             with m.If(loader.ready & readout.primed):
-                m.d.sync += state.eq(State.FEED)
-        with m.Elif(in_state("FEED")):            # one element every ggu_cycles cycles, the unit's rate
+                m.d.sync += go("WAIT", "FEED")
+        with m.If(in_state("FEED")):            # one element every ggu_cycles cycles, the unit's rate
             m.d.comb += feed.to_unit.eq(1)
             with m.If(feed.last):
-                m.d.sync += state.eq(State.MAC)
-        with m.Elif(in_state("MAC")):
+                m.d.sync += go("FEED", "MAC")
+        with m.If(in_state("MAC")):
             with m.If(mac_done & ~readout.active):
                 m.d.comb += [readout.start.eq(1), loader.step_done.eq(1), feed.step_done.eq(1)]
-                m.d.sync += [step.eq(step + 1), state.eq(State.WAIT)]
-                with m.If(step == run.t_last):
-                    m.d.sync += state.eq(State.DRAIN)
-        with m.Elif(in_state("DRAIN")):           # until every dh_rec word is in
+                m.d.sync += [step.eq(step + 1), *go("MAC", (step == run.t_last, ("WAIT", "DRAIN")))]
+        with m.If(in_state("DRAIN")):           # until every dh_rec word is in
             with m.If(~readout.busy):
-                m.d.sync += [stepping.eq(0), state.eq(State.STATE)]
-        with m.Elif(in_state("STATE")):
+                m.d.sync += [stepping.eq(0), *go("DRAIN", "STATE")]
+        with m.If(in_state("STATE")):
             m.d.comb += feed.to_state.eq(1)
             with m.If(feed.last):
                 m.d.comb += readout.final.eq(1)
-                m.d.sync += state.eq(State.ACCUMULATORS)
-        with m.Elif(in_state("ACCUMULATORS")):
+                m.d.sync += go("STATE", "ACCUMULATORS")
+        with m.If(in_state("ACCUMULATORS")):
             with m.If(readout.final_done):
-                m.d.sync += state.eq(State.LAST)
-        with m.Elif(in_state("LAST")):
-            m.d.sync += [running.eq(0), state.eq(State.IDLE)]
-        with m.Else():                            # (no other encoding is reachable)
-            m.d.sync += state.eq(State.IDLE)
+                m.d.sync += go("ACCUMULATORS", "LAST")
+        with m.If(in_state("LAST")):
+            m.d.sync += [running.eq(0), *go("LAST", "IDLE")]
 
     def _fits(self):
         """The start's T and B are within what the engine was built for (no comparison where the

@@ -38,7 +38,7 @@ register will be free for it.
 import itertools
 import operator
 
-from amaranth.hdl import Cat, Module, Mux, Signal, Value, signed
+from amaranth.hdl import Cat, Const, Module, Mux, Signal, Value, signed
 from amaranth.lib import data, stream
 from amaranth.lib.wiring import In, Out
 
@@ -51,7 +51,7 @@ from .fixed import shape_of
 from .part import EnginePart
 from .primitives import copy, family, fits_mult18x18d, product
 
-__all__ = ["GateGradUnit", "ggu_input_layout", "ggu_output_layout", "arithmetic"]
+__all__ = ["GateGradUnit", "ggu_input_layout", "ggu_output_layout", "arithmetic", "tau_less_one"]
 
 
 def ggu_input_layout(config):
@@ -66,18 +66,30 @@ def ggu_output_layout(config):
 
 def arithmetic(config, tau):
     """The dataflow's arithmetic in hardware (a golden_model.ggu.Arithmetic on Amaranth values):
-    hw.fixed's rounding and overflow rule, and the threshold against the ``tau`` register (a value, or a
-    function called once per threshold that returns the value it compares with: a copy of its own)."""
+    hw.fixed's rounding and overflow rule, and the threshold against the ``tau`` register: a value, or a
+    function called once per threshold that returns registers of its own holding tau and tau - 1."""
 
-    def threshold(v):              # |v| < tau -> 0, by sign and zero tests only
-        tau_ = tau() if callable(tau) else tau
-        below = (v - tau_)[-1]                      # v < tau (v >= 0 here)
-        sum_ = v + tau_
-        above = ~sum_[-1] & sum_.any()              # v > -tau (v < 0 here)
+    def threshold(v):              # |v| < tau -> 0, by sign tests only
+        if callable(tau):          # one carry chain from registers per test, then one LUT per bit
+            tau_, tau_less = tau()
+            below = (v - tau_)[-1]                  # v < tau (v >= 0 here)
+            above = ~(v + tau_less)[-1]             # v >= 1 - tau, i.e. v > -tau (v < 0 here)
+        else:
+            below = (v - tau)[-1]
+            sum_ = v + tau
+            above = ~sum_[-1] & sum_.any()
         return Mux(Mux(v[-1], above, below), 0, v)
 
     return Arithmetic(config, product=operator.mul, round_shift=fixed.round_shift, fit=fixed.fit,
                       threshold=threshold)
+
+
+def tau_less_one(tau):
+    """tau - 1 in tau's (signed) format, for :func:`arithmetic`'s registers: the lowest tau, which no host
+    should send, stays itself (as tau - 1 it zeroes no negative v either, as the model's |v| < tau)."""
+    shape, lowest = tau.shape(), 1 << (len(tau) - 1)          # (the lowest's bits)
+    # (a multiplexer of constants of tau's width: operands of equal width in the exported Verilog)
+    return (tau + Mux(equals(tau, lowest), Const(0, shape), Const(-1, shape)))[:len(tau)].as_signed()
 
 
 class GateGradUnit(EnginePart):
@@ -118,12 +130,15 @@ class GateGradUnit(EnginePart):
         m = Module()
         tau = self.tau
         if self.form != "serial":
-            # a copy of tau beside each threshold (the engine's tau register is far away, and one copy for
-            # all four thresholds' two carry chains was an ECP5 critical path: 4.7 ns of routing)
+            # copies of tau and tau - 1 beside each threshold (the engine's tau register is far away, and one
+            # copy for all four thresholds' carry chains was an ECP5 critical path: 4.7 ns of routing); with
+            # tau - 1 in a register, v > -tau is the sign of one sum, not a sum and a test of all its bits
             copies = itertools.count()
 
             def tau():
-                return copy(m, self.tau, f"tau_copy{next(copies)}", family=family(platform))
+                n, form = next(copies), family(platform)
+                return (copy(m, self.tau, f"tau_copy{n}", family=form),
+                        copy(m, tau_less_one(self.tau), f"tau_less{n}", family=form))
         arith = arithmetic(self.config, tau)
         if self.form == "serial":
             self._serial(m, arith)

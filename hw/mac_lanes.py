@@ -26,7 +26,8 @@ per group of ``LANES_PER_COPY`` lanes, and each memory port's inputs into regist
 (hw.primitives.read), multiplied by v (hw.primitives.product); the
 accumulators dW, da (and db with column 0) are read so that the old value arrives with the products;
 both are registered again beside the adder (``land``), where they arrive in cycle r + ``product``; the
-sum, saturated per ``config.overflow``, is registered then and written in the cycle after.
+sum is registered then and written in the cycle after, saturated per ``config.overflow`` on its way (with
+C = 1, where a sum is forwarded into the next cycle's, before its register).
 
 An operation reads an accumulator from memory only if the one before it on the same word was
 written by then: when it was issued at least ``forward_window`` cycles before. Two operations
@@ -304,16 +305,26 @@ class MacLanes(EnginePart):
         return hits
 
     def _accumulate(self, m, name, old, term, fmt, forwards, start):
-        """The sum of ``old`` (or a forwarded sum) and ``term`` (both of ``wide(fmt)``), fitted to ``fmt``,
-        registered; returns the register and the overflow registered beside it. The registers of the sums
-        before it are kept as long as a sum can be forwarded from them."""
+        """The sum of ``old`` (or a forwarded sum) and ``term`` (both of ``wide(fmt)``), registered and fitted to
+        ``fmt``; returns it (in the cycle after the adder's) and the overflow registered beside it. The
+        registers of the sums before it are kept as long as a sum can be forwarded from them."""
         c = self.config
         operand = Signal(wide(fmt), name=f"{name}_old")
         m.d.comb += operand.eq(old)
-        summed, over = fixed.fit(operand + term, fmt, c.overflow)
-        result = Signal(wide(fmt), name=f"{name}_sum", reset_less=True)
+        exact = operand + term
+        summed, over = fixed.fit(exact, fmt, c.overflow)
         overflow = Signal(name=f"{name}_over")
-        m.d.sync += [result.eq(summed), overflow.eq(start & over)]
+        m.d.sync += overflow.eq(start & over)
+        result = Signal(wide(fmt), name=f"{name}_sum", reset_less=True)
+        if c.cols_per_lane > 1:
+            # no sum is forwarded into the very next cycle's: the exact sum is registered and fitted to the
+            # format on its way to the memory and the forwarding registers, so the fit's choice, which reaches
+            # every bit, is not after the carry chain (on the ECP5, routed far from it at a seed: 8.4 ns)
+            raw = Signal(exact.shape(), name=f"{name}_exact", reset_less=True)
+            m.d.sync += raw.eq(exact)
+            m.d.comb += result.eq(fixed.fit(raw, fmt, c.overflow)[0])
+        else:
+            m.d.sync += result.eq(summed)
         history = delayed(m, result, self.timing.forward_window - 2, f"{name}_sum", reset_less=True)
         for d in reversed(range(c.cols_per_lane, self.timing.forward_window)):    # the nearest wins
             with m.If(forwards[name.split("_")[0], d]):

@@ -4,11 +4,13 @@ overflow is reported."""
 
 import numpy as np
 import pytest
+from amaranth.hdl import Elaboratable, Module, Signal
 from amaranth.sim import Simulator
 
 from golden_model.engine_config import EngineConfig
 from golden_model.engine_model import gate_gradients
-from hw.gate_grad import GateGradUnit
+from hw.fixed import shape_of
+from hw.gate_grad import GateGradUnit, arithmetic, tau_less_one
 
 from sim.streams import run_stream_unit
 
@@ -129,3 +131,48 @@ def test_the_design_has_as_many_multipliers_as_it_says(k):
     dut = GateGradUnit(EngineConfig.from_dict({**CFG.to_dict(), "ggu_cycles": k}))
     text = rtlil.convert(dut)
     assert text.count("cell $mul ") == dut.multipliers
+
+
+class _Threshold(Elaboratable):
+    """``arithmetic(...).threshold`` alone: with tau as a register (the serial form's), or from registers of
+    tau and tau - 1 (the pipelined and folded forms'); either follows ``tau`` a cycle later."""
+
+    def __init__(self, cfg, registered):
+        self.cfg, self.registered = cfg, registered
+        self.v, self.tau, self.out = (Signal(shape_of(cfg.grad)) for _ in range(3))
+
+    def elaborate(self, platform):
+        m = Module()
+        held, less = Signal.like(self.tau), Signal.like(self.tau)
+        m.d.sync += [held.eq(self.tau), less.eq(tau_less_one(self.tau))]
+        tau = (lambda: (held, less)) if self.registered else held
+        m.d.comb += self.out.eq(arithmetic(self.cfg, tau).threshold(self.v))
+        return m
+
+
+@pytest.mark.parametrize("registered", [False, True])
+def test_the_threshold_zeroes_exactly_the_values_below_tau_in_magnitude(registered):
+    """|v| < tau gives 0 and every other v passes, at both edges of the band, for tau from 0 to the
+    format's largest (a negative tau, which the host should not send, zeroes nothing, as in the model)."""
+    g = CFG.grad
+    dut = _Threshold(CFG, registered)
+    cases = []
+    for tau in (0, 1, 2, 40, g.max_int - 1, g.max_int, -5, g.min_int):
+        near = {0, 1, -1, g.min_int, g.max_int, g.min_int + 1}
+        for edge in (tau, -tau):
+            near |= {edge - 1, edge, edge + 1}
+        cases += [(tau, v) for v in sorted(near) if g.min_int <= v <= g.max_int]
+    got = []
+
+    async def bench(ctx):
+        for tau, v in cases:
+            ctx.set(dut.tau, tau)
+            ctx.set(dut.v, v)
+            await ctx.tick()
+            got.append(ctx.get(dut.out))
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-8)
+    sim.add_testbench(bench)
+    sim.run()
+    assert got == [0 if abs(v) < tau else v for tau, v in cases]
