@@ -218,3 +218,28 @@ def test_saturation_sets_the_flags():
     np.testing.assert_array_equal(got["da"], da)
     np.testing.assert_array_equal(got["db"], db)
     assert got["ovf"] == ovf == (True, True, True)
+
+
+@pytest.mark.parametrize("pipeline", ["registered", "compact"])
+@pytest.mark.parametrize("I, H, P", [(2, 2, 4), (2, 2, 2), (2, 1, 1), (5, 2, 2)])
+@pytest.mark.parametrize("overflow", ["saturate", "wrap"])
+def test_a_sum_past_the_format_is_fitted_before_the_next_reads_it(I, H, P, pipeline, overflow):
+    """C = 1, 2, 3 and 4 (sums forwarded below ``forward_window``, 5 registered and 3 compact, else read from
+    memory): one word driven past
+    its format's top by back-to-back entries, then back down. Each later entry must add to the fitted sum
+    (the maximum when saturating, the wrapped value when wrapping), as the model does, not to the exact
+    one: the sum is fitted after its register (before it with C = 1), on its way to the forwarding
+    registers and the memory, and a forwarded exact sum would end far from the model's when saturating."""
+    cfg = EngineConfig(input_size=I, hidden_size=H, lanes=P, max_batch=2, max_seq=4, lane_pipeline=pipeline,
+                       dw_acc_width=32, da_acc_width=32, db_acc_width=16, overflow=overflow)
+    W = np.full((cfg.n_rows, cfg.n_inputs), 30000)
+    a = np.full((cfg.max_batch, cfg.n_inputs), 30000)
+    entries = [(1, 0, 30000)] * 3 + [(1, 0, -20000)] * 3    # 3 x 9e8 > 2**31 (and 90000 > 2**15): then down
+    got = run(cfg, W, a, entries, gap=0.0)
+    dW, da, db, ovf = expected(cfg, W, a, entries)
+    np.testing.assert_array_equal(got["dW"], dW)
+    np.testing.assert_array_equal(got["da"], da)
+    np.testing.assert_array_equal(got["db"], db)
+    assert got["ovf"] == ovf and ovf[0] and ovf[1]
+    if overflow == "saturate":       # (wrapping is modular: its end is the exact sum, the flags still rise)
+        assert dW[1, 0] == cfg.dw_acc.max_int - 3 * 20000 * 30000 != sum(v for _, _, v in entries) * 30000
