@@ -5,14 +5,15 @@ For an entry (k, b, v) lane p works on the columns j = c*P + p, c = 0 .. C-1
 
     dW[k, j] += v * a_b[j]        da_b[j] += v * W[k, j]        db[k] += v   (with column 0)
 
-Memories (amaranth.lib.memory), banked by column so that each lane owns its own:
+Memories, banked by column so that each lane owns its own (hw.primitives.block_ram, :data:`IN_BLOCK_RAM`: on
+the ECP5 DP16KDs read through their output register; the a buffers amaranth.lib.memory):
 
 - ``W``  per lane, 4H x C words (weight), address (c, k);
 - ``a0``, ``a1`` per lane, two buffers of max_batch x C words (inp), address (c, b);
 - ``dW`` per lane, 4H x C words (dw_acc, one bit wider: see :func:`wide`), address (c, k);
 - ``da0``, ``da1`` per lane, two buffers of max_batch x C words (da_acc), address (c, b):
   one step accumulates into one while the step before is read out of the other (block RAM, asked
-  for: :data:`IN_BLOCK_RAM`);
+  for in the generic form too: :data:`ASKED_BLOCK_RAM`);
 - ``db`` one memory, 4H words (db_acc), address k.
 
 An address (c, k) is the concatenation of c's bits and k's (hw.bits.address):
@@ -56,14 +57,18 @@ from .bits import address, delayed, depth, equals
 from .fixed import shape_of
 from .layouts import chunk_layout, nonzero_layout
 from .part import EnginePart
-from .primitives import NO_RW_CHECK, copy, family, product, read
+from .primitives import NO_RW_CHECK, block_ram, copy, family, product, read
 
 __all__ = ["MacLanes", "LaneTiming", "lane_timing", "memory_depths", "LANES_PER_COPY"]
 
-#: The memories asked to be block RAM whatever their size (Yosys' ``ram_style``): the da buffers, small
-#: enough for LUT RAM, whose 22 LUT-RAM slices per buffer on the ECP5 default spread around their read
-#: address register (an 11.5 ns route at a ULX3S seed); in block RAM they are read as dW is.
-IN_BLOCK_RAM = ("da",)
+#: The memories built as hw.primitives.block_ram (on the ECP5: DP16KDs read through their output register);
+#: the a buffers, a few words each, stay LUT RAM there.
+IN_BLOCK_RAM = ("W", "dW", "da", "db")
+
+#: Of those, the memories asked to be block RAM whatever their size in the generic form too (Yosys'
+#: ``ram_style``): the da buffers, small enough for LUT RAM, whose 22 LUT-RAM slices per buffer on the ECP5
+#: default spread around their read address register (an 11.5 ns route at a ULX3S seed).
+ASKED_BLOCK_RAM = ("da",)
 BLOCK_RAM = {"ram_style": "block"}
 
 #: Lanes served by one copy of the issued column's registers (the fan-out stage). The copies are
@@ -343,31 +348,34 @@ class MacLanes(EnginePart):
         """``value`` (a word read out) ``timing.out`` registers later: the read-out's own, beside the memory."""
         return delayed(m, value, self.timing.out, name, reset_less=True)[-1]
 
-    def _memory(self, m, name, shape, suffix=""):
-        """A memory of ``memory_depths(config)[name]`` words with one asynchronous read port (registered by
-        :meth:`_read`) and one write port, built without read/write collision logic (hw.primitives.read): no
-        read of a word in the cycle it is written is ever used. W is written only between sequences; the
-        loader writes one a buffer while the lanes use the other; an accumulator word is read and written in
-        one cycle only by two operations closer than ``forward_window`` (the later one takes the forwarded sum),
-        and a read-out's clear follows its read by ``clear`` cycles on one address at a time
-        (tests/hw/test_mac_lanes.py runs the engine with such reads spoilt: :attr:`poison_collisions`)."""
-        kind = name.rstrip("01")
-        attrs = {**NO_RW_CHECK, **BLOCK_RAM} if kind in IN_BLOCK_RAM else NO_RW_CHECK
-        mem = memory.Memory(shape=shape, depth=memory_depths(self.config)[kind], init=[], attrs=attrs)
-        m.submodules[name + suffix] = mem
-        return mem.read_port(domain="comb"), mem.write_port()
+    def _memory(self, m, name, shape, suffix, form):
+        """A memory of ``memory_depths(config)[name]`` words with one write port and one read port whose word
+        arrives ``timing.read`` cycles after its address; returns ``(read port, write port, word)``. The
+        memories of :data:`IN_BLOCK_RAM` are hw.primitives.block_ram's (of the primitives' family ``form``:
+        on the ECP5, DP16KDs whose output register is the read's second stage), the others an
+        amaranth.lib.memory.Memory read by hw.primitives.read.
 
-    def _read(self, m, ports, name):
-        """The word a memory's read port (of :meth:`_memory`'s ``ports``) asks for, ``timing.read`` cycles later
-        (hw.primitives.read); with :attr:`poison_collisions`, its complement when the word was written in the
-        cycle it was read."""
-        rp, wp = ports
-        word = read(m, rp, self.timing.read, name)
+        Each is built without read/write collision logic (hw.primitives.read): no read of a word in the cycle it
+        is written is ever used. W is written only between sequences; the loader writes one a buffer while the
+        lanes use the other; an accumulator word is read and written in one cycle only by two operations closer
+        than ``forward_window`` (the later one takes the forwarded sum), and a read-out's clear follows its read
+        by ``clear`` cycles on one address at a time (tests/hw/test_mac_lanes.py runs the engine with such reads
+        spoilt: :attr:`poison_collisions`: the word is then the complement of the one read)."""
+        kind = name.rstrip("01")
+        depth, stages = memory_depths(self.config)[kind], self.timing.read
+        if kind in IN_BLOCK_RAM:
+            attrs = {**NO_RW_CHECK, **BLOCK_RAM} if kind in ASKED_BLOCK_RAM else NO_RW_CHECK
+            rp, wp, word = block_ram(m, name + suffix, shape, depth, stages, family=form, enable=self.enable,
+                                     attrs=attrs)
+        else:
+            m.submodules[name + suffix] = mem = memory.Memory(shape=shape, depth=depth, init=[], attrs=NO_RW_CHECK)
+            rp, wp = mem.read_port(domain="comb"), mem.write_port()
+            word = read(m, rp, stages, f"{name}{suffix}_word")
         if not self.poison_collisions:
-            return word
-        hit = Signal(name=f"{name}_collision")
+            return rp, wp, word
+        hit = Signal(name=f"{name}{suffix}_collision")
         m.d.comb += hit.eq(wp.en & (wp.addr == rp.addr))
-        return Mux(delayed(m, hit, self.timing.read, f"{name}_collision")[-1], ~word, word)
+        return rp, wp, Mux(delayed(m, hit, stages, f"{name}{suffix}_collision")[-1], ~word, word)
 
     def _lane(self, m, p, stages, requests, written, forwards, form):
         """Lane p: its memories and its two multiply-accumulates (products of the primitives' family ``form``);
@@ -377,10 +385,10 @@ class MacLanes(EnginePart):
         c = self.config
         t = self.timing
         operand, ready, summed = t.fanout, t.fanout + t.read, t.product
-        w_rp, w_wp = self._memory(m, "W", shape_of(c.weight), str(p))
-        a_ports = [self._memory(m, f"a{i}", shape_of(c.inp), f"_{p}") for i in range(2)]
-        dw_rp, dw_wp = self._memory(m, "dW", wide(c.dw_acc), str(p))
-        da_ports = [self._memory(m, f"da{i}", wide(c.da_acc), f"_{p}") for i in range(2)]
+        w_rp, w_wp, weight = self._memory(m, "W", shape_of(c.weight), str(p), form)
+        a_ports = [self._memory(m, f"a{i}", shape_of(c.inp), f"_{p}", form) for i in range(2)]
+        dw_rp, dw_wp, dw_old = self._memory(m, "dW", wide(c.dw_acc), str(p), form)
+        da_ports = [self._memory(m, f"da{i}", wide(c.da_acc), f"_{p}", form) for i in range(2)]
 
         def local(name, value_of, reset=False):
             return self._local(m, f"{name}{p}", value_of, form, reset)
@@ -392,11 +400,10 @@ class MacLanes(EnginePart):
         m.d.comb += [w_wp.en.eq(wr.w_we), w_wp.addr.eq(wr.w_addr), w_wp.data.eq(w_data),
                      w_rp.addr.eq(local("w_raddr", lambda back: stages[operand - back].w_addr))]
         a_raddr = local("a_raddr", lambda back: stages[operand - back].d_addr)
-        for i, (rp, wp) in enumerate(a_ports):
+        for i, (rp, wp, _) in enumerate(a_ports):
             m.d.comb += [wp.en.eq(wr.a_we & (wr.a_buf if i else ~wr.a_buf)), wp.addr.eq(wr.a_addr),
                          wp.data.eq(a_data), rp.addr.eq(a_raddr)]
-        weight = self._read(m, (w_rp, w_wp), f"w{p}")
-        a = Mux(stages[ready].abuf, *(self._read(m, ports, f"a{i}_{p}") for i, ports in reversed(list(enumerate(a_ports)))))
+        a = Mux(stages[ready].abuf, *(word for _, _, word in reversed(a_ports)))
         pw = self._land(m, product(m, a, stages[ready].v, t.multiply, f"pw{p}", wide(c.dw_acc), family=form,
                                    enable=self.enable), f"pw{p}")
         pa = self._land(m, product(m, weight, stages[ready].v, t.multiply, f"pa{p}", wide(c.da_acc), family=form,
@@ -418,24 +425,23 @@ class MacLanes(EnginePart):
             return value_of
 
         m.d.comb += dw_rp.addr.eq(local("dw_raddr", read_address(dw_rp, lambda r: r.dw, lambda s: s.w_addr)))
-        dw_old = self._read(m, (dw_rp, dw_wp), f"dw{p}")
         dw_sum, dw_over = self._accumulate(m, f"dw_{p}", self._land(m, dw_old, f"dw_old{p}"), pw, c.dw_acc, forwards,
                                            stages[summed].mac)
         dw_write = local("dw_write", write(dw_wp, lambda r: r.dw, lambda s: s.mac, lambda s: s.w_addr), reset=True)
         m.d.comb += [self.dw_data[p].eq(self._out(m, dw_old, f"dw_out{p}")), dw_wp.addr.eq(dw_write.addr), dw_wp.en.eq(dw_write.en),
                      dw_wp.data.eq(Mux(dw_write.clear, 0, dw_sum))]
         da_old = []
-        for i, (rp, wp) in enumerate(da_ports):
+        for i, (rp, wp, word) in enumerate(da_ports):
             mine = (lambda r: r.dbuf) if i else (lambda r: ~r.dbuf)        # this buffer is the one meant
             m.d.comb += rp.addr.eq(local(f"da{i}_raddr", read_address(rp, lambda r, mine=mine: r.da & mine(r),
                                                                          lambda s: s.d_addr)))
-            da_old.append(self._read(m, (rp, wp), f"da{i}_{p}"))
+            da_old.append(word)
         answered = local("da_answered", lambda back: requests[t.fanout + t.read - back].dbuf)
         chosen = local("da_chosen", lambda back: stages[summed - t.land - back].dbuf)
         m.d.comb += self.da_data[p].eq(self._out(m, Mux(answered, da_old[1], da_old[0]), f"da_out{p}"))
         da_sum, da_over = self._accumulate(m, f"da_{p}", self._land(m, Mux(chosen, da_old[1], da_old[0]), f"da_old{p}"),
                                            pa, c.da_acc, forwards, stages[summed].mac)
-        for i, (rp, wp) in enumerate(da_ports):
+        for i, (rp, wp, _) in enumerate(da_ports):
             mine = (lambda r: r.dbuf) if i else (lambda r: ~r.dbuf)
             da_write = local(f"da{i}_write", write(wp, lambda r, mine=mine: r.da & mine(r),
                                                    lambda s, mine=mine: s.mac & mine(s), lambda s: s.d_addr), reset=True)
@@ -469,10 +475,9 @@ class MacLanes(EnginePart):
         t = self.timing
         summed = t.product
         cleared = requests[t.clear]
-        db_rp, db_wp = self._memory(m, "db", wide(c.db_acc))
+        db_rp, db_wp, db_old = self._memory(m, "db", wide(c.db_acc), "", form)
         m.d.comb += db_rp.addr.eq(self._local(m, "db_raddr", self._read_address(m, db_rp, lambda r: r.db, lambda s: s.k,
                                                                                 stages, requests), form))
-        db_old = self._read(m, (db_rp, db_wp), "db")
         db_v = Signal(wide(c.db_acc), reset_less=True)
         m.d.sync += db_v.eq(stages[summed - 1].v)
         db_sum, db_over = self._accumulate(m, "db", self._land(m, db_old, "db_old"), db_v, c.db_acc, forwards,

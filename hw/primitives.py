@@ -1,4 +1,4 @@
-"""The FPGA's hard blocks as the engine's pipeline uses them: a block-RAM read, through an output register
+"""The FPGA's hard blocks as the engine's pipeline uses them: a block RAM read through its output register
 or not, a multiplier with one or three register stages, and a register copy that synthesis keeps.
 
 Block RAM without its output register (5.8 ns clock-to-out on the ECP5's DP16KD) and a multiplier
@@ -7,8 +7,10 @@ with neither input nor output registers cap the clock far below what the parts c
 latency, which the lanes' timing (hw.mac_lanes.lane_timing) is written in terms of:
 
 - :func:`read`: the word at the address a read port sees in cycle t is there in cycle t + ``stages``:
-  1, the memory's own synchronous read; 2, then an output register (a DP16KD with REGMODE "OUTREG");
-  without Yosys' read/write collision logic for a memory built with ``attrs=NO_RW_CHECK``;
+  1, the memory's own synchronous read; 2, then an output register; without Yosys' read/write collision
+  logic for a memory built with ``attrs=NO_RW_CHECK``;
+- :func:`block_ram`: a memory in block RAM with one write port and one such read, whose second stage
+  is, on the ECP5, the DP16KD's own output register (REGMODE "OUTREG");
 - :func:`product`: operands presented in cycle t give their exact product in cycle t + ``stages``:
   1, one product register; 3, input registers, pipeline register and output register (the stages of
   the ECP5's MULT18X18D with REG_INPUTA/B, REG_PIPELINE and REG_OUTPUT clocked);
@@ -22,12 +24,14 @@ the one place the choice is made):
   simulator and the exported Verilog (sim.export, which elaborates without a platform) use; synthesis
   keeps its registers in the fabric beside the hard block;
 - ``"ecp5"``: the product of :func:`product` with 3 stages is a ``MULT18X18D`` instance whose own
-  registers are the three stages, a :func:`copy` is Lattice flip-flop instances (a read stays generic:
-  Yosys maps the memory, and the output register stays in the fabric).
+  registers are the three stages; a :func:`block_ram` read in 2 stages is ``DP16KD`` instances whose
+  address and output registers are the two; a :func:`copy` is Lattice flip-flop instances. (:func:`read` of
+  any other memory stays generic: Yosys maps the memory, and its second register stays in the fabric:
+  Yosys' ECP5 block-RAM map leaves the output register unused, share/lattice/brams_map_16kd.v.)
 
 The generic form is the primitive's *twin*: the same latency and, cycle by cycle, the same values for the
-same operands and the same enable (tests/sim/test_netlist.py checks the ECP5 form, with the simulation model
-sim/models/mult18x18d.v, against it; sim.netlist co-simulates the whole synthesised ECP5 netlist against the
+same operands and the same enable (tests/sim/test_netlist.py checks the ECP5 forms, with the simulation models
+sim/models/mult18x18d.v and sim/models/dp16kd.v, against it; sim.netlist co-simulates the whole synthesised ECP5 netlist against the
 golden model).
 
 The enable. The registers hold data only and have no reset (a hard block's registers need none; on the
@@ -37,11 +41,12 @@ cycles the clock domain is enabled: the generic form's registers are ordinary ``
 clock enable is driven from the ``enable`` argument, which must be that same enable (1 where there is none).
 """
 
-from amaranth.hdl import ClockSignal, Const, Instance, ResetSignal, Signal, Value, signed
+from amaranth.hdl import Cat, ClockSignal, Const, Instance, ResetSignal, Shape, Signal, Value, signed
+from amaranth.lib import memory
 
 from golden_model.errors import ConfigError
 
-__all__ = ["read", "product", "fits_mult18x18d", "copy", "broadcast", "family", "NO_RW_CHECK", "READ_STAGES", "PRODUCT_STAGES", "FAMILIES",
+__all__ = ["read", "block_ram", "dp16kd_tiles", "product", "fits_mult18x18d", "copy", "broadcast", "family", "NO_RW_CHECK", "READ_STAGES", "PRODUCT_STAGES", "FAMILIES",
            "MULT18X18D_WIDTH"]
 
 #: The latencies :func:`read` and :func:`product` build.
@@ -53,6 +58,13 @@ FAMILIES = ("generic", "ecp5")
 
 #: The attributes of a memory whose owner never uses a read of a word in the cycle it is written (:func:`read`).
 NO_RW_CHECK = {"no_rw_check": 1}
+
+#: A DP16KD's configurations with one write port and one read port of the same width, widest first:
+#: (data bits, words, the low address bits below the word address). 36 bits is the pseudo-dual-port mode
+#: (Lattice's PDPW16KD): port A writes DIA and DIB, port B reads DOA and DOB. (The address convention,
+#: the byte enables on the low address bits of the 18- and 36-bit modes and the data pins of the 36-bit
+#: mode are those of Yosys' own map, share/lattice/brams_map_16kd.v.)
+DP16KD_MODES = ((36, 512, 5), (18, 1024, 4), (9, 2048, 3), (4, 4096, 2), (2, 8192, 1), (1, 16384, 0))
 
 #: The widest signed operand a MULT18X18D takes (an unsigned one: one bit less).
 MULT18X18D_WIDTH = 18
@@ -102,6 +114,80 @@ def _registers(m, value, stages, name):
         m.d.sync += word.eq(value)
         value = word
     return value
+
+
+def dp16kd_tiles(width, depth):
+    """The DP16KD configuration a memory of ``depth`` words of ``width`` bits is built of (:func:`block_ram`, ECP5
+    form): (data bits per block, low address bits, blocks side by side), the narrowest mode that holds
+    ``depth`` words; None when no mode does (more than 16384 words)."""
+    for bits, words, low in DP16KD_MODES:
+        if depth <= words:
+            return bits, low, -(-width // bits)
+    return None
+
+
+def block_ram(m, name, shape, depth, stages, *, family="generic", enable=None, attrs=NO_RW_CHECK):
+    """A memory of ``depth`` words of ``shape`` in block RAM, with one write port and one read port whose word
+    arrives ``stages`` cycles after its address (as :func:`read`). Returns ``(read, write, word)``: ``read.addr``
+    and ``write.addr``, ``.data``, ``.en`` (amaranth.lib.memory port interfaces; ``read.data`` is not used) to
+    drive, and ``word``, the data read.
+
+    The owner promises what :func:`read` asks of a memory built with ``NO_RW_CHECK``: it never uses a read of
+    a word in the cycle it is written.
+
+    The generic form is an ``amaranth.lib.memory.Memory`` with ``attrs`` (which must include
+    :data:`NO_RW_CHECK`; Yosys' ``ram_style`` may ask for block RAM whatever the size) read by :func:`read`: on
+    every family but the ECP5 synthesis chooses how to build it. The ``"ecp5"`` form with 2 stages (and at most 16384 words) is DP16KD instances side by side
+    (:func:`dp16kd_tiles`), port A writing and port B reading, REGMODE "OUTREG": the block's address register
+    and its output register are the two stages, and the route from the block starts at its output register
+    (about 1 ns clock-to-out instead of 5.6 ns without). Their clock enables (CEA, CEB, OCEB) are ``enable``,
+    the enable of the ``sync`` domain (1 when None), as for :func:`product`; so a write happens when the
+    domain is enabled, as the generic form's write port under an ``EnableInserter``."""
+    _check_family(family)
+    if stages not in READ_STAGES:
+        raise ValueError(f"a read takes one of {READ_STAGES} cycles, not {stages!r}")
+    width = Shape.cast(shape).width
+    tiles = dp16kd_tiles(width, depth)
+    if family != "ecp5" or stages != 2 or tiles is None:
+        mem = memory.Memory(shape=shape, depth=depth, init=[], attrs=attrs)
+        m.submodules[name] = mem
+        rp, wp = mem.read_port(domain="comb"), mem.write_port()
+        return rp, wp, read(m, rp, stages, f"{name}_word")
+    addr_width = (depth - 1).bit_length()
+    rp = memory.ReadPort.Signature(addr_width=addr_width, shape=shape).create(path=(name, "read"))
+    wp = memory.WritePort.Signature(addr_width=addr_width, shape=shape).create(path=(name, "write"))
+    word = Signal(shape, name=f"{name}_word")
+    bits, low, count = tiles
+    enable = Const(1) if enable is None else enable
+    clk = ClockSignal("sync")
+    w_data, r_data = Value.cast(wp.data), Value.cast(word)
+    # the low address bits: the byte enables of a write in the 18- and 36-bit modes (all written), else 0
+    selects = Const((1 << min(low, 4)) - 1 if bits >= 18 else 0, low)
+    for t in range(count):
+        lo, hi = t * bits, min((t + 1) * bits, width)
+        di, do = Signal(36, name=f"{name}_DI{t}"), Signal(36, name=f"{name}_DO{t}")
+        m.d.comb += [di.eq(w_data[lo:hi]), r_data[lo:hi].eq(do[:hi - lo])]
+        ada, adb = Cat(selects, wp.addr), Cat(Const(0, low), rp.addr)
+        pins = {}
+        for port, address in (("A", ada), ("B", adb)):
+            pins.update({f"i_AD{port}{i}": address[i] if i < len(address) else Const(0) for i in range(14)})
+            pins.update({f"i_CS{port}{i}": Const(0) for i in range(3)})
+        # data: port A's DI (and port B's, the upper half, in the 36-bit mode); port B's DO (and port A's, the
+        # lower half, in the 36-bit mode)
+        wide = bits == 36
+        pins.update({f"i_DIA{i}": di[i] for i in range(18)})
+        pins.update({f"i_DIB{i}": di[18 + i] if wide else Const(0) for i in range(18)})
+        pins.update({f"o_DOA{i}": do[i] for i in range(18)} if wide else {})
+        pins.update({f"o_DOB{i}": do[18 + i] if wide else do[i] for i in range(18)})
+        m.submodules[f"{name}_bram{t}"] = Instance(
+            "DP16KD",
+            p_DATA_WIDTH_A=bits, p_DATA_WIDTH_B=bits, p_REGMODE_A="OUTREG", p_REGMODE_B="OUTREG",
+            p_RESETMODE="SYNC", p_ASYNC_RESET_RELEASE="SYNC", p_CSDECODE_A="0b000", p_CSDECODE_B="0b000",
+            p_WRITEMODE_A="NORMAL", p_WRITEMODE_B="NORMAL", p_GSR="AUTO",
+            i_CLKA=clk, i_CEA=enable, i_OCEA=enable, i_WEA=wp.en, i_RSTA=Const(0),
+            i_CLKB=clk, i_CEB=enable, i_OCEB=enable, i_WEB=Const(0), i_RSTB=Const(0),
+            **pins)
+    return rp, wp, word
 
 
 def product(m, a, b, stages, name, shape=None, *, family="generic", enable=None):

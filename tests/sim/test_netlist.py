@@ -1,7 +1,11 @@
-"""The ECP5's hard multiplier against its generic twin, and the synthesised ECP5 netlist against the golden model.
+"""The ECP5's hard multiplier and block RAM against their generic twins, and the synthesised ECP5 netlist against
+the golden model.
 
 - the simulation model sim/models/mult18x18d.v, in hw.primitives' ECP5 product, equals the generic twin (and
   a three-stage enabled pipeline computed here) cycle by cycle on random operands, extremes and enables;
+- the simulation model sim/models/dp16kd.v, in hw.primitives' ECP5 block RAM (DP16KDs side by side, read
+  through their output registers), equals the generic twin (and a memory computed here) cycle by cycle on
+  random writes, reads and enables, in each of the DP16KD's widths;
 - a small engine (a slice of the committed Fashion-MNIST H = 8 trace, two lanes) synthesised by Yosys for
   the ECP5, run as a netlist with the cells' models in the co-simulation testbench: bit-exact against the
   golden model under stalls of the host (which freeze the core);
@@ -18,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from amaranth.back import verilog
-from amaranth.hdl import EnableInserter, Module, signed, unsigned
+from amaranth.hdl import EnableInserter, Module, Shape, signed, unsigned
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
@@ -26,6 +30,8 @@ from golden_model.engine_model import EngineInputs
 from golden_model.errors import MissingDependencyError
 from golden_model.trace import load_trace
 from hw import primitives
+from hw.fixed import shape_of
+from hw.mac_lanes import memory_depths, wide
 from sim import cosim as cs
 from sim import netlist as nl
 
@@ -132,7 +138,7 @@ def test_the_mult18x18d_model_equals_the_generic_twin(tmp_path, a_shape, b_shape
     (tmp_path / "twins.v").write_text("\n".join(texts))
     for name, values, width in (("a", a, a_shape.width), ("b", b, b_shape.width), ("en", en, 1)):
         (tmp_path / f"{name}.hex").write_text("".join(f"{v & ((1 << width) - 1):x}\n" for v in values))
-    model = nl.MODELS[0]
+    model = next(path for path in nl.MODELS if path.name == "mult18x18d.v")
     subprocess.run(["iverilog", "-g2012", "-o", "tb.vvp", "tb.v", "twins.v", str(model)], cwd=tmp_path, check=True)
     run = subprocess.run(["vvp", "-n", "tb.vvp"], cwd=tmp_path, capture_output=True, text=True, check=True)
     assert "ERROR" not in run.stdout, run.stdout
@@ -146,6 +152,111 @@ def test_the_mult18x18d_model_equals_the_generic_twin(tmp_path, a_shape, b_shape
                            f"expected {expected[first]}")
     assert generic == expected
     assert sum(v != 0 for v in expected) > n // 2 and min(expected) < 0 < max(expected)
+
+
+# -- the DP16KD model against the generic twin ----------------------------------------------------------
+
+class BlockRam(wiring.Component):
+    """hw.primitives.block_ram with 2 stages of ``family``, under the enable ``en`` as in the engine."""
+
+    def __init__(self, family, width, depth):
+        self.family, self.width, self.depth = family, width, depth
+        aw = (depth - 1).bit_length()
+        super().__init__({"we": In(1), "waddr": In(aw), "wdata": In(width), "raddr": In(aw), "en": In(1),
+                          "word": Out(width)})
+
+    def elaborate(self, platform):
+        m = Module()
+        rp, wp, word = primitives.block_ram(m, "ram", self.width, self.depth, 2, family=self.family, enable=self.en)
+        m.d.comb += [wp.en.eq(self.we), wp.addr.eq(self.waddr), wp.data.eq(self.wdata), rp.addr.eq(self.raddr),
+                     self.word.eq(word)]
+        return EnableInserter(self.en)(m)
+
+
+RAM_TESTBENCH = """`timescale 1ns / 1ps
+module tb;
+  localparam N = {n};
+  reg clk = 0, rst = 0, en = 0, we = 0;
+  reg [{aw}-1:0] waddr = 0, raddr = 0; reg [{w}-1:0] wdata = 0;
+  reg [{aw}-1:0] was [0:N-1]; reg [{aw}-1:0] ras [0:N-1]; reg [{w}-1:0] wds [0:N-1]; reg wes [0:N-1]; reg ens [0:N-1];
+  wire [{w}-1:0] g, e;
+  twin_generic generic(.clk(clk), .rst(rst), .we(we), .waddr(waddr), .wdata(wdata), .raddr(raddr), .en(en), .word(g));
+  twin_ecp5 ecp5(.clk(clk), .rst(rst), .we(we), .waddr(waddr), .wdata(wdata), .raddr(raddr), .en(en), .word(e));
+  integer i, f;
+  initial begin
+    $readmemh("wa.hex", was); $readmemh("ra.hex", ras); $readmemh("wd.hex", wds); $readmemh("we.hex", wes);
+    $readmemh("en.hex", ens);
+    f = $fopen("out.txt", "w");
+    for (i = 0; i < N; i = i + 1) begin
+      waddr = was[i]; raddr = ras[i]; wdata = wds[i]; we = wes[i]; en = ens[i];
+      #5 clk = 1;
+      #1 $fwrite(f, "%h %h\\n", g, e);
+      #4 clk = 0;
+    end
+    $fclose(f);
+    $finish;
+  end
+endmodule
+"""
+
+
+def memory_reads(waddr, raddr, wdata, we, en, depth):
+    """The word a 2-stage read returns after each cycle's clock edge: the address register and the output
+    register take their inputs, and the write happens, in cycles with ``en`` high."""
+    mem, addressed, out, after = [0] * depth, 0, 0, []
+    for wa, ra, wd, w, e in zip(waddr, raddr, wdata, we, en):
+        if e:
+            out, addressed = mem[addressed], ra         # (the output register takes the word the address chose)
+            if w:
+                mem[wa] = wd
+        after.append(out)
+    return after
+
+
+@pytest.mark.parametrize("width, depth", [
+    (16, 2048),     # a lane's W at the ULX3S default: two blocks of 2048 x 9
+    (39, 2048),     # its dW: five
+    (41, 32),       # a da buffer: two blocks in the 36-bit mode (pseudo-dual-port)
+    (24, 256),      # db: one, 36-bit
+    (5, 1000),      # 18-bit mode (byte enables on the low address bits), a depth that is no power of two
+    (3, 5000),      # 2-bit mode, two blocks
+], ids=["16x2048", "39x2048", "41x32", "24x256", "5x1000", "3x5000"])
+def test_the_dp16kd_model_equals_the_generic_twin(tmp_path, width, depth):
+    require("icarus")
+    n, rng = 4000, np.random.default_rng(width * 10000 + depth)
+    aw = (depth - 1).bit_length()
+    hot = rng.integers(0, depth, 8)                          # (a few addresses often, so reads find writes)
+    def addresses():
+        return [int(hot[rng.integers(8)]) if rng.random() < 0.5 else int(rng.integers(depth)) for _ in range(n)]
+    waddr, raddr = addresses(), addresses()
+    wdata = [int(v) for v in rng.integers(0, 1 << width, n, dtype=np.uint64)]
+    we = [int(w) for w in rng.random(n) < 0.5]
+    en = [int(e) for e in rng.random(n) < 0.8]
+    for i in range(n):                                       # the promise: no read of a word as it is written
+        if we[i] and waddr[i] == raddr[i]:
+            raddr[i] = (raddr[i] + 1) % depth
+    en[-4:] = [1] * 4
+    texts = [cs.icarus_time_zero(verilog.convert(BlockRam(f, width, depth), name=f"twin_{f}"))
+             for f in ("generic", "ecp5")]
+    bits, _, count = primitives.dp16kd_tiles(width, depth)
+    assert texts[1].count("DP16KD") == count and "DP16KD" not in texts[0]
+    (tmp_path / "tb.v").write_text(RAM_TESTBENCH.format(n=n, aw=aw, w=width))
+    (tmp_path / "twins.v").write_text("\n".join(texts))
+    for name, values, w in (("wa", waddr, aw), ("ra", raddr, aw), ("wd", wdata, width), ("we", we, 1), ("en", en, 1)):
+        (tmp_path / f"{name}.hex").write_text("".join(f"{v & ((1 << w) - 1):x}\n" for v in values))
+    model = next(path for path in nl.MODELS if path.name == "dp16kd.v")
+    subprocess.run(["iverilog", "-g2012", "-o", "tb.vvp", "tb.v", "twins.v", str(model)], cwd=tmp_path, check=True)
+    run = subprocess.run(["vvp", "-n", "tb.vvp"], cwd=tmp_path, capture_output=True, text=True, check=True)
+    assert "ERROR" not in run.stdout, run.stdout
+    rows = [line.split() for line in (tmp_path / "out.txt").read_text().splitlines()]
+    assert len(rows) == n and all("x" not in g + e and "z" not in g + e for g, e in rows)
+    generic, ecp5 = [int(g, 16) for g, _ in rows], [int(e, 16) for _, e in rows]
+    expected = memory_reads(waddr, raddr, wdata, we, en, depth)
+    first = next((i for i in range(n) if ecp5[i] != generic[i]), None)
+    assert first is None, (f"cycle {first}: DP16KD {ecp5[first]:x}, generic twin {generic[first]:x}, "
+                           f"expected {expected[first]:x} ({bits}-bit mode)")
+    assert generic == expected
+    assert sum(v != 0 for v in expected) > n // 4
 
 
 # -- the synthesised ECP5 netlist against the golden model --------------------------------------------
@@ -176,6 +287,11 @@ def test_the_synthesised_ecp5_netlist_equals_the_golden_model(tmp_path, small_ca
     netlist = (Path(report.build_dir) / "netlist.v").read_text()
     # every product is a hard multiplier with its three registers: the lanes' two each, the pipelined unit's 16
     assert cfg.ggu_cycles == 1 and nl.hard_multipliers(netlist) == {"registered": 2 * cfg.lanes + 16, "other": 0}
+    # every lane memory in block RAM is DP16KDs read through their output registers (hw.primitives.block_ram)
+    def tiles(shape, kind):
+        return primitives.dp16kd_tiles(Shape.cast(shape).width, memory_depths(cfg)[kind])[2]
+    per_lane = tiles(shape_of(cfg.weight), "W") + tiles(wide(cfg.dw_acc), "dW") + 2 * tiles(wide(cfg.da_acc), "da")
+    assert nl.block_rams(netlist) == {"registered": cfg.lanes * per_lane + tiles(wide(cfg.db_acc), "db"), "other": 0}
     for r in report.runs:
         assert r.counters == {k: r.model_cycles[k] for k in r.counters}
         assert r.stall > 0 and r.counters["issued"] > 0      # frozen cycles while the multipliers worked
