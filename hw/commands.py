@@ -48,6 +48,9 @@ MAX_COUNT = 255
 #: Largest frame payload the board accepts (one iCE40 block RAM holds the frame receiver's buffer).
 MAX_PAYLOAD = 256
 
+#: The dispatcher's states that take a frame's bytes into the transfer's word.
+TAKING = ("STREAM", "COLLECT")
+
 #: The dispatcher's answer states, in the order of its ``offer`` bits.
 ANSWERS = ("ERROR", "STATUS", "ACK")
 
@@ -141,9 +144,12 @@ class CommandDispatcher(EnginePart):
         r = self._registers()
         word, width = r.word, len(r.word)
         form = family(platform)
+        # (the copies' input is r.shift as a function of registers and the frame's valid: the state's decode,
+        # of five bits, on its way to the copies across the word was an ECP5 critical path)
+        shifted = r.taking & self.i_frame.valid
         for g, lo in enumerate(range(0, width // 8, self.BYTES_PER_COPY)):
             hi = min(lo + self.BYTES_PER_COPY, width // 8)
-            with m.If(copy(m, r.shift, f"shift_{g}", family=form, reset=True)):
+            with m.If(copy(m, shifted, f"shift_{g}", family=form, reset=True)):
                 m.d.sync += word[8 * lo:8 * hi].eq(Cat(word[8:], r.byte)[8 * lo:8 * hi])
         m.d.comb += [self.o_ack.payload.eq(r.cmd), self.o_error.payload.code.eq(r.code),
                      self.o_error.payload.cmd.eq(r.cmd)]
@@ -185,6 +191,7 @@ class CommandDispatcher(EnginePart):
             targets=targets, sizes=sizes, start_bytes=start_bytes,
             word=Signal(width),                # bytes shift in at the top: the last byte is the highest
             shift=Signal(), byte=Signal(8),    # a byte is taken (it lands in the next cycle); the byte taken
+            taking=Signal(),                   # in a state that takes bytes into the word (STREAM, COLLECT)
             nbyte=Signal(range(width // 8)),   # bytes of the current transfer taken
             cmd=Signal(8), code=Signal(FrameError),
             done=Signal(),                     # the frame's last byte has been taken
@@ -200,6 +207,13 @@ class CommandDispatcher(EnginePart):
         f = self.i_frame.payload
         m.d.comb += r.shift.eq(1)
         m.d.sync += [r.byte.eq(f.data), r.nbyte.eq(r.nbyte + 1), r.done.eq(f.last)]
+
+    @staticmethod
+    def _goto(m, r, state):
+        """Go to ``state``, keeping ``r.taking`` (high in the states that take bytes into the word) in step:
+        every transition into or out of those states is made here."""
+        m.d.sync += r.taking.eq(state in TAKING)
+        m.next = state
 
     @staticmethod
     def _refuse(m, r, why):
@@ -242,7 +256,7 @@ class CommandDispatcher(EnginePart):
                     with m.Elif(~state_ok):
                         self._refuse(m, r, refusal)
                 with m.Else():
-                    m.next = then
+                    self._goto(m, r, then)
 
             with m.Switch(r.cmd):
                 for cmd in r.sizes:
@@ -265,7 +279,7 @@ class CommandDispatcher(EnginePart):
         with m.State("COUNT"):                      # (the count was judged already)
             m.d.comb += self.i_frame.ready.eq(1)
             with m.If(take):
-                m.next = "STREAM"
+                self._goto(m, r, "STREAM")
         with m.State("EMPTY"):
             m.d.comb += self.i_frame.ready.eq(1)
             with m.If(take):
@@ -283,7 +297,7 @@ class CommandDispatcher(EnginePart):
                         with m.Case(cmd):
                             with m.If(equals(r.nbyte, size - 1)):
                                 m.d.sync += r.nbyte.eq(0)
-                                m.next = "LAND"
+                                self._goto(m, r, "LAND")
         with m.State("LAND"):                       # the transfer's last byte lands in the word
             with m.Switch(r.sel):
                 for n, cmd in enumerate(r.sizes):
@@ -295,7 +309,7 @@ class CommandDispatcher(EnginePart):
                 with m.If(r.push[n]):
                     with m.If(port.ready):
                         m.d.sync += r.push.eq(0)
-                        m.next = "STREAM"
+                        self._goto(m, r, "STREAM")
                         with m.If(r.done):
                             self._answer(m, r, "ACK")
                     if cmd != Command.WEIGHT:
@@ -319,7 +333,7 @@ class CommandDispatcher(EnginePart):
             with m.If(self.i_frame.valid):
                 self._shift_in(m, r)
                 with m.If(self.i_frame.payload.last):
-                    m.next = "LAND_START"
+                    self._goto(m, r, "LAND_START")
         with m.State("LAND_START"):                 # the last byte lands in the word
             m.next = "CHECK"
         with m.State("CHECK"):                      # T and B judged into a register, acted on in APPLY

@@ -150,9 +150,12 @@ class Engine(EnginePart):
             ahead.append(self._next(name, core, go) & (full | (nearly & want & go)))
         m.d.comb += go_next.eq(~Cat(*(ahead if self.input_fifos else stalls)).any())
 
-        # W goes straight to the core, which takes it only while idle (and never stalls for it)
-        m.d.comb += [core.weight.eq(self.i_weight.payload), core.weight_valid.eq(self.i_weight.valid & run),
-                     self.i_weight.ready.eq(core.weight_take & run)]
+        # W goes straight to the core, which takes it only while idle (and never stalls for it); the core runs in
+        # the cycles ``go`` is high (the same register as the global enable's: its local copy, so that the
+        # ready to the W FIFOs outside, across the chip, does not start on the global network: an ECP5
+        # critical path)
+        m.d.comb += [core.weight.eq(self.i_weight.payload), core.weight_valid.eq(self.i_weight.valid & go),
+                     self.i_weight.ready.eq(core.weight_take & go)]
         m.d.comb += [core.start.eq(self.start), core.tau.eq(self.tau), core.dense.eq(self.dense),
                      core.seq_len.eq(self.seq_len), core.batch.eq(self.batch),
                      self.idle.eq(core.idle), self.refused.eq(core.refused), self.counters.eq(core.counters),

@@ -99,8 +99,9 @@ class GateGradUnit(EnginePart):
     -----
     i_elem : stream of ``ggu_input_layout``: one element's cache values, dh_out, dh_rec and dc_next.
     o_grad : stream of ``ggu_output_layout``: its thresholded dz, dc_prev and an overflow bit.
-    tau : the threshold, a non-negative grad-format integer (hold it steady from the cycle before an
-        element is taken until its result leaves: the pipelined and folded forms register it first).
+    tau : the threshold, a non-negative grad-format integer (hold it steady from two cycles before an
+        element is taken until its result leaves: the pipelined and folded forms register it, and tau - 1
+        twice, first).
     enable : the enable of the unit's clock domain (high when there is none): the clock enable of the
         pipelined form's multipliers (hw.primitives.product), which an ``EnableInserter`` does not reach.
 
@@ -132,13 +133,16 @@ class GateGradUnit(EnginePart):
         if self.form != "serial":
             # copies of tau and tau - 1 beside each threshold (the engine's tau register is far away, and one
             # copy for all four thresholds' carry chains was an ECP5 critical path: 4.7 ns of routing); with
-            # tau - 1 in a register, v > -tau is the sign of one sum, not a sum and a test of all its bits
-            copies = itertools.count()
+            # tau - 1 in a register, v > -tau is the sign of one sum, not a sum and a test of all its bits.
+            # tau - 1 is formed once, into a register whose copies they are (formed into each copy, its carry
+            # chain from the engine's register was routed to the farthest copy: an ECP5 critical path)
+            copies, form = itertools.count(), family(platform)
+            less = Signal.like(self.tau, name="tau_less", reset_less=True)
+            m.d.sync += less.eq(tau_less_one(self.tau))
 
             def tau():
-                n, form = next(copies), family(platform)
-                return (copy(m, self.tau, f"tau_copy{n}", family=form),
-                        copy(m, tau_less_one(self.tau), f"tau_less{n}", family=form))
+                n = next(copies)
+                return (copy(m, self.tau, f"tau_copy{n}", family=form), copy(m, less, f"tau_less{n}", family=form))
         arith = arithmetic(self.config, tau)
         if self.form == "serial":
             self._serial(m, arith)
