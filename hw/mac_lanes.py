@@ -27,8 +27,8 @@ per group of ``LANES_PER_COPY`` lanes, and each memory port's inputs into regist
 (hw.primitives.read), multiplied by v (hw.primitives.product); the
 accumulators dW, da (and db with column 0) are read so that the old value arrives with the products;
 both are registered again beside the adder (``land``), where they arrive in cycle r + ``product``; the
-sum is registered then and written in the cycle after, saturated per ``config.overflow`` on its way (with
-C = 1, where a sum is forwarded into the next cycle's, before its register).
+sum is registered then, saturated per ``config.overflow`` after that register (with C = 1, where a sum is
+forwarded into the next cycle's, before it), registered ``settle`` more times and written.
 
 An operation reads an accumulator from memory only if the one before it on the same word was
 written by then: when it was issued at least ``forward_window`` cycles before. Two operations
@@ -88,6 +88,7 @@ class LaneTiming:
     multiply: int      # hw.primitives.product's stages
     land: int = 0      # registers of the products and the old values beside the adder (0: none)
     out: int = 0       # registers of a word read out, after the read's own (0: none)
+    settle: int = 0    # registers of a sum, fitted to its format, before its write (0: none)
 
     @property
     def product(self):
@@ -101,8 +102,8 @@ class LaneTiming:
 
     @property
     def write(self):
-        """The sums (registered when formed) are written."""
-        return self.product + 1
+        """The sums (registered when formed, and ``settle`` times more) are written."""
+        return self.product + 1 + self.settle
 
     @property
     def forward_window(self):
@@ -127,7 +128,8 @@ class LaneTiming:
 
 
 #: The register stages of each ``lane_pipeline`` (golden_model.engine_config.LANE_PIPELINES).
-_PIPELINES = {"registered": LaneTiming(fanout=2, read=2, multiply=3, land=1, out=1), "compact": LaneTiming(fanout=0, read=1, multiply=1)}
+_PIPELINES = {"registered": LaneTiming(fanout=2, read=2, multiply=3, land=1, out=1, settle=1),
+              "compact": LaneTiming(fanout=0, read=1, multiply=1)}
 
 
 def lane_timing(config):
@@ -311,8 +313,9 @@ class MacLanes(EnginePart):
 
     def _accumulate(self, m, name, old, term, fmt, forwards, start):
         """The sum of ``old`` (or a forwarded sum) and ``term`` (both of ``wide(fmt)``), registered and fitted to
-        ``fmt``; returns it (in the cycle after the adder's) and the overflow registered beside it. The
-        registers of the sums before it are kept as long as a sum can be forwarded from them."""
+        ``fmt``; returns it as written (``timing.settle`` registers later than the cycle after the adder's) and the
+        overflow registered beside the first register. The registers of the sums before it are kept as long as
+        a sum can be forwarded from them."""
         c = self.config
         operand = Signal(wide(fmt), name=f"{name}_old")
         m.d.comb += operand.eq(old)
@@ -330,11 +333,14 @@ class MacLanes(EnginePart):
             m.d.comb += result.eq(fixed.fit(raw, fmt, c.overflow)[0])
         else:
             m.d.sync += result.eq(summed)
-        history = delayed(m, result, self.timing.forward_window - 2, f"{name}_sum", reset_less=True)
-        for d in reversed(range(c.cols_per_lane, self.timing.forward_window)):    # the nearest wins
+        # (the write takes the fitted sum from a register of its own, ``settle``: from the fit after the exact sum's
+        # register, the route to a dW word's five DP16KDs across the block-RAM rows was 12 ns at a ULX3S seed)
+        t = self.timing
+        history = delayed(m, result, max(t.forward_window - 2, t.settle), f"{name}_sum", reset_less=True)
+        for d in reversed(range(c.cols_per_lane, t.forward_window)):    # the nearest wins
             with m.If(forwards[name.split("_")[0], d]):
                 m.d.comb += operand.eq(history[d - 1])
-        return result, overflow
+        return history[t.settle], overflow
 
     def _land(self, m, value, name):
         """``value`` (a product, or an accumulator's old value) ``timing.land`` registers later: the registers
@@ -484,8 +490,8 @@ class MacLanes(EnginePart):
                                            stages[summed].db)
         m.d.comb += [
             self.db_data.eq(self._out(m, db_old, "db_out")),
-            db_wp.addr.eq(Mux(cleared.db, cleared.addr, stages[summed + 1].k)),
-            db_wp.en.eq(stages[summed + 1].db | cleared.db), db_wp.data.eq(Mux(cleared.db, 0, db_sum)),
+            db_wp.addr.eq(Mux(cleared.db, cleared.addr, stages[t.write].k)),
+            db_wp.en.eq(stages[t.write].db | cleared.db), db_wp.data.eq(Mux(cleared.db, 0, db_sum)),
         ]
         return db_over
 

@@ -140,9 +140,10 @@ def block_ram(m, name, shape, depth, stages, *, family="generic", enable=None, a
     every family but the ECP5 synthesis chooses how to build it. The ``"ecp5"`` form with 2 stages (and at most 16384 words) is DP16KD instances side by side
     (:func:`dp16kd_tiles`), port A writing and port B reading, REGMODE "OUTREG": the block's address register
     and its output register are the two stages, and the route from the block starts at its output register
-    (about 1 ns clock-to-out instead of 5.6 ns without). Their clock enables (CEA, CEB, OCEB) are ``enable``,
-    the enable of the ``sync`` domain (1 when None), as for :func:`product`; so a write happens when the
-    domain is enabled, as the generic form's write port under an ``EnableInserter``."""
+    (about 1 ns clock-to-out instead of 5.6 ns without). The read's clock enables (CEB, OCEB; OCEA too in the
+    36-bit mode, whose word's low half leaves by port A) are ``enable``, the enable of the ``sync`` domain (1
+    when None), as for :func:`product`, and a write (WEA) is gated by it, as the generic form's write port
+    under an ``EnableInserter`` (CEA is 1: the enable reaches each block's pins once fewer)."""
     _check_family(family)
     if stages not in READ_STAGES:
         raise ValueError(f"a read takes one of {READ_STAGES} cycles, not {stages!r}")
@@ -184,7 +185,7 @@ def block_ram(m, name, shape, depth, stages, *, family="generic", enable=None, a
             p_DATA_WIDTH_A=bits, p_DATA_WIDTH_B=bits, p_REGMODE_A="OUTREG", p_REGMODE_B="OUTREG",
             p_RESETMODE="SYNC", p_ASYNC_RESET_RELEASE="SYNC", p_CSDECODE_A="0b000", p_CSDECODE_B="0b000",
             p_WRITEMODE_A="NORMAL", p_WRITEMODE_B="NORMAL", p_GSR="AUTO",
-            i_CLKA=clk, i_CEA=enable, i_OCEA=enable, i_WEA=wp.en, i_RSTA=Const(0),
+            i_CLKA=clk, i_CEA=Const(1), i_OCEA=enable if wide else Const(1), i_WEA=wp.en & enable, i_RSTA=Const(0),
             i_CLKB=clk, i_CEB=enable, i_OCEB=enable, i_WEB=Const(0), i_RSTB=Const(0),
             **pins)
     return rp, wp, word

@@ -146,7 +146,7 @@ def test_accumulates_exactly(I, H, P, gap, pipeline):
 @pytest.mark.parametrize("pipeline", ["registered", "compact"])
 @pytest.mark.parametrize("I, H, P", [(2, 2, 4), (2, 2, 2), (2, 1, 1)])
 def test_close_entries_are_forwarded_without_waiting(I, H, P, pipeline):
-    """C = 1, 2, 3 (below ``forward_window``: 5 registered, 3 compact): back-to-back entries of one row, then
+    """C = 1, 2, 3 (below ``forward_window``: 6 registered, 3 compact): back-to-back entries of one row, then
     of one batch, then neither, read each other's sums 1 .. 3 cycles after they were formed; the lanes
     forward them, exactly, and no entry waits."""
     cfg = EngineConfig(input_size=I, hidden_size=H, lanes=P, max_batch=2, max_seq=4, lane_pipeline=pipeline)
@@ -224,7 +224,7 @@ def test_saturation_sets_the_flags():
 @pytest.mark.parametrize("I, H, P", [(2, 2, 4), (2, 2, 2), (2, 1, 1), (5, 2, 2)])
 @pytest.mark.parametrize("overflow", ["saturate", "wrap"])
 def test_a_sum_past_the_format_is_fitted_before_the_next_reads_it(I, H, P, pipeline, overflow):
-    """C = 1, 2, 3 and 4 (sums forwarded below ``forward_window``, 5 registered and 3 compact, else read from
+    """C = 1, 2, 3 and 4 (sums forwarded below ``forward_window``, 6 registered and 3 compact, else read from
     memory): one word driven past
     its format's top by back-to-back entries, then back down. Each later entry must add to the fitted sum
     (the maximum when saturating, the wrapped value when wrapping), as the model does, not to the exact

@@ -96,8 +96,8 @@ EXTRA = {
     # folded unit (k = 3), C = 1 (N = P: every sum forwarded), sums that wrap instead of saturating
     "k3-C1-wrap": (dict(input_size=2, hidden_size=2, lanes=4, max_batch=3, max_seq=3, ggu_cycles=3,
                         overflow="wrap", **NARROW), 0, {"gate", "dw", "db", "out"}),
-    # folded unit (k = 7), C = 5 = the registered lanes' forward window: the first C not forwarded
-    "k7-C5": (dict(input_size=7, hidden_size=3, lanes=2, max_batch=2, max_seq=3, ggu_cycles=7, **NARROW), 1,
+    # folded unit (k = 7), C = 6 = the registered lanes' forward window: the first C not forwarded
+    "k7-C6": (dict(input_size=9, hidden_size=3, lanes=2, max_batch=2, max_seq=3, ggu_cycles=7, **NARROW), 1,
               set(FLAGS)),
     # the compact lanes with C = 3, their forward window; folded unit at k = 2 (16 shared multipliers)
     "compact-C3-k2": (dict(input_size=3, hidden_size=3, lanes=2, max_batch=2, max_seq=3, ggu_cycles=2,
@@ -129,8 +129,8 @@ def test_the_extra_configurations_are_what_they_claim(random_inputs):
         seen |= raised
     assert seen == set(FLAGS)
     C = {name: EngineConfig(**EXTRA[name][0]).cols_per_lane for name in EXTRA}
-    assert C == {"k3-C1-wrap": 1, "k7-C5": 5, "compact-C3-k2": 3}
-    assert lane_timing(EngineConfig(**EXTRA["k7-C5"][0])).forward_window == 5
+    assert C == {"k3-C1-wrap": 1, "k7-C6": 6, "compact-C3-k2": 3}
+    assert lane_timing(EngineConfig(**EXTRA["k7-C6"][0])).forward_window == 6
     assert lane_timing(EngineConfig(**EXTRA["compact-C3-k2"][0])).forward_window == 3
 
 
