@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from amaranth.back import verilog
-from amaranth.hdl import Module
+from amaranth.hdl import DomainRenamer, Module
 from amaranth.lib import fifo, stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -59,16 +59,20 @@ class SimHost(wiring.Component):
     #: Bytes the host may queue: more than one whole frame (the host waits for each frame's answer).
     queue = 512
 
-    def __init__(self, config, divisor, *, lean=False):
-        self.config, self.divisor, self.lean = config, divisor, lean
+    def __init__(self, config, divisor, *, lean=False, link=False):
+        self.config, self.divisor, self.lean, self.link = config, divisor, lean, link
         super().__init__()
 
     def elaborate(self, platform):
         m = Module()
-        m.submodules.board = board = BoardCore(self.config, self.divisor, input_fifos=not self.lean)
-        m.submodules.queue = q = fifo.SyncFIFOBuffered(width=8, depth=self.queue)
-        m.submodules.host_tx = tx = UARTTx(self.divisor)
-        m.submodules.host_rx = rx = UARTRx(self.divisor)
+        # with ``link``, the board's host link (and the host's end of the line) in a clock domain of its own,
+        # ``link`` (ports link_clk, link_rst), as on the ECP5 boards
+        m.submodules.board = board = BoardCore(self.config, self.divisor, input_fifos=not self.lean,
+                                               link_domain="link" if self.link else "sync")
+        host = DomainRenamer({"sync": "link"}) if self.link else (lambda part: part)
+        m.submodules.queue = q = host(fifo.SyncFIFOBuffered(width=8, depth=self.queue))
+        m.submodules.host_tx = tx = host(UARTTx(self.divisor))
+        m.submodules.host_rx = rx = host(UARTRx(self.divisor))
         wiring.connect(m, wiring.flipped(self.i_byte), q.w_stream)
         wiring.connect(m, q.r_stream, tx.i_data)
         wiring.connect(m, rx.o_data, wiring.flipped(self.o_byte))
@@ -77,10 +81,11 @@ class SimHost(wiring.Component):
 
 
 def build_board(config, sim="verilator", *, divisor=SIM_DIVISOR, root=Path("build/board-sim"), waves=False,
-                lean=False):
+                lean=False, link=False):
     require_simulator(sim)
-    text = verilog.convert(SimHost(config, divisor, lean=lean), name=TOP)
-    key = json.dumps({"config": config.to_dict(), "divisor": divisor}, sort_keys=True)
+    text = verilog.convert(SimHost(config, divisor, lean=lean, link=link), name=TOP)
+    key = json.dumps({"config": config.to_dict(), "divisor": divisor, **({"link": True} if link else {})},
+                     sort_keys=True)
     return compile_verilog(text, TOP, sim, design_dir(root, sim, key, waves), waves=waves, key=key,
                            build_args=VERILATOR_ARGS)
 
@@ -139,7 +144,8 @@ class BoardRunResult(Comparison):
 @dataclass
 class BoardJob(Record):
     """The job file of boards.tb_board: the configuration, the UART divisor, where the results go, and the
-    runs with the .npz of each one's sequence (``inputs[n]`` for ``runs[n]``)."""
+    runs with the .npz of each one's sequence (``inputs[n]`` for ``runs[n]``); ``link_ns``: the clock period of
+    the host link's own domain (None: the link runs on the engine's clock)."""
 
     SCHEMA = "zskip.board-job/2"
 
@@ -149,6 +155,7 @@ class BoardJob(Record):
     inputs: list[str]
     runs: list[BoardRunSpec]
     timeout_bytes: int = 4096
+    link_ns: float | None = None
 
     @property
     def config(self):
@@ -170,10 +177,11 @@ class BoardResults(Record):
 
 
 def simulate_board(config, runs, *, sim="verilator", divisor=SIM_DIVISOR, root=Path("build/board-sim"),
-                   waves=False, name="job", lean=False):
+                   waves=False, name="job", lean=False, link_ns=None):
     """Run every ``(inputs, spec)`` of ``runs`` (an EngineInputs and a BoardRunSpec) on one simulated board,
     in order; returns a BoardRunResult per run. ``lean``: the board core of a lean target (boards.targets), its
-    engine without input FIFOs."""
+    engine without input FIFOs. ``link_ns``: the host link in a clock domain of its own with this period in
+    ns (the engine's is sim.jobs.PERIOD_NS), as on the ECP5 boards; None: one clock."""
     check_config(config)
     runs = list(runs)
     for run in runs:
@@ -181,10 +189,12 @@ def simulate_board(config, runs, *, sim="verilator", divisor=SIM_DIVISOR, root=P
                 and isinstance(run[1], BoardRunSpec)):
             raise TypeError(f"each run must be a pair (EngineInputs, BoardRunSpec), not {run!r:.80}")
         run[0].check(config)
-    built = build_board(config, sim, divisor=divisor, root=root, waves=waves, lean=lean)
+    if link_ns is not None and not link_ns > 0:
+        raise ConfigError(f"link_ns must be a positive clock period in ns, not {link_ns!r}")
+    built = build_board(config, sim, divisor=divisor, root=root, waves=waves, lean=lean, link=link_ns is not None)
     results, _ = run_testbench(
         built, name, [inputs for inputs, _ in runs],
         lambda paths, out: BoardJob(engine=config.to_dict(), divisor=divisor, results=out, inputs=paths,
-                                    runs=[spec for _, spec in runs]),
+                                    runs=[spec for _, spec in runs], link_ns=link_ns),
         BoardResults, test_module="boards.tb_board", toplevel=TOP, env_var=BOARD_JOB_ENV)
     return results.runs

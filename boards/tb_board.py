@@ -35,8 +35,8 @@ class SimUart:
     """The host's end of the serial line in simulation: bytes into the harness's transmitter
     (``i_byte``), bytes from its receiver (``o_byte``); see boards.board_sim.SimHost."""
 
-    def __init__(self, dut, divisor):
-        self.dut, self.bit_ns = dut, divisor * PERIOD_NS
+    def __init__(self, dut, divisor, clock, period_ns):
+        self.dut, self.clock, self.bit_ns = dut, clock, divisor * period_ns
         self.to_board, self.from_board = bytearray(), bytearray()
         self.sent, self.received = Event(), Event()
         self.count = 0                   # bytes sent to the board so far
@@ -53,14 +53,14 @@ class SimUart:
                 dut.i_byte__valid.value = 0
                 self.sent.clear()
                 await self.sent.wait()
-                await RisingEdge(dut.clk)
+                await RisingEdge(self.clock)
             byte = self.to_board.pop(0) ^ self.corrupt.pop(self.count, 0)
             self.count += 1
             dut.i_byte__payload.value = byte
             dut.i_byte__valid.value = 1
-            await RisingEdge(dut.clk)
+            await RisingEdge(self.clock)
             while not dut.i_byte__ready.value:
-                await RisingEdge(dut.clk)
+                await RisingEdge(self.clock)
 
     async def _sample(self):
         dut = self.dut
@@ -167,10 +167,18 @@ async def board_runs(dut):
     job = BoardJob.read(os.environ[BOARD_JOB_ENV])
     config = job.config
     Clock(dut.clk, PERIOD_NS, unit="ns").start()
+    clock, period_ns = dut.clk, PERIOD_NS
+    if job.link_ns is not None:                  # the host link in a clock domain of its own
+        clock, period_ns = dut.link_clk, job.link_ns
+        Clock(dut.link_clk, job.link_ns, unit="ns").start()
+        dut.link_rst.value = 1
     dut.rst.value = 1
     await ClockCycles(dut.clk, 4)
+    await ClockCycles(clock, 4)
     dut.rst.value = 0
-    uart = SimUart(dut, job.divisor)
+    if job.link_ns is not None:
+        dut.link_rst.value = 0
+    uart = SimUart(dut, job.divisor, clock, period_ns)
     serial = SimSerial(uart, job.timeout_bytes)
     results = await bridge(host_job)(serial, uart, config, job)
     BoardResults(runs=results).write(job.results)

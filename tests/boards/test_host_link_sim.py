@@ -90,3 +90,18 @@ def test_a_whole_pass_of_the_committed_trace_in_both_modes(root):
     res = simulate_board(cfg, [(t.passes[0], BoardRunSpec(dense=False)), (t.passes[0], BoardRunSpec(dense=True))],
                          root=root)
     assert_exact(res)
+
+
+def test_the_host_link_in_a_clock_domain_of_its_own(root, random_inputs):
+    """As on the ECP5 boards (boards.top.BoardCore, ``link_domain``): the host link on a clock of its own, 2.3
+    times the engine's period, every stream, the start pulse and the status crossing between the two; refused
+    frames, bit errors and both modes stay bit-exact, as with one clock."""
+    cfg = EngineConfig(input_size=3, hidden_size=2, lanes=1, max_batch=2, max_seq=4)
+    inputs = random_inputs(cfg, 3, 2, np.random.default_rng(1))
+    res = simulate_board(cfg, [(inputs, BoardRunSpec(dense=False, probe=True)),
+                               (inputs, BoardRunSpec(dense=True, corrupt=[(7, 0x04), (65, 0x01)]))],
+                         root=root, link_ns=23.0, name="job-link")
+    assert_exact(res)
+    assert res[0].refusals["elements while idle"] == "the board refused a ELEM frame: NOT_RUNNING"
+    assert res[0].counters["zeros_skipped"] > 0 and res[1].counters["zeros_skipped"] == 0
+    assert res[0].retries == 2 and res[1].retries == 2
