@@ -17,9 +17,9 @@ it is on the engine clock's paths. Every stream crosses between the two through 
 and db out); the start pulse through an ``amaranth.lib.cdc.PulseSynchronizer``, with the run-time
 registers (tau, dense, T, B) held steady by the dispatcher from before the pulse until the next START,
 which it judges only while the engine is idle; and the engine's status (idle, refused, flags, counters,
-stall) as whole snapshots through a StreamCrossing that the engine's side offers in every cycle and the
-link's side takes into a register: a STATUS answer is then a few cycles old, never a mix of two cycles'
-values. A W transfer still in its crossing counts as busy, as in its FIFO with one clock.
+stall) as whole snapshots through a StreamCrossing that takes one into a register of its own whenever the
+last has crossed (``hold``) and whose link side takes each into a register: a STATUS answer is then a few
+cycles old, never a mix of two cycles' values. A W transfer still in its crossing counts as busy, as in its FIFO with one clock.
 
 :class:`BoardTop` puts a BoardCore on an amaranth-boards platform: the UART resource's pins, a PLL
 (``boards/pll.py``) when the engine's clock differs from the board's, a reset held until the PLL
@@ -35,7 +35,7 @@ from golden_model.engine_config import check_config
 from golden_model.errors import ConfigError
 from hw.crossing import StreamCrossing
 from hw.commands import MAX_PAYLOAD, CommandDispatcher, Reply, error_layout, status_layout
-from hw.engine import Engine, sliced_fifo
+from hw.engine import SLICE_BITS, Engine, sliced_fifo
 from hw.fixed import shape_of
 from hw.host_link import FrameArbiter, FrameReceiver, FrameSender, Framer
 from hw.layouts import chunk_layout, state_layout
@@ -117,7 +117,7 @@ class BoardCore(wiring.Component):
         # sequencer's state across the chip: it ended an ECP5 critical path in the dispatcher's state)
         pending = Const(0)
         if separate:
-            pending = ~self._cross(m, "weight", disp.o_weight, engine.i_weight).i_data.ready
+            pending = self._cross(m, "weight", disp.o_weight, engine.i_weight).busy
             self._cross(m, "elem", disp.o_elem, engine.i_elem)
             a_in = stream.Signature(disp.o_a.payload.shape()).create()
             self._cross(m, "a_in", disp.o_a, a_in)
@@ -187,11 +187,12 @@ class BoardCore(wiring.Component):
         m.d.comb += [self.idle.eq(engine.idle), self.error.eq(disp.o_error.valid & disp.o_error.ready)]
         return m
 
-    def _cross(self, m, name, source, sink, *, into_link=False):
+    def _cross(self, m, name, source, sink, *, into_link=False, hold=False):
         """The stream ``source`` -> ``sink`` through a StreamCrossing ``{name}_cross`` from the link's clock domain
-        to the engine's (``into_link``: the other way); returns it."""
+        to the engine's (``into_link``: the other way; ``hold``: StreamCrossing's); returns it."""
         w_domain, r_domain = ("sync", self.link_domain) if into_link else (self.link_domain, "sync")
-        crossing = StreamCrossing(source.payload.shape(), w_domain=w_domain, r_domain=r_domain)
+        crossing = StreamCrossing(source.payload.shape(), w_domain=w_domain, r_domain=r_domain, hold=hold,
+                                  slice_bits=SLICE_BITS)
         m.submodules[f"{name}_cross"] = crossing
         # (by hand: ``source`` or ``sink`` may be an interface of this module's own, which wiring.connect takes
         # for the wrong end)
@@ -208,7 +209,7 @@ class BoardCore(wiring.Component):
         snapshot, held = stream.Signature(layout).create(), stream.Signature(layout).create()
         m.d.comb += [snapshot.valid.eq(1), held.ready.eq(1)]
         m.d.comb += [getattr(snapshot.payload, name).eq(value) for name, value in status.items()]
-        self._cross(m, "status", snapshot, held, into_link=True)
+        self._cross(m, "status", snapshot, held, into_link=True, hold=True)
         latest = Signal(layout)
         with m.If(held.valid):
             m.d[self.link_domain] += latest.eq(held.payload)

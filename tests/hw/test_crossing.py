@@ -1,5 +1,6 @@
 """hw.crossing.StreamCrossing: every transfer once, in order, under random valid/ready patterns on both sides,
-with either clock the faster and with clocks whose ratio is no integer."""
+with either clock the faster and with clocks whose ratio is no integer; with the writer holding a copy of the
+payload and without (the source then changes its payload right after each transfer, as it may)."""
 
 import numpy as np
 import pytest
@@ -9,14 +10,15 @@ from amaranth.sim import Simulator
 from hw.crossing import StreamCrossing
 
 
+@pytest.mark.parametrize("hold", [False, True], ids=["steady-source", "hold"])
 @pytest.mark.parametrize("w_ns, r_ns", [(10, 23), (23, 10), (10, 10), (13, 7)], ids=["slow-reader", "slow-writer",
                                                                                       "same", "fast-reader"])
-def test_every_transfer_arrives_once_in_order(w_ns, r_ns):
+def test_every_transfer_arrives_once_in_order(w_ns, r_ns, hold):
     n, rng = 60, np.random.default_rng(w_ns * 100 + r_ns)
     words = [int(x) for x in rng.integers(0, 1 << 20, n)]
     m = Module()
     m.domains.wr, m.domains.rd = ClockDomain("wr"), ClockDomain("rd")
-    m.submodules.dut = dut = StreamCrossing(20, w_domain="wr", r_domain="rd")
+    m.submodules.dut = dut = StreamCrossing(20, w_domain="wr", r_domain="rd", hold=hold, slice_bits=8)
     sim = Simulator(m)
     sim.add_clock(w_ns * 1e-9, domain="wr")
     sim.add_clock(r_ns * 1e-9, domain="rd", phase=r_ns * 0.37e-9)
