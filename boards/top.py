@@ -156,10 +156,19 @@ class BoardCore(wiring.Component):
         m.d.comb += [disp.idle.eq(idle), disp.refused.eq(status["refused"]), disp.flags.eq(status["flags"]),
                      disp.counters.eq(status["counters"]), disp.stall.eq(status["stall"])]
 
-        # answers and outputs -> frames -> bytes; answers first
+        self._replies(m, link, disp, engine, send)
+        wiring.connect(m, send.o_byte, utx.i_data)
+
+        # (``error`` pulses in the link's domain)
+        m.d.comb += [self.idle.eq(engine.idle), self.error.eq(disp.o_error.valid & disp.o_error.ready)]
+        return m
+
+    def _replies(self, m, link, disp, engine, send):
+        """Answers and outputs -> frames -> the sender (``link``: a part into the link's domain); answers first."""
+        c = self.config
         outputs = [(Reply.DX, chunk_layout(c, c.grad), engine.o_dx), (Reply.STATE, state_layout(c), engine.o_state),
                    (Reply.DW, chunk_layout(c, c.dw_acc), engine.o_dw), (Reply.DB, shape_of(c.db_acc), engine.o_db)]
-        if separate:                               # the engine's outputs into the link's domain
+        if self.link_domain != "sync":             # the engine's outputs into the link's domain
             crossed = []
             for cmd, shape, port in outputs:
                 there = stream.Signature(shape).create()
@@ -181,11 +190,6 @@ class BoardCore(wiring.Component):
                          send.i_frame.payload.eq(q.r_data), send.i_frame.valid.eq(q.r_rdy), q.r_en.eq(send.i_frame.ready)]
         else:
             wiring.connect(m, arb.o_frame, send.i_frame)
-        wiring.connect(m, send.o_byte, utx.i_data)
-
-        # (``error`` pulses in the link's domain)
-        m.d.comb += [self.idle.eq(engine.idle), self.error.eq(disp.o_error.valid & disp.o_error.ready)]
-        return m
 
     def _cross(self, m, name, source, sink, *, into_link=False, hold=False):
         """The stream ``source`` -> ``sink`` through a StreamCrossing ``{name}_cross`` from the link's clock domain
