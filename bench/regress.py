@@ -10,7 +10,10 @@ overflow -- or all-below-threshold inputs), and simulates each in
 skip and in dense mode (sim.pysim.simulate: the engine in Amaranth's simulator) under random handshakes
 (gap and stall probabilities, seeds; sometimes two sequences back to back). Every output (dx, dh0, dc0,
 dW, db), every counter (against golden_model.cycles.cycle_counts with hw.timing.micro_arch) and every
-sticky flag is compared with the golden model (golden_model.engine_model.run_engine).
+sticky flag is compared with the golden model (golden_model.engine_model.run_engine), and a run without
+gaps or stalls, simulated with FIFOs of depth 3, must not stall the core at all (with the default depth 2
+the core may wait, by design, docs/engine.md: in 2026-12 four such runs of the first 31 waited 11-26 cycles,
+which this check, then made at depth 2, counted as mismatches).
 
 Configuration ``i`` depends only on ``--seed`` and ``i`` (``--only i`` runs it again). Writes
 ``regress.json`` (every configuration, mode, seeds, pass or fail, the mismatches) and ``regress.md`` (the
@@ -137,7 +140,10 @@ def run_case(cfg, inputs, run):
     flags = {k: bool(v) for k, v in want.flags.items()}
     mismatches, got, error = [], [], None
     try:
-        got = simulate(cfg, inputs, **run)
+        # (a run without gaps or stalls has FIFOs of depth 3, which move a transfer every cycle each way, so the
+        # core must never wait: with depth 2 it may, two transfers in three, by design: docs/engine.md)
+        free = run["gap"] == 0 and run["stall"] == 0
+        got = simulate(cfg, inputs, **run, **({"fifo_depth": 3} if free else {}))
     except Exception as e:          # a hang (TimeoutError) or a crash: a failure, with its reason
         error = f"{type(e).__name__}: {e}"
     if error is None and len(got) != run["runs"]:
@@ -153,7 +159,7 @@ def run_case(cfg, inputs, run):
             if g.flags.get(name) != flags[name]:
                 mismatches.append(dict(sequence=n, what="flag", name=name, expected=flags[name],
                                        actual=g.flags.get(name)))
-        if run["gap"] == 0 and run["stall"] == 0 and g.stall != 0:
+        if free and g.stall != 0:
             mismatches.append(dict(sequence=n, what="stall", name="stall", expected=0, actual=g.stall))
     return dict(mode="dense" if run["dense"] else "skip", **{k: v for k, v in run.items() if k != "dense"},
                 passed=error is None and not mismatches, error=error, mismatches=mismatches,
