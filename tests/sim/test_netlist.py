@@ -119,6 +119,23 @@ def to_signed(value, width):
     return value - (1 << width) if value >> (width - 1) else value
 
 
+def run_twins(tmp_path, testbench, texts, hexes, model_name, n):
+    """Run ``testbench`` on Icarus with the two twins' Verilog ``texts``, the input files ``hexes`` ((name,
+    values, width): name.hex) and the model sim/models/``model_name``: the (generic, ecp5) hex words of each of
+    the ``n`` cycles, none X or Z, and no model error."""
+    (tmp_path / "tb.v").write_text(testbench)
+    (tmp_path / "twins.v").write_text("\n".join(texts))
+    for name, values, width in hexes:
+        (tmp_path / f"{name}.hex").write_text("".join(f"{v & ((1 << width) - 1):x}\n" for v in values))
+    model = next(path for path in nl.MODELS if path.name == model_name)
+    subprocess.run(["iverilog", "-g2012", "-o", "tb.vvp", "tb.v", "twins.v", str(model)], cwd=tmp_path, check=True)
+    run = subprocess.run(["vvp", "-n", "tb.vvp"], cwd=tmp_path, capture_output=True, text=True, check=True)
+    assert "ERROR" not in run.stdout, run.stdout
+    rows = [line.split() for line in (tmp_path / "out.txt").read_text().splitlines()]
+    assert len(rows) == n and all("x" not in g + e and "z" not in g + e for g, e in rows)
+    return rows
+
+
 @pytest.mark.parametrize("a_shape, b_shape, p_shape", [
     (signed(16), signed(16), signed(40)),      # the engine's: a x v and W x v, summed in 40 bits (wide(dw_acc))
     (signed(18), signed(18), signed(36)),      # full width: -2**17 x -2**17
@@ -134,16 +151,8 @@ def test_the_mult18x18d_model_equals_the_generic_twin(tmp_path, a_shape, b_shape
     texts = [cs.icarus_time_zero(verilog.convert(Product(f, a_shape, b_shape, p_shape), name=f"twin_{f}"))
              for f in ("generic", "ecp5")]
     assert "MULT18X18D" in texts[1] and "MULT18X18D" not in texts[0]
-    (tmp_path / "tb.v").write_text(TESTBENCH.format(n=n, wa=a_shape.width, wb=b_shape.width, wp=p_shape.width))
-    (tmp_path / "twins.v").write_text("\n".join(texts))
-    for name, values, width in (("a", a, a_shape.width), ("b", b, b_shape.width), ("en", en, 1)):
-        (tmp_path / f"{name}.hex").write_text("".join(f"{v & ((1 << width) - 1):x}\n" for v in values))
-    model = next(path for path in nl.MODELS if path.name == "mult18x18d.v")
-    subprocess.run(["iverilog", "-g2012", "-o", "tb.vvp", "tb.v", "twins.v", str(model)], cwd=tmp_path, check=True)
-    run = subprocess.run(["vvp", "-n", "tb.vvp"], cwd=tmp_path, capture_output=True, text=True, check=True)
-    assert "ERROR" not in run.stdout, run.stdout
-    rows = [line.split() for line in (tmp_path / "out.txt").read_text().splitlines()]
-    assert len(rows) == n and all("x" not in g + e and "z" not in g + e for g, e in rows)
+    rows = run_twins(tmp_path, TESTBENCH.format(n=n, wa=a_shape.width, wb=b_shape.width, wp=p_shape.width), texts,
+                     (("a", a, a_shape.width), ("b", b, b_shape.width), ("en", en, 1)), "mult18x18d.v", n)
     generic = [to_signed(int(g, 16), p_shape.width) for g, _ in rows]
     ecp5 = [to_signed(int(e, 16), p_shape.width) for _, e in rows]
     expected = pipeline(a, b, en)
@@ -240,16 +249,9 @@ def test_the_dp16kd_model_equals_the_generic_twin(tmp_path, width, depth):
              for f in ("generic", "ecp5")]
     bits, _, count = primitives.dp16kd_tiles(width, depth)
     assert texts[1].count("DP16KD") == count and "DP16KD" not in texts[0]
-    (tmp_path / "tb.v").write_text(RAM_TESTBENCH.format(n=n, aw=aw, w=width))
-    (tmp_path / "twins.v").write_text("\n".join(texts))
-    for name, values, w in (("wa", waddr, aw), ("ra", raddr, aw), ("wd", wdata, width), ("we", we, 1), ("en", en, 1)):
-        (tmp_path / f"{name}.hex").write_text("".join(f"{v & ((1 << w) - 1):x}\n" for v in values))
-    model = next(path for path in nl.MODELS if path.name == "dp16kd.v")
-    subprocess.run(["iverilog", "-g2012", "-o", "tb.vvp", "tb.v", "twins.v", str(model)], cwd=tmp_path, check=True)
-    run = subprocess.run(["vvp", "-n", "tb.vvp"], cwd=tmp_path, capture_output=True, text=True, check=True)
-    assert "ERROR" not in run.stdout, run.stdout
-    rows = [line.split() for line in (tmp_path / "out.txt").read_text().splitlines()]
-    assert len(rows) == n and all("x" not in g + e and "z" not in g + e for g, e in rows)
+    rows = run_twins(tmp_path, RAM_TESTBENCH.format(n=n, aw=aw, w=width), texts,
+                     (("wa", waddr, aw), ("ra", raddr, aw), ("wd", wdata, width), ("we", we, 1), ("en", en, 1)),
+                     "dp16kd.v", n)
     generic, ecp5 = [int(g, 16) for g, _ in rows], [int(e, 16) for _, e in rows]
     expected = memory_reads(waddr, raddr, wdata, we, en, depth)
     first = next((i for i in range(n) if ecp5[i] != generic[i]), None)
