@@ -139,7 +139,7 @@ class EngineCore(EnginePart):
         m.d.comb += [
             ggu.tau.eq(run.tau), encoder.dense.eq(run.dense), feed.dense.eq(run.dense),
             feed.first.eq(~step.any()), lanes.abuf.eq(step[0]), lanes.dbuf.eq(step[0]), readout.buf.eq(step[0]),
-            lanes.enable.eq(self.enable), feed.enable.eq(self.enable), ggu.enable.eq(self.enable),
+            *(part.enable.eq(self.enable) for part in (lanes, feed, ggu, buffer)),
             loader.running.eq(running), loader.t_last.eq(run.t_last),
             *(part.b_last.eq(run.b_last) for part in (loader, feed, readout)),
             # the host's side of the core

@@ -30,7 +30,9 @@ from golden_model.engine_model import EngineInputs
 from golden_model.errors import MissingDependencyError
 from golden_model.trace import load_trace
 from hw import primitives
+from hw.dz_buffer import DzBuffer
 from hw.fixed import shape_of
+from hw.layouts import dz_layout
 from hw.mac_lanes import memory_depths, wide
 from sim import cosim as cs
 from sim import netlist as nl
@@ -289,11 +291,14 @@ def test_the_synthesised_ecp5_netlist_equals_the_golden_model(tmp_path, small_ca
     netlist = (Path(report.build_dir) / "netlist.v").read_text()
     # every product is a hard multiplier with its three registers: the lanes' two each, the pipelined unit's 16
     assert cfg.ggu_cycles == 1 and nl.hard_multipliers(netlist) == {"registered": 2 * cfg.lanes + 16, "other": 0}
-    # every lane memory in block RAM is DP16KDs read through their output registers (hw.primitives.block_ram)
+    # every lane memory in block RAM, and the dz buffer's, is DP16KDs read through their output registers
+    # (hw.primitives.block_ram)
     def tiles(shape, kind):
-        return primitives.dp16kd_tiles(Shape.cast(shape).width, memory_depths(cfg)[kind])[2]
+        depth = DzBuffer.depth_of(cfg) if kind == "dz" else memory_depths(cfg)[kind]
+        return primitives.dp16kd_tiles(Shape.cast(shape).width, depth)[2]
     per_lane = tiles(shape_of(cfg.weight), "W") + tiles(wide(cfg.dw_acc), "dW") + 2 * tiles(wide(cfg.da_acc), "da")
-    assert nl.block_rams(netlist) == {"registered": cfg.lanes * per_lane + tiles(wide(cfg.db_acc), "db"), "other": 0}
+    whole = cfg.lanes * per_lane + tiles(wide(cfg.db_acc), "db") + tiles(dz_layout(cfg), "dz")
+    assert nl.block_rams(netlist) == {"registered": whole, "other": 0}
     for r in report.runs:
         assert r.counters == {k: r.model_cycles[k] for k in r.counters}
         assert r.stall > 0 and r.counters["issued"] > 0      # frozen cycles while the multipliers worked
