@@ -131,7 +131,8 @@ class BoardCore(wiring.Component):
         if not separate:
             wiring.connect(m, disp.o_elem, engine.i_elem)
             a_in = disp.o_a
-        a_fifo = sliced_fifo(m, "a", a_in.payload, engine.i_a.payload, a_in.valid, engine.i_a.ready,
+        # (each slice read when the engine's slice of the same lane has room: hw.engine's ``a_room``)
+        a_fifo = sliced_fifo(m, "a", a_in.payload, engine.i_a.payload, a_in.valid, lambda i: engine.a_room[i],
                              depth=c.max_batch * c.cols_per_lane + 1, buffered=True)[0]
         m.d.comb += [a_in.ready.eq(a_fifo.w_rdy), engine.i_a.valid.eq(a_fifo.r_rdy)]
 

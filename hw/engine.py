@@ -9,6 +9,9 @@ Host-facing streams (payloads from hw.layouts):
   (unit j, batch b within j);
 - ``i_a`` (``chunk_layout(inp)``): per step t = T-1 .. 0, a_t as B x C chunks
   (batch b, chunk c within b);
+  ``a_room``, one bit per lane, is ``i_a.ready`` from each lane's slice of its FIFO (all equal): a
+  source built of slices too (the board's a FIFO) reads each of its slices with the bit beside it,
+  rather than one ready across the chip to all of them (an ECP5 critical path);
 - ``o_dx`` (``chunk_layout(grad)``): per step, dx_t as ceil(I/P) x B chunks
   in the order of the da read-out (``hw.transfers.dx_chunks``: chunk c, batch
   b within c, starting at chunk I // P and wrapping around; columns beyond I
@@ -91,6 +94,7 @@ class Engine(EnginePart):
             "i_weight": In(stream.Signature(chunk_layout(c, c.weight))),
             "i_elem": In(stream.Signature(element_layout(c))),
             "i_a": In(stream.Signature(chunk_layout(c, c.inp))),
+            "a_room": Out(c.lanes),
             "o_dx": Out(stream.Signature(chunk_layout(c, c.grad))),
             "o_state": Out(stream.Signature(state_layout(c))),
             "o_dw": Out(stream.Signature(chunk_layout(c, c.dw_acc))),
@@ -125,9 +129,14 @@ class Engine(EnginePart):
             if not self.input_fifos:
                 m.d.comb += [data.eq(port.payload), port.ready.eq(want & run)]
                 stalls.append(want & ~port.valid)
+                if name == "a":
+                    m.d.comb += self.a_room.eq(port.ready.replicate(self.config.lanes))
                 continue
-            q = self._queue(m, name, port.payload, data, port.valid, want & run)
+            queues = sliced_fifo(m, name, port.payload, data, port.valid, want & run, depth=self.fifo_depth)
+            q = queues[0]
             m.d.comb += port.ready.eq(q.w_rdy)
+            if name == "a":
+                m.d.comb += self.a_room.eq(Cat(lane.w_rdy for lane in queues))
             stalls.append(want & ~q.r_rdy)
             # an entry in the next cycle: two or more now, or one not taken now (one arriving now is not
             # counted: the host's side stays out of the decision)
@@ -172,7 +181,7 @@ class Engine(EnginePart):
         return m
 
     def _queue(self, m, name, source, sink, write, read_enable):
-        """The FIFO of stream ``name`` (:func:`sliced_fifo`, ``fifo_depth`` deep); returns its first slice's."""
+        """The FIFO of output stream ``name`` (:func:`sliced_fifo`, ``fifo_depth`` deep); returns its first slice's."""
         return sliced_fifo(m, name, source, sink, write, read_enable, depth=self.fifo_depth)[0]
 
     def _level_at_least(self, m, name, q, *bounds, form):
@@ -203,8 +212,9 @@ def sliced_fifo(m, name, source, sink, write, read_enable, *, depth, buffered=Fa
     """A FIFO from ``source`` to ``sink`` (a payload, or the core's side of it), written in the cycles
     ``write`` is high and read in those ``read_enable`` is, built as one FIFO per slice (a chunk's lane, or
     at most ``SLICE_BITS`` bits) that all move together, so that no write enable or address reaches hundreds
-    of flip-flops or LUT RAMs: each slice's own is beside it. ``write``: one Value for every slice (an
-    input's valid), or a function of the slice's index giving its own (a registered copy). The slices are
+    of flip-flops or LUT RAMs: each slice's own is beside it. ``write`` and ``read_enable``: one Value for
+    every slice (an input's valid), or a function of the slice's index giving its own (a registered copy, or
+    the room of the sink's own slice: hw.engine's ``a_room``). The slices are
     submodules ``{name}_fifo{i}`` (``{name}_fifo`` when there is one), ``SyncFIFOBuffered`` when
     ``buffered``, else ``SyncFIFO``; returns them (their first's ``w_rdy``, ``r_rdy`` and ``level`` are
     the FIFO's)."""
@@ -220,6 +230,6 @@ def sliced_fifo(m, name, source, sink, write, read_enable, *, depth, buffered=Fa
         q = (fifo.SyncFIFOBuffered if buffered else fifo.SyncFIFO)(width=hi - lo, depth=depth)
         m.submodules[f"{name}_fifo{i if len(slices) > 1 else ''}"] = q
         m.d.comb += [q.w_data.eq(whole_in[lo:hi]), q.w_en.eq(write(i) if callable(write) else write),
-                     whole_out[lo:hi].eq(q.r_data), q.r_en.eq(read_enable)]
+                     whole_out[lo:hi].eq(q.r_data), q.r_en.eq(read_enable(i) if callable(read_enable) else read_enable)]
         queues.append(q)
     return queues
