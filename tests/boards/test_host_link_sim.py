@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 
 from boards.board_sim import BoardRunSpec, simulate_board
+from boards.top import BoardCore
 from golden_model.engine_config import EngineConfig
-from golden_model.errors import MissingDependencyError
+from golden_model.errors import ConfigError, MissingDependencyError
 from golden_model.trace import load_trace
 from sim import cosim as cs
 
@@ -105,3 +106,16 @@ def test_the_host_link_in_a_clock_domain_of_its_own(root, random_inputs):
     assert res[0].refusals["elements while idle"] == "the board refused a ELEM frame: NOT_RUNNING"
     assert res[0].counters["zeros_skipped"] > 0 and res[1].counters["zeros_skipped"] == 0
     assert res[0].retries == 2 and res[1].retries == 2
+
+
+@pytest.mark.parametrize("link_ns", [0, -5.0, float("nan")])
+def test_a_link_clock_that_is_no_period_is_refused(root, link_ns):
+    cfg = EngineConfig(input_size=3, hidden_size=2, lanes=1, max_batch=2, max_seq=4)
+    with pytest.raises(ConfigError, match="link_ns must be a positive clock period in ns"):
+        simulate_board(cfg, [], root=root, link_ns=link_ns)
+
+
+def test_a_link_of_its_own_without_the_engine_input_fifos_is_refused():
+    cfg = EngineConfig(input_size=3, hidden_size=2, lanes=1, max_batch=2, max_seq=4)
+    with pytest.raises(ConfigError, match="needs the engine's input FIFOs"):
+        BoardCore(cfg, 4, input_fifos=False, link_domain="link")
