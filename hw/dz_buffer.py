@@ -106,7 +106,7 @@ class DzBuffer(EnginePart):
         m.d.comb += [issue.eq(~none & has_room), rp.addr.eq(r_ptr)]
         m.d.sync += [r_ptr.eq(r_ptr + issue), arriving.eq(Cat(issue, arriving[:-1]))]
         after = Signal.like(room)
-        m.d.comb += after.eq(room - issue + taken)
+        m.d.comb += after.eq(room + taken - issue)
         m.d.sync += [room.eq(after), has_room.eq(after.any())]
         # the entries in the block RAM not yet read, and whether there are none or no place for another (in
         # registers, from the count's next value)
