@@ -41,7 +41,7 @@ class PerfCounters(EnginePart):
 
     Ports
     -----
-    clear : a sequence starts (clearing wins over counting; an element's nonzeros reach the counters two
+    clear : a sequence starts (clearing wins over counting; an element's nonzeros reach the counters three
         cycles after its result, the lanes' events one cycle after they happen, and a sequence starts with
         neither in flight).
     running, stepping : between the start and the last output; and the end of the last step.
@@ -78,14 +78,16 @@ class PerfCounters(EnginePart):
             with m.If(event):
                 m.d.sync += flags[name].eq(1)
 
-        # an element's nonzeros and skipped zeros: its four dz's nonzero bits into a register beside the
-        # counters (the unit's output registers are across the chip), then its counts at the counters'
-        # width (two cycles late)
+        # an element's nonzeros and skipped zeros: its four dz's nonzero bits into a register by the unit, then
+        # into one beside the counters (the unit's output registers are across the chip: one register between
+        # them was a route of 8.5 ns into the counts' logic), then its counts at the counters' width (three
+        # cycles late)
         ones, zeros = Signal.like(cnt.nonzeros), Signal.like(cnt.zeros_skipped)
+        found, element = Signal(4), Signal()
         nonzero, counted = Signal(4), Signal()
-        m.d.sync += counted.eq(self.grad_valid)
+        m.d.sync += [element.eq(self.grad_valid), counted.eq(element), nonzero.eq(found)]
         for q, name in enumerate(GGU_DZ):
-            m.d.sync += nonzero[q].eq(self.grad[name].any())
+            m.d.sync += found[q].eq(self.grad[name].any())
         m.d.sync += [ones.eq(0), zeros.eq(0)]
         with m.If(counted):
             with m.Switch(nonzero):

@@ -1,6 +1,6 @@
 """The performance counters and flags (hw.counters) cycle by cycle against a reference: each counter counts
 its event (the lanes' events, issued / hazard / mac_busy, one cycle late), nonzeros / zeros_skipped an
-element's dz two cycles late (zeros_skipped 0 in dense mode), the
+element's dz three cycles late (zeros_skipped 0 in dense mode), the
 gate flag from a result's overflow bit, flags sticky, and ``clear`` winning over counting in its cycle."""
 
 import random
@@ -32,7 +32,7 @@ def stimulus(t, rng):
 
 def reference(inputs, dense):
     """The counters and flags seen in each cycle: after every cycle before it."""
-    cnt, flags, late, seen = dict.fromkeys(COUNTERS, 0), dict.fromkeys(FLAGS, 0), [(0, 0), (0, 0)], []
+    cnt, flags, late, seen = dict.fromkeys(COUNTERS, 0), dict.fromkeys(FLAGS, 0), [(0, 0)] * 3, []
     before = dict.fromkeys(LANE_EVENTS.values(), 0)
     for s in inputs:
         seen.append((dict(cnt), dict(flags)))
@@ -41,10 +41,10 @@ def reference(inputs, dense):
         for name, port in LANE_EVENTS.items():
             cnt[name] += before[port]                 # the event of the cycle before
         before = {port: s[port] for port in LANE_EVENTS.values()}
-        cnt["nonzeros"] += late[0][0]             # the element of two cycles before
+        cnt["nonzeros"] += late[0][0]             # the element of three cycles before
         cnt["zeros_skipped"] += late[0][1]
         ones = sum(s["grad"][name] != 0 for name in DZ) if s["grad_valid"] else 0
-        late = [late[1], (ones, 0 if dense or not s["grad_valid"] else 4 - ones)]
+        late = [*late[1:], (ones, 0 if dense or not s["grad_valid"] else 4 - ones)]
         for name, port in FLAG_EVENTS.items():
             flags[name] |= s[port]
         flags["gate"] |= s["grad_valid"] and s["grad"]["overflow"]
