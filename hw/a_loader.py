@@ -6,14 +6,14 @@ has finished its MAC work. So while step n works on one buffer the host already
 sends step n + 1's a_t into the other, and the lanes never wait for a step's
 inputs unless the host is slower than the step.
 
-Columns beyond N in the last chunk are written as 0 (the lanes multiply them
-too, and dW of a padding column must stay 0).
+Columns beyond N in the last chunk are written as they come; the lanes write them as 0
+(hw.mac_lanes: they multiply them too, and dW of a padding column must stay 0).
 """
 
 from amaranth.hdl import Module, Mux, Signal
 from amaranth.lib.wiring import In, Out
 
-from .bits import address, advance, count, depth, equals, in_row
+from .bits import address, advance, count, depth, equals
 from .layouts import chunk_layout
 from .part import EnginePart
 
@@ -56,7 +56,7 @@ class ALoader(EnginePart):
     def elaborate(self, platform):
         m = Module()
         c = self.config
-        C, N, P = c.cols_per_lane, c.n_inputs, c.lanes
+        C, P = c.cols_per_lane, c.lanes
         chunk, row = Signal(range(max(C, 2))), Signal(range(max(c.max_batch, 2)))
         step = Signal(range(c.max_seq + 1))   # the step being loaded
         ahead = Signal(range(3))              # buffers loaded and not yet used up
@@ -64,7 +64,7 @@ class ALoader(EnginePart):
         m.d.comb += [self.a_want.eq(self.running & ~done & ~ahead[1]), self.ready.eq(ahead.any()),
                      self.we.eq(self.a_want), self.buf.eq(step[0]), self.addr.eq(address((chunk, C), (row, c.max_batch)))]
         for p in range(P):
-            m.d.comb += self.data[p].eq(in_row(self.a[p], p, chunk, N, P))
+            m.d.comb += self.data[p].eq(self.a[p])
 
         # where the walk stands, in registers beside it: ``row_end``, at a step's last chunk; ``final``, at the
         # sequence's last chunk (so that a transfer's consequences, which a_want_next must know, are a gate

@@ -37,7 +37,7 @@ from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
 from .a_loader import ALoader
-from .bits import address, count, in_row
+from .bits import address, count
 from .counters import PerfCounters, counters_layout, flags_layout
 from .dz_buffer import DzBuffer
 from .encoder import ZeroSkipEncoder
@@ -252,11 +252,11 @@ class EngineCore(EnginePart):
                 & at_most(self.batch, c.max_batch))
 
     def _weight_load(self, m, lanes):
-        """W arrives while idle, chunk c of row k after chunk c-1; padding columns are written as 0."""
+        """W arrives while idle, chunk c of row k after chunk c-1 (the lanes write its padding columns as 0)."""
         c = self.config
-        C, N, P, R = c.cols_per_lane, c.n_inputs, c.lanes, c.n_rows
+        C, P, R = c.cols_per_lane, c.lanes, c.n_rows
         chunk, row = Signal(range(max(C, 2))), Signal(range(max(R, 2)))
         m.d.comb += [lanes.w_we.eq(self.weight_valid), lanes.w_addr.eq(address((chunk, C), (row, R)))]
         for p in range(P):
-            m.d.comb += lanes.w_data[p].eq(in_row(self.weight[p], p, chunk, N, P))
+            m.d.comb += lanes.w_data[p].eq(self.weight[p])
         count(m, self.weight_valid, (chunk, C - 1), (row, R - 1))

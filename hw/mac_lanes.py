@@ -53,7 +53,7 @@ from amaranth.lib import data, memory, stream
 from amaranth.lib.wiring import In, Out
 
 from . import fixed
-from .bits import address, delayed, depth, equals
+from .bits import address, delayed, depth, equals, in_row, index_bits
 from .fixed import shape_of
 from .layouts import chunk_layout, nonzero_layout
 from .part import EnginePart
@@ -159,6 +159,9 @@ class MacLanes(EnginePart):
     abuf, dbuf : which of the two a buffers and da buffers the entries use.
     w_we, w_addr, w_data : write one chunk of W (address (c, k)).
     a_we, a_buf, a_addr, a_data : write one chunk of a into buffer ``a_buf`` (address (c, b)).
+        A chunk's words for columns beyond N (in the last chunk) are written as 0, whatever they are: each lane
+        zeroes its own from the chunk index in its copy of the write address, beside its memory (a zero decided
+        at the source became the synchronous reset of each lane's data register, driven across the chip).
     rd_dw, rd_da, rd_db, rd_addr : read-and-clear one accumulator word ((c, k), (c, b) or k).
     rd_dbuf : the da buffer ``rd_da`` reads.
     dw_data, da_data, db_data : the word read (``read_latency`` cycles after the request).
@@ -218,14 +221,17 @@ class MacLanes(EnginePart):
         k = Signal(nz.payload.k.shape(), reset_less=True)
         b = Signal(nz.payload.b.shape(), reset_less=True)
         v = Signal(nz.payload.v.shape(), reset_less=True)
-        last = equals(col, C - 1)
+        # col == C - 1, in a register of its own beside col (the ready is then one gate from registers: it
+        # decides the encoder's load, a wide enable)
+        last = Signal(init=int(C == 1))
         m.d.comb += [nz.ready.eq(~busy | last), self.hazard.eq(0), self.busy.eq(busy)]
         with m.If(busy):
-            m.d.sync += col.eq(col + 1)
+            m.d.sync += [col.eq(col + 1), last.eq(equals(col, C - 2) if C > 1 else 1)]
             with m.If(last):
-                m.d.sync += [busy.eq(0), col.eq(0)]
+                m.d.sync += [busy.eq(0), col.eq(0), last.eq(C == 1)]
         with m.If(nz.valid & nz.ready):
-            m.d.sync += [busy.eq(1), col.eq(0), k.eq(nz.payload.k), b.eq(nz.payload.b), v.eq(nz.payload.v)]
+            m.d.sync += [busy.eq(1), col.eq(0), last.eq(C == 1), k.eq(nz.payload.k), b.eq(nz.payload.b),
+                         v.eq(nz.payload.v)]
 
         # -- the registered fan-out: one copy of the column and of the read-out's request per group of lanes
         column, request = self._layouts(col, k, b, v)
@@ -401,8 +407,10 @@ class MacLanes(EnginePart):
 
         # W and a: written as loaded, read by the issued column
         wr = copy(m, written, f"writes{p}", family=form, enable=self.enable, reset=True) if t.fanout else written
-        w_data, a_data = (delayed(m, value, t.fanout, name, reset_less=True)[-1]
-                          for value, name in ((self.w_data[p], f"w_data{p}"), (self.a_data[p], f"a_data{p}")))
+        w_data, a_data = (in_row(delayed(m, value, t.fanout, name, reset_less=True)[-1], p,
+                                 at[:index_bits(c.cols_per_lane)], c.n_inputs, c.lanes)
+                          for value, name, at in ((self.w_data[p], f"w_data{p}", wr.w_addr),
+                                                       (self.a_data[p], f"a_data{p}", wr.a_addr)))
         m.d.comb += [w_wp.en.eq(wr.w_we), w_wp.addr.eq(wr.w_addr), w_wp.data.eq(w_data),
                      w_rp.addr.eq(local("w_raddr", lambda back: stages[operand - back].w_addr))]
         a_raddr = local("a_raddr", lambda back: stages[operand - back].d_addr)

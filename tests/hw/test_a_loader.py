@@ -1,5 +1,5 @@
 """The a-loader (hw.a_loader) against its docstring and golden_model.cycles' rule 1: step n's B x C chunks
-(chunk c within batch row b) go into buffer n % 2 at address (c, b), padding lanes as 0, in the cycles
+(chunk c within batch row b) go into buffer n % 2 at address (c, b), as they come (the lanes zero the padding), in the cycles
 A_n - BC + 1 .. A_n with A_n = max(A_{n-1}, Z_{n-2}) + BC (Z: the cycles of ``step_done``), and ``ready``
 follows ``ALoader.latency`` cycles after a step's last chunk until that step is done."""
 
@@ -23,14 +23,13 @@ def host_chunk(cfg, t):
 
 def expected(cfg, B, T, Z, cycles):
     """{cycle: (buf, addr, data)} of the writes, and ``ready`` in every cycle."""
-    P, C, N = cfg.lanes, cfg.cols_per_lane, cfg.n_inputs
+    C = cfg.cols_per_lane
     writes, A = {}, [0]
     for n in range(T):
         first = max(A[-1], Z[n - 2] if n >= 2 else 0) + 1
         for i in range(B * C):
             t, (b, c) = first + i, divmod(i, C)
-            data = [v if c < C - 1 or c * P + p < N else 0 for p, v in enumerate(host_chunk(cfg, t))]
-            writes[t] = (n % 2, addr(c, C, b), data)
+            writes[t] = (n % 2, addr(c, C, b), host_chunk(cfg, t))
         A.append(first + B * C - 1)
     ready = [sum(a + ALoader.latency <= t for a in A[1:]) > sum(z < t for z in Z) for t in range(cycles)]
     return writes, ready, A[1:]

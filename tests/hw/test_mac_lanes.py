@@ -18,10 +18,12 @@ def addr(c, C, i):
 
 
 def run(cfg, W, a, entries, *, gap, seed=0, abuf=1):
-    """Load W and a (batch rows) into buffer ``abuf``, apply the entries, read everything back and clear it."""
+    """Load W and a (batch rows) into buffer ``abuf``, apply the entries, read everything back and clear it. The
+    host's words for the padding columns (beyond N, in the last chunk) are not 0: the lanes write them as 0, so
+    that dW and da there stay 0 (``out["padding"]``: what is read there)."""
     dut = MacLanes(cfg)
     P, C, R, B = cfg.lanes, cfg.cols_per_lane, cfg.n_rows, cfg.max_batch
-    pad = lambda row: list(row) + [0] * (C * P - len(row))   # noqa: E731
+    pad = lambda row: list(row) + [77] * (C * P - len(row))   # noqa: E731
     out = {}
     sim = Simulator(dut)
     sim.add_clock(1e-8)
@@ -72,6 +74,7 @@ def run(cfg, W, a, entries, *, gap, seed=0, abuf=1):
                     await read(flag, addr(c, C, i))
                     row += chunk(ctx.get(data))
                 vals.append(row[:cfg.n_inputs])
+                out.setdefault("padding", []).extend(row[cfg.n_inputs:])
             out[name] = np.array(vals)
         vals = []
         for k in range(R):
@@ -141,6 +144,7 @@ def test_accumulates_exactly(I, H, P, gap, pipeline):
     np.testing.assert_array_equal(got["da"], da)
     np.testing.assert_array_equal(got["db"], db)
     assert got["cleared"] == [0] * P and got["ovf"] == ovf == (False, False, False)
+    assert got["padding"] == [0] * (len(got["padding"])) and (cfg.cols_per_lane * P == cfg.n_inputs or got["padding"])
 
 
 @pytest.mark.parametrize("pipeline", ["registered", "compact"])
