@@ -16,6 +16,7 @@ from amaranth.hdl import Cat, Module, Signal
 from amaranth.lib import stream
 from amaranth.lib.wiring import In, Out
 
+from .bits import equals
 from .layouts import dz_layout, nonzero_layout
 from .part import EnginePart
 
@@ -62,11 +63,18 @@ class ZeroSkipEncoder(EnginePart):
         m.d.comb += left.eq(pending)
         with m.If(self.o_nz.valid & self.o_nz.ready):
             m.d.comb += left.eq(pending & ~lowest)
-        m.d.comb += self.i_dz.ready.eq(~left.any())
+        # whether pending is 0 or one gate, in registers of their own: the next element is taken when none
+        # is left after this cycle, one gate from registers and the lanes' ready (it is the load enable of
+        # ``cur``'s 80 bits: from pending through the lowest gate and the rest, an ECP5 critical path)
+        empty, single = Signal(init=1), Signal()
+        m.d.comb += self.i_dz.ready.eq(empty | (single & self.o_nz.ready))
 
-        m.d.sync += pending.eq(left)
+        after = Signal(4)
+        m.d.comb += after.eq(left)
         with m.If(self.i_dz.valid & self.i_dz.ready):
             dz = self.i_dz.payload.dz
-            m.d.sync += [cur.eq(self.i_dz.payload), j.eq(self.i_dz.payload.j),
-                         pending.eq(Cat(dz[q].any() | self.dense for q in range(4)))]
+            m.d.comb += after.eq(Cat(dz[q].any() | self.dense for q in range(4)))
+            m.d.sync += [cur.eq(self.i_dz.payload), j.eq(self.i_dz.payload.j)]
+        m.d.sync += [pending.eq(after), empty.eq(~after.any()),
+                     single.eq(Cat(equals(after, 1 << q) for q in range(4)).any())]
         return m
