@@ -39,7 +39,7 @@ from hw.engine import SLICE_BITS, Engine, sliced_fifo
 from hw.fixed import shape_of
 from hw.host_link import FrameArbiter, FrameReceiver, FrameSender, Framer
 from hw.layouts import chunk_layout, state_layout
-from hw.primitives import broadcast, family
+from hw.primitives import broadcast, copy, family
 from hw.uart import UARTRx, UARTTx, check_divisor
 
 __all__ = ["BoardCore", "BoardTop", "clock_plan"]
@@ -131,10 +131,7 @@ class BoardCore(wiring.Component):
         if not separate:
             wiring.connect(m, disp.o_elem, engine.i_elem)
             a_in = disp.o_a
-        # (each slice read when the engine's slice of the same lane has room: hw.engine's ``a_room``)
-        a_fifo = sliced_fifo(m, "a", a_in.payload, engine.i_a.payload, a_in.valid, lambda i: engine.a_room[i],
-                             depth=c.max_batch * c.cols_per_lane + 1, buffered=True)[0]
-        m.d.comb += [a_in.ready.eq(a_fifo.w_rdy), engine.i_a.valid.eq(a_fifo.r_rdy)]
+        self._a_fifo(m, a_in, engine, separate, family(platform))
 
         # the run-time registers and the start pulse
         m.d.comb += [engine.tau.eq(disp.tau), engine.dense.eq(disp.dense), engine.seq_len.eq(disp.seq_len),
@@ -191,6 +188,31 @@ class BoardCore(wiring.Component):
                          send.i_frame.payload.eq(q.r_data), send.i_frame.valid.eq(q.r_rdy), q.r_en.eq(send.i_frame.ready)]
         else:
             wiring.connect(m, arb.o_frame, send.i_frame)
+
+    def _a_fifo(self, m, a_in, engine, separate, form):
+        """a_t from ``a_in`` to the engine through a step-sized FIFO, one slice per lane (``sliced_fifo``), each
+        slice read when the engine's slice of the same lane has room (hw.engine's ``a_room``).
+
+        From a crossing (``separate``), each slice is written from a registered copy of the transfer's take
+        beside it, a cycle after the take (one valid from the crossing to the sixteen slices across the chip
+        was a route of 9.1 ns on the ULX3S): the crossing keeps its payload until its next transfer, cycles
+        later (hw.crossing), and its ready is a register that counts the FIFO's places, those of the entries on
+        their way included, so that no write meets a full FIFO."""
+        depth = self.config.max_batch * self.config.cols_per_lane + 1
+        reads = lambda i: engine.a_room[i]
+        if not separate:
+            a_fifo = sliced_fifo(m, "a", a_in.payload, engine.i_a.payload, a_in.valid, reads, depth=depth,
+                                 buffered=True)[0]
+            m.d.comb += [a_in.ready.eq(a_fifo.w_rdy), engine.i_a.valid.eq(a_fifo.r_rdy)]
+            return
+        taken = a_in.valid & a_in.ready
+        writes = lambda i: copy(m, taken, f"a_write{i}", family=form, reset=True)
+        a_fifo = sliced_fifo(m, "a", a_in.payload, engine.i_a.payload, writes, reads, depth=depth, buffered=True)[0]
+        places, room = Signal(range(depth + 1), init=depth), Signal(init=1)
+        after = Signal.like(places)
+        m.d.comb += [after.eq(places + (a_fifo.r_en & a_fifo.r_rdy) - taken), a_in.ready.eq(room),
+                     engine.i_a.valid.eq(a_fifo.r_rdy)]
+        m.d.sync += [places.eq(after), room.eq(after.any())]
 
     def _cross(self, m, name, source, sink, *, into_link=False, hold=False):
         """The stream ``source`` -> ``sink`` through a StreamCrossing ``{name}_cross`` from the link's clock domain

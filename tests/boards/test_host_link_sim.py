@@ -1,3 +1,4 @@
+# amaranth: UnusedElaboratable=no
 """The host driver (boards.host) against the simulated board top (boards.top.BoardCore) through a
 simulated UART: bit-exact results on the committed trace, frames corrupted on the wire sent again
 without changing them, and refused frames that leave the engine's state intact."""
