@@ -75,7 +75,7 @@ TARGETS = {t.name: t for t in (
         lean=True),
     Target(
         name="ulx3s-85f", title="Radiona ULX3S (ECP5-85F)", family="ecp5", device="LFE5U-85F-6BG381C",
-        platform="amaranth_boards.ulx3s:ULX3S_85F_Platform", clock_mhz=80, goal_mhz=125, place_mhz=125, baud=115200,
+        platform="amaranth_boards.ulx3s:ULX3S_85F_Platform", clock_mhz=85, goal_mhz=125, place_mhz=125, baud=115200,
         capacity={"TRELLIS_SLICE": 41820, "LUT4": 83640, "TRELLIS_FF": 83640, "MULT18X18D": 156, "DP16KD": 208,
                   "TRELLIS_IO": 197, "EHXPLLL": 4},
         programmer=("openFPGALoader", "-b", "ulx3s", "{bitstream}"), programmer_package="openfpgaloader",
