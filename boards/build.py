@@ -224,15 +224,23 @@ def build(target, config=None, out=Path("build/board"), *, clock_mhz=None, baud=
     return report
 
 
+#: The RTLIL's source locations (``attribute \\src "file:line"``), left out of the design digest.
+SOURCE_LOCATION = re.compile(r'^[ \t]*attribute \\src "[^"]*"\n', re.M)
+
+
 def _digest(plan, name):
     """A digest of what a build plan synthesises and places for: its RTLIL, its Yosys script and its
-    constraints' file (the clock constraint; not the placement seed)."""
+    constraints' file (the clock constraint; not the placement seed). The RTLIL's source locations are left
+    out: they name files by absolute path and line, so the same design in another clone or worktree, or with
+    its source lines moved, would have another digest (and be built again)."""
     h = hashlib.sha256()
     for suffix in (".il", ".ys", ".lpf", ".pcf", ".sdc"):
         text = plan.files.get(name + suffix)
         if text is None:
             continue
-        h.update(text.encode() if isinstance(text, str) else text)
+        if isinstance(text, bytes):
+            text = text.decode()
+        h.update(SOURCE_LOCATION.sub("", text).encode())
     return h.hexdigest()[:16]
 
 

@@ -6,6 +6,7 @@ report is asserted (slow)."""
 
 import json
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -225,3 +226,14 @@ def test_a_build_that_runs_too_long_is_stopped_with_its_seed_named(tmp_path, mon
     assert time.monotonic() - t0 < 60
     with pytest.raises(ConfigError, match="time_limit_min"):
         bb.build(t, small, tmp_path / "b", time_limit_min=0)
+
+
+def test_the_design_digest_leaves_out_source_locations():
+    """Two checkouts of one commit (a clone, a worktree) write their own paths into the RTLIL's source
+    locations, and a moved line its own line: the digest leaves them out, so a build made in one checkout is
+    reused in the other; the design itself still counts."""
+    def plan(root, line=12, wire="go"):
+        return SimpleNamespace(files={"top.il": f'  attribute \\src "{root}hw/engine.py:{line}"\n  wire \\{wire}\n',
+                                      "top.ys": "synth"})
+    assert bb._digest(plan("/a/zskip/"), "top") == bb._digest(plan("/b/wt/", line=13), "top")
+    assert bb._digest(plan("/a/zskip/"), "top") != bb._digest(plan("/a/zskip/", wire="run"), "top")
