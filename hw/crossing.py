@@ -15,7 +15,10 @@ amaranth.lib.cdc.FFSynchronizers each way):
    offered on the reading side and not yet taken.
 
 No transfer is lost or duplicated under any valid/ready pattern on either side, and either clock may be the
-faster; a transfer takes a few cycles of each clock, plenty for a UART's bytes.
+faster; a transfer takes a few cycles of each clock, plenty for a UART's bytes. The reading side's payload
+stays as it is from its offer until the next transfer's load, which comes at least three of its cycles after
+a take (the ack's and the next toggle's synchronisers lie between): a sink may write it a cycle or two after
+the take (boards.top's a_t FIFO, through registered copies of the take).
 
 Why not ``amaranth.lib.fifo.AsyncFIFO``: its read port addresses its storage (LUT RAM on the ECP5) from the
 next read pointer, which follows the read enable and the emptiness test of the synchronised pointers, so
