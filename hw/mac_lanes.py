@@ -23,7 +23,7 @@ a power of two in the memories' depth.
 Pipeline (cycle r: the sequencer issues a column; the stages are ``config.lane_pipeline``'s, see
 :class:`LaneTiming` and docs/engine.md): the column's entry and addresses are copied into one register
 per group of ``LANES_PER_COPY`` lanes, and each memory port's inputs into registers of each lane's own
-(``registered`` only: a registered fan-out tree, no net drives all P lanes); W and a are read
+(or of each block of its memories of several: :data:`SPREAD`) (``registered`` only: a registered fan-out tree, no net drives all P lanes); W and a are read
 (hw.primitives.read), multiplied by v (hw.primitives.product); the
 accumulators dW, da (and db with column 0) are read so that the old value arrives with the products;
 both are registered again beside the adder (``land``), where they arrive in cycle r + ``product``; the
@@ -70,6 +70,11 @@ IN_BLOCK_RAM = ("W", "dW", "da", "db")
 #: default spread around their read address register (an 11.5 ns route at a ULX3S seed).
 ASKED_BLOCK_RAM = ("da",)
 BLOCK_RAM = {"ram_style": "block"}
+
+#: Of those, the lanes' memories of several DP16KDs at the ECP5 default, whose ports' controls each block takes
+#: through registers of its own with the fan-out stage (hw.primitives.block_ram's ``early``; the lane gives
+#: them a cycle ahead).
+SPREAD = ("W", "dW", "da")
 
 #: Lanes served by one copy of the issued column's registers (the fan-out stage). The copies are
 #: hw.primitives.copy registers, which Yosys does not merge (it merges equal registers of its own), and
@@ -375,10 +380,11 @@ class MacLanes(EnginePart):
         spoilt: :attr:`poison_collisions`: the word is then the complement of the one read)."""
         kind = name.rstrip("01")
         depth, stages = memory_depths(self.config)[kind], self.timing.read
+        early = kind in SPREAD and bool(self.timing.fanout)
         if kind in IN_BLOCK_RAM:
             attrs = {**NO_RW_CHECK, **BLOCK_RAM} if kind in ASKED_BLOCK_RAM else NO_RW_CHECK
             rp, wp, word = block_ram(m, name + suffix, shape, depth, stages, family=form, enable=self.enable,
-                                     attrs=attrs)
+                                     attrs=attrs, early=early)
         else:
             m.submodules[name + suffix] = mem = memory.Memory(shape=shape, depth=depth, init=[], attrs=NO_RW_CHECK)
             rp, wp = mem.read_port(domain="comb"), mem.write_port()
@@ -387,13 +393,14 @@ class MacLanes(EnginePart):
             return rp, wp, word
         hit = Signal(name=f"{name}{suffix}_collision")
         m.d.comb += hit.eq(wp.en & (wp.addr == rp.addr))
-        return rp, wp, Mux(delayed(m, hit, stages, f"{name}{suffix}_collision")[-1], ~word, word)
+        return rp, wp, Mux(delayed(m, hit, stages + early, f"{name}{suffix}_collision")[-1], ~word, word)
 
     def _lane(self, m, p, stages, requests, written, forwards, form):
         """Lane p: its memories and its two multiply-accumulates (products of the primitives' family ``form``);
         returns its (dW, da) overflow. ``stages``, ``requests``: its group's; ``written``: the writes of W and a
         (enables and addresses) through the group's copy, registered again in the lane (its data beside
-        them). Every input of a memory port comes from a register of the lane's own (:meth:`_local`)."""
+        them). Every input of a memory port comes from a register of the lane's own (:meth:`_local`) or, for the
+        memories of :data:`SPREAD`, of the memory's blocks' own (:func:`ahead`)."""
         c = self.config
         t = self.timing
         operand, ready, summed = t.fanout, t.fanout + t.read, t.product
@@ -405,14 +412,20 @@ class MacLanes(EnginePart):
         def local(name, value_of, reset=False):
             return self._local(m, f"{name}{p}", value_of, form, reset)
 
+        def ahead(value_of):
+            """What a control of a memory of :data:`SPREAD` is given: with the fan-out stage the next cycle's
+            (the memory registers it beside each of its blocks: hw.primitives.block_ram's ``early``), else this
+            cycle's."""
+            return value_of(1 if t.fanout else 0)
+
         # W and a: written as loaded, read by the issued column
         wr = copy(m, written, f"writes{p}", family=form, enable=self.enable, reset=True) if t.fanout else written
         w_data, a_data = (in_row(delayed(m, value, t.fanout, name, reset_less=True)[-1], p,
                                  at[:index_bits(c.cols_per_lane)], c.n_inputs, c.lanes)
                           for value, name, at in ((self.w_data[p], f"w_data{p}", wr.w_addr),
                                                        (self.a_data[p], f"a_data{p}", wr.a_addr)))
-        m.d.comb += [w_wp.en.eq(wr.w_we), w_wp.addr.eq(wr.w_addr), w_wp.data.eq(w_data),
-                     w_rp.addr.eq(local("w_raddr", lambda back: stages[operand - back].w_addr))]
+        m.d.comb += [w_wp.en.eq(written.w_we), w_wp.addr.eq(written.w_addr), w_wp.data.eq(w_data),   # (ahead of wr)
+                     w_rp.addr.eq(ahead(lambda back: stages[operand - back].w_addr))]
         a_raddr = local("a_raddr", lambda back: stages[operand - back].d_addr)
         for i, (rp, wp, _) in enumerate(a_ports):
             m.d.comb += [wp.en.eq(wr.a_we & (wr.a_buf if i else ~wr.a_buf)), wp.addr.eq(wr.a_addr),
@@ -427,28 +440,30 @@ class MacLanes(EnginePart):
         def read_address(port, asks, column_address):
             return self._read_address(m, port, asks, column_address, stages, requests)
 
-        def write(port, asks, column_on, column_address):
-            """A write's enable, address and clear (write 0): the read-out's clear where it ``asks``, else the
-            column's sum."""
+        def write(port, asks, column_on, column_address, name):
+            """A write's enable and address (:func:`ahead`) and whether it clears (writes 0), in its cycle: the
+            read-out's clear where it ``asks``, else the column's sum."""
             def value_of(back):
                 ask, column = requests[t.clear - back], stages[t.write - back]
                 port_in = Signal(data.StructLayout({"en": 1, "addr": len(port.addr), "clear": 1}))
                 m.d.comb += [port_in.en.eq(asks(ask) | column_on(column)), port_in.clear.eq(asks(ask)),
                              port_in.addr.eq(Mux(asks(ask), ask.addr, column_address(column)))]
                 return port_in
-            return value_of
+            controls = ahead(value_of)
+            clear = (copy(m, controls.clear, f"{name}{p}", family=form, enable=self.enable, reset=True) if t.fanout
+                     else controls.clear)
+            m.d.comb += [port.en.eq(controls.en), port.addr.eq(controls.addr)]
+            return clear
 
-        m.d.comb += dw_rp.addr.eq(local("dw_raddr", read_address(dw_rp, lambda r: r.dw, lambda s: s.w_addr)))
+        m.d.comb += dw_rp.addr.eq(ahead(read_address(dw_rp, lambda r: r.dw, lambda s: s.w_addr)))
         dw_sum, dw_over = self._accumulate(m, f"dw_{p}", self._land(m, dw_old, f"dw_old{p}"), pw, c.dw_acc, forwards,
                                            stages[summed].mac)
-        dw_write = local("dw_write", write(dw_wp, lambda r: r.dw, lambda s: s.mac, lambda s: s.w_addr), reset=True)
-        m.d.comb += [self.dw_data[p].eq(self._out(m, dw_old, f"dw_out{p}")), dw_wp.addr.eq(dw_write.addr), dw_wp.en.eq(dw_write.en),
-                     dw_wp.data.eq(Mux(dw_write.clear, 0, dw_sum))]
+        dw_clear = write(dw_wp, lambda r: r.dw, lambda s: s.mac, lambda s: s.w_addr, "dw_clear")
+        m.d.comb += [self.dw_data[p].eq(self._out(m, dw_old, f"dw_out{p}")), dw_wp.data.eq(Mux(dw_clear, 0, dw_sum))]
         da_old = []
         for i, (rp, wp, word) in enumerate(da_ports):
             mine = (lambda r: r.dbuf) if i else (lambda r: ~r.dbuf)        # this buffer is the one meant
-            m.d.comb += rp.addr.eq(local(f"da{i}_raddr", read_address(rp, lambda r, mine=mine: r.da & mine(r),
-                                                                         lambda s: s.d_addr)))
+            m.d.comb += rp.addr.eq(ahead(read_address(rp, lambda r, mine=mine: r.da & mine(r), lambda s: s.d_addr)))
             da_old.append(word)
         answered = local("da_answered", lambda back: requests[t.fanout + t.read - back].dbuf)
         chosen = local("da_chosen", lambda back: stages[summed - t.land - back].dbuf)
@@ -457,9 +472,9 @@ class MacLanes(EnginePart):
                                            pa, c.da_acc, forwards, stages[summed].mac)
         for i, (rp, wp, _) in enumerate(da_ports):
             mine = (lambda r: r.dbuf) if i else (lambda r: ~r.dbuf)
-            da_write = local(f"da{i}_write", write(wp, lambda r, mine=mine: r.da & mine(r),
-                                                   lambda s, mine=mine: s.mac & mine(s), lambda s: s.d_addr), reset=True)
-            m.d.comb += [wp.addr.eq(da_write.addr), wp.en.eq(da_write.en), wp.data.eq(Mux(da_write.clear, 0, da_sum))]
+            da_clear = write(wp, lambda r, mine=mine: r.da & mine(r), lambda s, mine=mine: s.mac & mine(s),
+                             lambda s: s.d_addr, f"da{i}_clear")
+            m.d.comb += wp.data.eq(Mux(da_clear, 0, da_sum))
         return dw_over, da_over
 
     def _read_address(self, m, port, asks, column_address, stages, requests):
