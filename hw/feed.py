@@ -116,14 +116,16 @@ class Feed(EnginePart):
         # enable and address also select, beside the memory, the word just written for a read of it: one copy
         # per group of memories was routed 5.3 ns to the farthest) and each word through a register beside its
         # memory (a cycle later: ``spread_of``)
-        rec_reads = []
+        rec_reads, rec_writes = [], []
         for p in range(P):
             m.submodules[f"rec{p}"] = mem = memory.Memory(shape=shape_of(c.grad), depth=depth(C, B), init=[])
             write, asked = mem.write_port(), Cat(self.rec_we, self.rec_addr)
             written = copy(m, asked, f"rec_write_{p}", family=form, enable=self.enable, reset=True) if S else asked
             data = delayed(m, self.rec_data[p], S, f"rec_data_{p}", reset_less=True)[-1]
             m.d.comb += [write.en.eq(written[0]), write.addr.eq(written[1:]), write.data.eq(data)]
-            rec_reads.append(mem.read_port(transparent_for=(write,)))
+            # (with the spread, the read's transparency for a write in its cycle is built after it: ``words``)
+            rec_reads.append(mem.read_port(transparent_for=() if S else (write,)))
+            rec_writes.append(write)
 
         # the walk: element (j, b), its dh_rec in lane (I + j) % P, chunk (I + j) // P of the rec memories
         j, b = Signal(range(max(H, 2))), Signal(range(max(B, 2)))
@@ -149,10 +151,22 @@ class Feed(EnginePart):
         # (``take_latency_of``)
         take = self.take_latency_of(c)
         rec_addr = address((chunk, C), (b, B))
-        for p, read in enumerate(rec_reads):
-            m.d.comb += read.addr.eq(copy(m, rec_addr, f"rec_addr_{p}", family=form, enable=self.enable) if S
-                                     else rec_addr)
-        words = [delayed(m, read.data, S, f"rec_word_{p}", reset_less=True)[-1] for p, read in enumerate(rec_reads)]
+        words = []
+        for p, (read, write) in enumerate(zip(rec_reads, rec_writes)):
+            addr = copy(m, rec_addr, f"rec_addr_{p}", family=form, enable=self.enable) if S else rec_addr
+            m.d.comb += read.addr.eq(addr)
+            if not S:
+                words.append(read.data)
+                continue
+            # the word of a write in the read's cycle to its address, as the transparent read would return it,
+            # chosen after the read's register from registers of its own beside it (in front of the register,
+            # the address comparison took two LUTs into the LUT-RAM's path at a ULX3S seed, 10.2 ns)
+            hit = Signal(name=f"rec_hit_{p}")
+            just_written = Signal.like(write.data, name=f"rec_written_{p}", reset_less=True)
+            m.d.sync += [hit.eq(write.en & (write.addr == addr)), just_written.eq(write.data)]
+            word = Signal.like(read.data, name=f"rec_word_{p}", reset_less=True)
+            m.d.sync += word.eq(Mux(hit, just_written, read.data))
+            words.append(word)
         dc_word = delayed(m, dc_word, 2 * S, "dc_word", reset_less=True)[-1]
         lanes = delayed(m, lane, take, "lane", reset_less=True)
         feedings = delayed(m, walk & self.to_unit, take, "feeding")

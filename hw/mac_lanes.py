@@ -23,8 +23,9 @@ a power of two in the memories' depth.
 Pipeline (cycle r: the sequencer issues a column; the stages are ``config.lane_pipeline``'s, see
 :class:`LaneTiming` and docs/engine.md): the column's entry and addresses are copied into one register
 per group of ``LANES_PER_COPY`` lanes, and each memory port's inputs into registers of each lane's own
-(or of each block of its memories of several: :data:`SPREAD`) (``registered`` only: a registered fan-out tree, no net drives all P lanes); W and a are read
-(hw.primitives.read), multiplied by v (hw.primitives.product); the
+(or of each block of its memories of several blocks: :data:`SPREAD`) (``registered`` only: a registered
+fan-out tree, no net drives all P lanes); W and a are read (hw.primitives.read), multiplied by v
+(hw.primitives.product); the
 accumulators dW, da (and db with column 0) are read so that the old value arrives with the products;
 both are registered again beside the adder (``land``), where they arrive in cycle r + ``product``; the
 sum is registered then, saturated per ``config.overflow`` after that register (with C = 1, where a sum is
