@@ -36,8 +36,9 @@ BH = B*H elements per step, R = 4H rows, C = ceil(N/P):
    the previous entry's acceptance: never later, because the lanes forward an
    accumulator's sum to a read-modify-write that follows too closely for memory
    (an operation d < ``forward_window`` cycles after another on the same word:
-   5 for the registered lanes, whose old value is read 3 cycles (read, landing)
-   before its sum is formed and written the cycle after; 3 for the compact;
+   6 for the registered lanes, whose old value is read 3 cycles (read, landing)
+   before its sum is formed, which is written two cycles after (a register,
+   ``settle``); 3 for the compact;
    hw.mac_lanes.LaneTiming), so no entry waits for another (``hazard`` is 0). The step's MAC
    work is done at Z_n = max(F_n + (BH - 1)*k +
    ``feed_latency`` + ``ggu_latency`` + ``return_latency``, x_last + 1, y_last + C +

@@ -89,7 +89,8 @@ class LaneTiming:
     """The lanes' register stages (``config.lane_pipeline``) and the latencies that follow, in cycles from the
     issue of a column (see the module docstring)."""
 
-    fanout: int        # registers from the sequencer to a memory port: its group's copy, then the lane's own (0: none)
+    fanout: int        # registers from the sequencer to a memory port: its group's copy, the lane's own, then (the
+                       # memories of SPREAD) each block's own or (the others) a second of the lane's (0: none)
     read: int          # a memory read: its own register, then an output register or not (hw.primitives.read)
     multiply: int      # hw.primitives.product's stages
     land: int = 0      # registers of the products and the old values beside the adder (0: none)
@@ -134,7 +135,7 @@ class LaneTiming:
 
 
 #: The register stages of each ``lane_pipeline`` (golden_model.engine_config.LANE_PIPELINES).
-_PIPELINES = {"registered": LaneTiming(fanout=2, read=2, multiply=3, land=1, out=1, settle=1),
+_PIPELINES = {"registered": LaneTiming(fanout=3, read=2, multiply=3, land=1, out=1, settle=1),
               "compact": LaneTiming(fanout=0, read=1, multiply=1)}
 
 
@@ -413,23 +414,31 @@ class MacLanes(EnginePart):
         def local(name, value_of, reset=False):
             return self._local(m, f"{name}{p}", value_of, form, reset)
 
-        def ahead(value_of):
-            """What a control of a memory of :data:`SPREAD` is given: with the fan-out stage the next cycle's
-            (the memory registers it beside each of its blocks: hw.primitives.block_ram's ``early``), else this
-            cycle's."""
-            return value_of(1 if t.fanout else 0)
+        def ahead(name, value_of, reset=False):
+            """What a control of a memory of :data:`SPREAD` is given, whose blocks each register it (hw.primitives.
+            block_ram's ``early``): with the fan-out stage, a register of the lane's own loaded with
+            ``value_of(2)``, which holds in each cycle the value of the next (so that the tree is the group's
+            stages, the lane's register, the block's); else this cycle's value."""
+            if not t.fanout:
+                return value_of(0)
+            return copy(m, value_of(2), f"{name}{p}", family=form, enable=self.enable, reset=reset)
 
-        # W and a: written as loaded, read by the issued column
-        wr = copy(m, written, f"writes{p}", family=form, enable=self.enable, reset=True) if t.fanout else written
+        # W and a: written as loaded (enables and addresses through the group's copy, the lane's, then W's blocks'
+        # or a second of the lane's for the a buffers and the padding's test), read by the issued column
+        if t.fanout:
+            wr = copy(m, written, f"writes{p}", family=form, enable=self.enable, reset=True)
+            wr_now = copy(m, wr, f"writes_now{p}", family=form, enable=self.enable, reset=True)
+        else:
+            wr = wr_now = written
         w_data, a_data = (in_row(delayed(m, value, t.fanout, name, reset_less=True)[-1], p,
                                  at[:index_bits(c.cols_per_lane)], c.n_inputs, c.lanes)
-                          for value, name, at in ((self.w_data[p], f"w_data{p}", wr.w_addr),
-                                                       (self.a_data[p], f"a_data{p}", wr.a_addr)))
-        m.d.comb += [w_wp.en.eq(written.w_we), w_wp.addr.eq(written.w_addr), w_wp.data.eq(w_data),   # (ahead of wr)
-                     w_rp.addr.eq(ahead(lambda back: stages[operand - back].w_addr))]
+                          for value, name, at in ((self.w_data[p], f"w_data{p}", wr_now.w_addr),
+                                                       (self.a_data[p], f"a_data{p}", wr_now.a_addr)))
+        m.d.comb += [w_wp.en.eq(wr.w_we), w_wp.addr.eq(wr.w_addr), w_wp.data.eq(w_data),   # (a cycle ahead of wr_now)
+                     w_rp.addr.eq(ahead("w_raddr", lambda back: stages[operand - back].w_addr))]
         a_raddr = local("a_raddr", lambda back: stages[operand - back].d_addr)
         for i, (rp, wp, _) in enumerate(a_ports):
-            m.d.comb += [wp.en.eq(wr.a_we & (wr.a_buf if i else ~wr.a_buf)), wp.addr.eq(wr.a_addr),
+            m.d.comb += [wp.en.eq(wr_now.a_we & (wr_now.a_buf if i else ~wr_now.a_buf)), wp.addr.eq(wr_now.a_addr),
                          wp.data.eq(a_data), rp.addr.eq(a_raddr)]
         a = Mux(stages[ready].abuf, *(word for _, _, word in reversed(a_ports)))
         pw = self._land(m, product(m, a, stages[ready].v, t.multiply, f"pw{p}", wide(c.dw_acc), family=form,
@@ -450,21 +459,22 @@ class MacLanes(EnginePart):
                 m.d.comb += [port_in.en.eq(asks(ask) | column_on(column)), port_in.clear.eq(asks(ask)),
                              port_in.addr.eq(Mux(asks(ask), ask.addr, column_address(column)))]
                 return port_in
-            controls = ahead(value_of)
-            clear = (copy(m, controls.clear, f"{name}{p}", family=form, enable=self.enable, reset=True) if t.fanout
-                     else controls.clear)
+            controls = ahead(f"{name}_write", value_of, reset=True)
+            clear = (copy(m, controls.clear, f"{name}_clear{p}", family=form, enable=self.enable, reset=True)
+                     if t.fanout else controls.clear)
             m.d.comb += [port.en.eq(controls.en), port.addr.eq(controls.addr)]
             return clear
 
-        m.d.comb += dw_rp.addr.eq(ahead(read_address(dw_rp, lambda r: r.dw, lambda s: s.w_addr)))
+        m.d.comb += dw_rp.addr.eq(ahead("dw_raddr", read_address(dw_rp, lambda r: r.dw, lambda s: s.w_addr)))
         dw_sum, dw_over = self._accumulate(m, f"dw_{p}", self._land(m, dw_old, f"dw_old{p}"), pw, c.dw_acc, forwards,
                                            stages[summed].mac)
-        dw_clear = write(dw_wp, lambda r: r.dw, lambda s: s.mac, lambda s: s.w_addr, "dw_clear")
+        dw_clear = write(dw_wp, lambda r: r.dw, lambda s: s.mac, lambda s: s.w_addr, "dw")
         m.d.comb += [self.dw_data[p].eq(self._out(m, dw_old, f"dw_out{p}")), dw_wp.data.eq(Mux(dw_clear, 0, dw_sum))]
         da_old = []
         for i, (rp, wp, word) in enumerate(da_ports):
             mine = (lambda r: r.dbuf) if i else (lambda r: ~r.dbuf)        # this buffer is the one meant
-            m.d.comb += rp.addr.eq(ahead(read_address(rp, lambda r, mine=mine: r.da & mine(r), lambda s: s.d_addr)))
+            m.d.comb += rp.addr.eq(ahead(f"da{i}_raddr", read_address(rp, lambda r, mine=mine: r.da & mine(r),
+                                                                         lambda s: s.d_addr)))
             da_old.append(word)
         answered = local("da_answered", lambda back: requests[t.fanout + t.read - back].dbuf)
         chosen = local("da_chosen", lambda back: stages[summed - t.land - back].dbuf)
@@ -474,7 +484,7 @@ class MacLanes(EnginePart):
         for i, (rp, wp, _) in enumerate(da_ports):
             mine = (lambda r: r.dbuf) if i else (lambda r: ~r.dbuf)
             da_clear = write(wp, lambda r, mine=mine: r.da & mine(r), lambda s, mine=mine: s.mac & mine(s),
-                             lambda s: s.d_addr, f"da{i}_clear")
+                             lambda s: s.d_addr, f"da{i}")
             m.d.comb += wp.data.eq(Mux(da_clear, 0, da_sum))
         return dw_over, da_over
 
