@@ -167,6 +167,7 @@ class EngineCore(EnginePart):
         ]
         mac_done = feed.returned & buffer.empty & ~encoder.o_nz.valid & lanes.idle
         self._sequence(m, run, mac_done)
+        self._weight_load(m, lanes)
         return m
 
     def _sequence(self, m, run, mac_done):
@@ -206,7 +207,6 @@ class EngineCore(EnginePart):
                 m.d.sync += [accepted.eq(0), running.eq(1), stepping.eq(1), step.eq(0), *go("IDLE", "WAIT")]
             with m.Else():
                 m.d.comb += [self.idle.eq(1), self.weight_take.eq(self.weight_valid)]
-                self._weight_load(m, lanes)
                 fits = self._fits()
                 with m.If(self.start & ~fits):
                     m.d.sync += self.refused.eq(1)
@@ -252,11 +252,14 @@ class EngineCore(EnginePart):
                 & at_most(self.batch, c.max_batch))
 
     def _weight_load(self, m, lanes):
-        """W arrives while idle, chunk c of row k after chunk c-1 (the lanes write its padding columns as 0)."""
+        """W arrives while idle (``weight_take``), chunk c of row k after chunk c-1 (the lanes write its padding
+        columns as 0). Only the write's enable depends on the state: the data and address go to the lanes as
+        they are (as 0 outside the idle state, Yosys made the state's decode the synchronous reset of every
+        lane's W data registers across the chip, an ECP5 critical path)."""
         c = self.config
         C, P, R = c.cols_per_lane, c.lanes, c.n_rows
         chunk, row = Signal(range(max(C, 2))), Signal(range(max(R, 2)))
-        m.d.comb += [lanes.w_we.eq(self.weight_valid), lanes.w_addr.eq(address((chunk, C), (row, R)))]
+        m.d.comb += [lanes.w_we.eq(self.weight_take), lanes.w_addr.eq(address((chunk, C), (row, R)))]
         for p in range(P):
             m.d.comb += lanes.w_data[p].eq(self.weight[p])
-        count(m, self.weight_valid, (chunk, C - 1), (row, R - 1))
+        count(m, self.weight_take, (chunk, C - 1), (row, R - 1))
