@@ -23,9 +23,8 @@ a power of two in the memories' depth.
 Pipeline (cycle r: the sequencer issues a column; the stages are ``config.lane_pipeline``'s, see
 :class:`LaneTiming` and docs/engine.md): the column's entry and addresses are copied into one register
 per group of ``LANES_PER_COPY`` lanes, and each memory port's inputs into registers of each lane's own
-(or of each block of its memories of several blocks: :data:`SPREAD`) (``registered`` only: a registered
-fan-out tree, no net drives all P lanes); W and a are read (hw.primitives.read), multiplied by v
-(hw.primitives.product); the
+(``registered`` only: a registered fan-out tree, no net drives all P lanes); W and a are read
+(hw.primitives.read), multiplied by v (hw.primitives.product); the
 accumulators dW, da (and db with column 0) are read so that the old value arrives with the products;
 both are registered again beside the adder (``land``), where they arrive in cycle r + ``product``; the
 sum is registered then, saturated per ``config.overflow`` after that register (with C = 1, where a sum is
@@ -72,11 +71,6 @@ IN_BLOCK_RAM = ("W", "dW", "da", "db")
 ASKED_BLOCK_RAM = ("da",)
 BLOCK_RAM = {"ram_style": "block"}
 
-#: Of those, the lanes' memories of several DP16KDs at the ECP5 default, whose ports' controls each block takes
-#: through registers of its own with the fan-out stage (hw.primitives.block_ram's ``early``; the lane gives
-#: them a cycle ahead).
-SPREAD = ("W", "dW", "da")
-
 #: Lanes served by one copy of the issued column's registers (the fan-out stage). The copies are
 #: hw.primitives.copy registers, which Yosys does not merge (it merges equal registers of its own), and
 #: each group's later stages follow from its copy; one copy per lane (with ``keep`` on every stage, Yosys'
@@ -89,8 +83,7 @@ class LaneTiming:
     """The lanes' register stages (``config.lane_pipeline``) and the latencies that follow, in cycles from the
     issue of a column (see the module docstring)."""
 
-    fanout: int        # registers from the sequencer to a memory port: its group's copy, the lane's own, then (the
-                       # memories of SPREAD) each block's own or (the others) a second of the lane's (0: none)
+    fanout: int        # registers from the sequencer to a memory port: its group's copy, then the lane's own (0: none)
     read: int          # a memory read: its own register, then an output register or not (hw.primitives.read)
     multiply: int      # hw.primitives.product's stages
     land: int = 0      # registers of the products and the old values beside the adder (0: none)
@@ -135,7 +128,7 @@ class LaneTiming:
 
 
 #: The register stages of each ``lane_pipeline`` (golden_model.engine_config.LANE_PIPELINES).
-_PIPELINES = {"registered": LaneTiming(fanout=3, read=2, multiply=3, land=1, out=1, settle=1),
+_PIPELINES = {"registered": LaneTiming(fanout=2, read=2, multiply=3, land=1, out=1, settle=1),
               "compact": LaneTiming(fanout=0, read=1, multiply=1)}
 
 
@@ -382,11 +375,10 @@ class MacLanes(EnginePart):
         spoilt: :attr:`poison_collisions`: the word is then the complement of the one read)."""
         kind = name.rstrip("01")
         depth, stages = memory_depths(self.config)[kind], self.timing.read
-        early = kind in SPREAD and bool(self.timing.fanout)
         if kind in IN_BLOCK_RAM:
             attrs = {**NO_RW_CHECK, **BLOCK_RAM} if kind in ASKED_BLOCK_RAM else NO_RW_CHECK
             rp, wp, word = block_ram(m, name + suffix, shape, depth, stages, family=form, enable=self.enable,
-                                     attrs=attrs, early=early)
+                                     attrs=attrs)
         else:
             m.submodules[name + suffix] = mem = memory.Memory(shape=shape, depth=depth, init=[], attrs=NO_RW_CHECK)
             rp, wp = mem.read_port(domain="comb"), mem.write_port()
@@ -395,14 +387,13 @@ class MacLanes(EnginePart):
             return rp, wp, word
         hit = Signal(name=f"{name}{suffix}_collision")
         m.d.comb += hit.eq(wp.en & (wp.addr == rp.addr))
-        return rp, wp, Mux(delayed(m, hit, stages + early, f"{name}{suffix}_collision")[-1], ~word, word)
+        return rp, wp, Mux(delayed(m, hit, stages, f"{name}{suffix}_collision")[-1], ~word, word)
 
     def _lane(self, m, p, stages, requests, written, forwards, form):
         """Lane p: its memories and its two multiply-accumulates (products of the primitives' family ``form``);
         returns its (dW, da) overflow. ``stages``, ``requests``: its group's; ``written``: the writes of W and a
         (enables and addresses) through the group's copy, registered again in the lane (its data beside
-        them). Every input of a memory port comes from a register of the lane's own (:meth:`_local`) or, for the
-        memories of :data:`SPREAD`, of the memory's blocks' own (:func:`ahead`)."""
+        them). Every input of a memory port comes from a register of the lane's own (:meth:`_local`)."""
         c = self.config
         t = self.timing
         operand, ready, summed = t.fanout, t.fanout + t.read, t.product
@@ -414,31 +405,17 @@ class MacLanes(EnginePart):
         def local(name, value_of, reset=False):
             return self._local(m, f"{name}{p}", value_of, form, reset)
 
-        def ahead(name, value_of, reset=False):
-            """What a control of a memory of :data:`SPREAD` is given, whose blocks each register it (hw.primitives.
-            block_ram's ``early``): with the fan-out stage, a register of the lane's own loaded with
-            ``value_of(2)``, which holds in each cycle the value of the next (so that the tree is the group's
-            stages, the lane's register, the block's); else this cycle's value."""
-            if not t.fanout:
-                return value_of(0)
-            return copy(m, value_of(2), f"{name}{p}", family=form, enable=self.enable, reset=reset)
-
-        # W and a: written as loaded (enables and addresses through the group's copy, the lane's, then W's blocks'
-        # or a second of the lane's for the a buffers and the padding's test), read by the issued column
-        if t.fanout:
-            wr = copy(m, written, f"writes{p}", family=form, enable=self.enable, reset=True)
-            wr_now = copy(m, wr, f"writes_now{p}", family=form, enable=self.enable, reset=True)
-        else:
-            wr = wr_now = written
+        # W and a: written as loaded, read by the issued column
+        wr = copy(m, written, f"writes{p}", family=form, enable=self.enable, reset=True) if t.fanout else written
         w_data, a_data = (in_row(delayed(m, value, t.fanout, name, reset_less=True)[-1], p,
                                  at[:index_bits(c.cols_per_lane)], c.n_inputs, c.lanes)
-                          for value, name, at in ((self.w_data[p], f"w_data{p}", wr_now.w_addr),
-                                                       (self.a_data[p], f"a_data{p}", wr_now.a_addr)))
-        m.d.comb += [w_wp.en.eq(wr.w_we), w_wp.addr.eq(wr.w_addr), w_wp.data.eq(w_data),   # (a cycle ahead of wr_now)
-                     w_rp.addr.eq(ahead("w_raddr", lambda back: stages[operand - back].w_addr))]
+                          for value, name, at in ((self.w_data[p], f"w_data{p}", wr.w_addr),
+                                                       (self.a_data[p], f"a_data{p}", wr.a_addr)))
+        m.d.comb += [w_wp.en.eq(wr.w_we), w_wp.addr.eq(wr.w_addr), w_wp.data.eq(w_data),
+                     w_rp.addr.eq(local("w_raddr", lambda back: stages[operand - back].w_addr))]
         a_raddr = local("a_raddr", lambda back: stages[operand - back].d_addr)
         for i, (rp, wp, _) in enumerate(a_ports):
-            m.d.comb += [wp.en.eq(wr_now.a_we & (wr_now.a_buf if i else ~wr_now.a_buf)), wp.addr.eq(wr_now.a_addr),
+            m.d.comb += [wp.en.eq(wr.a_we & (wr.a_buf if i else ~wr.a_buf)), wp.addr.eq(wr.a_addr),
                          wp.data.eq(a_data), rp.addr.eq(a_raddr)]
         a = Mux(stages[ready].abuf, *(word for _, _, word in reversed(a_ports)))
         pw = self._land(m, product(m, a, stages[ready].v, t.multiply, f"pw{p}", wide(c.dw_acc), family=form,
@@ -450,30 +427,27 @@ class MacLanes(EnginePart):
         def read_address(port, asks, column_address):
             return self._read_address(m, port, asks, column_address, stages, requests)
 
-        def write(port, asks, column_on, column_address, name):
-            """A write's enable and address (:func:`ahead`) and whether it clears (writes 0), in its cycle: the
-            read-out's clear where it ``asks``, else the column's sum."""
+        def write(port, asks, column_on, column_address):
+            """A write's enable, address and clear (write 0): the read-out's clear where it ``asks``, else the
+            column's sum."""
             def value_of(back):
                 ask, column = requests[t.clear - back], stages[t.write - back]
                 port_in = Signal(data.StructLayout({"en": 1, "addr": len(port.addr), "clear": 1}))
                 m.d.comb += [port_in.en.eq(asks(ask) | column_on(column)), port_in.clear.eq(asks(ask)),
                              port_in.addr.eq(Mux(asks(ask), ask.addr, column_address(column)))]
                 return port_in
-            controls = ahead(f"{name}_write", value_of, reset=True)
-            clear = (copy(m, controls.clear, f"{name}_clear{p}", family=form, enable=self.enable, reset=True)
-                     if t.fanout else controls.clear)
-            m.d.comb += [port.en.eq(controls.en), port.addr.eq(controls.addr)]
-            return clear
+            return value_of
 
-        m.d.comb += dw_rp.addr.eq(ahead("dw_raddr", read_address(dw_rp, lambda r: r.dw, lambda s: s.w_addr)))
+        m.d.comb += dw_rp.addr.eq(local("dw_raddr", read_address(dw_rp, lambda r: r.dw, lambda s: s.w_addr)))
         dw_sum, dw_over = self._accumulate(m, f"dw_{p}", self._land(m, dw_old, f"dw_old{p}"), pw, c.dw_acc, forwards,
                                            stages[summed].mac)
-        dw_clear = write(dw_wp, lambda r: r.dw, lambda s: s.mac, lambda s: s.w_addr, "dw")
-        m.d.comb += [self.dw_data[p].eq(self._out(m, dw_old, f"dw_out{p}")), dw_wp.data.eq(Mux(dw_clear, 0, dw_sum))]
+        dw_write = local("dw_write", write(dw_wp, lambda r: r.dw, lambda s: s.mac, lambda s: s.w_addr), reset=True)
+        m.d.comb += [self.dw_data[p].eq(self._out(m, dw_old, f"dw_out{p}")), dw_wp.addr.eq(dw_write.addr), dw_wp.en.eq(dw_write.en),
+                     dw_wp.data.eq(Mux(dw_write.clear, 0, dw_sum))]
         da_old = []
         for i, (rp, wp, word) in enumerate(da_ports):
             mine = (lambda r: r.dbuf) if i else (lambda r: ~r.dbuf)        # this buffer is the one meant
-            m.d.comb += rp.addr.eq(ahead(f"da{i}_raddr", read_address(rp, lambda r, mine=mine: r.da & mine(r),
+            m.d.comb += rp.addr.eq(local(f"da{i}_raddr", read_address(rp, lambda r, mine=mine: r.da & mine(r),
                                                                          lambda s: s.d_addr)))
             da_old.append(word)
         answered = local("da_answered", lambda back: requests[t.fanout + t.read - back].dbuf)
@@ -483,9 +457,9 @@ class MacLanes(EnginePart):
                                            pa, c.da_acc, forwards, stages[summed].mac)
         for i, (rp, wp, _) in enumerate(da_ports):
             mine = (lambda r: r.dbuf) if i else (lambda r: ~r.dbuf)
-            da_clear = write(wp, lambda r, mine=mine: r.da & mine(r), lambda s, mine=mine: s.mac & mine(s),
-                             lambda s: s.d_addr, f"da{i}")
-            m.d.comb += wp.data.eq(Mux(da_clear, 0, da_sum))
+            da_write = local(f"da{i}_write", write(wp, lambda r, mine=mine: r.da & mine(r),
+                                                   lambda s, mine=mine: s.mac & mine(s), lambda s: s.d_addr), reset=True)
+            m.d.comb += [wp.addr.eq(da_write.addr), wp.en.eq(da_write.en), wp.data.eq(Mux(da_write.clear, 0, da_sum))]
         return dw_over, da_over
 
     def _read_address(self, m, port, asks, column_address, stages, requests):

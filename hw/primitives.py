@@ -126,7 +126,7 @@ def dp16kd_tiles(width, depth):
     return None
 
 
-def block_ram(m, name, shape, depth, stages, *, family="generic", enable=None, attrs=NO_RW_CHECK, early=False):
+def block_ram(m, name, shape, depth, stages, *, family="generic", enable=None, attrs=NO_RW_CHECK):
     """A memory of ``depth`` words of ``shape`` in block RAM, with one write port and one read port whose word
     arrives ``stages`` cycles after its address (as :func:`read`). Returns ``(read, write, word)``: ``read.addr``
     and ``write.addr``, ``.data``, ``.en`` (amaranth.lib.memory port interfaces; ``read.data`` is not used) to
@@ -143,38 +143,20 @@ def block_ram(m, name, shape, depth, stages, *, family="generic", enable=None, a
     (about 1 ns clock-to-out instead of 5.6 ns without). The read's clock enables (CEB, OCEB; OCEA too in the
     36-bit mode, whose word's low half leaves by port A) are ``enable``, the enable of the ``sync`` domain (1
     when None), as for :func:`product`, and a write (WEA) is gated by it, as the generic form's write port
-    under an ``EnableInserter`` (CEA is 1: the enable reaches each block's pins once fewer).
-
-    ``early``: the ports' controls are given a cycle ahead: ``read.addr``, ``write.addr`` and ``write.en``
-    driven in cycle t are those of cycle t + 1 (``write.data`` is not: it is the word of the write in its own
-    cycle), and each block takes them through registers of its own (:func:`copy`, the write's enable reset
-    to 0), which the placer puts beside it: a memory of several blocks is spread over the block-RAM rows, and
-    one register driving all its blocks' address pins was routed 10.6 ns to the farthest at a ULX3S seed.
-    The generic form has one such register per control."""
+    under an ``EnableInserter`` (CEA is 1: the enable reaches each block's pins once fewer)."""
     _check_family(family)
     if stages not in READ_STAGES:
         raise ValueError(f"a read takes one of {READ_STAGES} cycles, not {stages!r}")
     width = Shape.cast(shape).width
     tiles = dp16kd_tiles(width, depth)
-    addr_width = (depth - 1).bit_length()
-    rp = memory.ReadPort.Signature(addr_width=addr_width, shape=shape).create(path=(name, "read"))
-    wp = memory.WritePort.Signature(addr_width=addr_width, shape=shape).create(path=(name, "write"))
-
-    def controls(suffix, form):
-        """The controls the memory (or a block of it) sees: the ports', a cycle later with ``early``."""
-        if not early:
-            return rp.addr, wp.addr, wp.en
-        return (copy(m, rp.addr, f"{name}_raddr{suffix}", family=form, enable=enable),
-                copy(m, wp.addr, f"{name}_waddr{suffix}", family=form, enable=enable),
-                copy(m, wp.en, f"{name}_we{suffix}", family=form, enable=enable, reset=True))
-
     if family != "ecp5" or stages != 2 or tiles is None:
         mem = memory.Memory(shape=shape, depth=depth, init=[], attrs=attrs)
         m.submodules[name] = mem
-        mem_rp, mem_wp = mem.read_port(domain="comb"), mem.write_port()
-        raddr, waddr, we = controls("", "generic")
-        m.d.comb += [mem_rp.addr.eq(raddr), mem_wp.addr.eq(waddr), mem_wp.en.eq(we), mem_wp.data.eq(wp.data)]
-        return rp, wp, read(m, mem_rp, stages, f"{name}_word")
+        rp, wp = mem.read_port(domain="comb"), mem.write_port()
+        return rp, wp, read(m, rp, stages, f"{name}_word")
+    addr_width = (depth - 1).bit_length()
+    rp = memory.ReadPort.Signature(addr_width=addr_width, shape=shape).create(path=(name, "read"))
+    wp = memory.WritePort.Signature(addr_width=addr_width, shape=shape).create(path=(name, "write"))
     word = Signal(shape, name=f"{name}_word")
     bits, low, count = tiles
     enable = Const(1) if enable is None else enable
@@ -186,8 +168,7 @@ def block_ram(m, name, shape, depth, stages, *, family="generic", enable=None, a
         lo, hi = t * bits, min((t + 1) * bits, width)
         di, do = Signal(36, name=f"{name}_DI{t}"), Signal(36, name=f"{name}_DO{t}")
         m.d.comb += [di.eq(w_data[lo:hi]), r_data[lo:hi].eq(do[:hi - lo])]
-        raddr, waddr, we = controls(t, family)
-        ada, adb = Cat(selects, waddr), Cat(Const(0, low), raddr)
+        ada, adb = Cat(selects, wp.addr), Cat(Const(0, low), rp.addr)
         pins = {}
         for port, address in (("A", ada), ("B", adb)):
             pins.update({f"i_AD{port}{i}": address[i] if i < len(address) else Const(0) for i in range(14)})
@@ -204,7 +185,7 @@ def block_ram(m, name, shape, depth, stages, *, family="generic", enable=None, a
             p_DATA_WIDTH_A=bits, p_DATA_WIDTH_B=bits, p_REGMODE_A="OUTREG", p_REGMODE_B="OUTREG",
             p_RESETMODE="SYNC", p_ASYNC_RESET_RELEASE="SYNC", p_CSDECODE_A="0b000", p_CSDECODE_B="0b000",
             p_WRITEMODE_A="NORMAL", p_WRITEMODE_B="NORMAL", p_GSR="AUTO",
-            i_CLKA=clk, i_CEA=Const(1), i_OCEA=enable if wide else Const(1), i_WEA=we & enable, i_RSTA=Const(0),
+            i_CLKA=clk, i_CEA=Const(1), i_OCEA=enable if wide else Const(1), i_WEA=wp.en & enable, i_RSTA=Const(0),
             i_CLKB=clk, i_CEB=enable, i_OCEB=enable, i_WEB=Const(0), i_RSTB=Const(0),
             **pins)
     return rp, wp, word

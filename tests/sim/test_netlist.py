@@ -121,17 +121,16 @@ def to_signed(value, width):
     return value - (1 << width) if value >> (width - 1) else value
 
 
-def run_twins(tmp_path, testbench, texts, hexes, n):
+def run_twins(tmp_path, testbench, texts, hexes, model_name, n):
     """Run ``testbench`` on Icarus with the two twins' Verilog ``texts``, the input files ``hexes`` ((name,
-    values, width): name.hex) and the netlist's simulation library (sim.netlist: this project's models of the
-    hard blocks, Yosys' of the flip-flops): the (generic, ecp5) hex words of each of the ``n`` cycles, none X
-    or Z, and no model error."""
+    values, width): name.hex) and the model sim/models/``model_name``: the (generic, ecp5) hex words of each of
+    the ``n`` cycles, none X or Z, and no model error."""
     (tmp_path / "tb.v").write_text(testbench)
     (tmp_path / "twins.v").write_text("\n".join(texts))
     for name, values, width in hexes:
         (tmp_path / f"{name}.hex").write_text("".join(f"{v & ((1 << width) - 1):x}\n" for v in values))
-    (tmp_path / "cells.v").write_text(nl.simulation_library())
-    subprocess.run(["iverilog", "-g2012", "-o", "tb.vvp", "tb.v", "twins.v", "cells.v"], cwd=tmp_path, check=True)
+    model = next(path for path in nl.MODELS if path.name == model_name)
+    subprocess.run(["iverilog", "-g2012", "-o", "tb.vvp", "tb.v", "twins.v", str(model)], cwd=tmp_path, check=True)
     run = subprocess.run(["vvp", "-n", "tb.vvp"], cwd=tmp_path, capture_output=True, text=True, check=True)
     assert "ERROR" not in run.stdout, run.stdout
     rows = [line.split() for line in (tmp_path / "out.txt").read_text().splitlines()]
@@ -155,7 +154,7 @@ def test_the_mult18x18d_model_equals_the_generic_twin(tmp_path, a_shape, b_shape
              for f in ("generic", "ecp5")]
     assert "MULT18X18D" in texts[1] and "MULT18X18D" not in texts[0]
     rows = run_twins(tmp_path, TESTBENCH.format(n=n, wa=a_shape.width, wb=b_shape.width, wp=p_shape.width), texts,
-                     (("a", a, a_shape.width), ("b", b, b_shape.width), ("en", en, 1)), n)
+                     (("a", a, a_shape.width), ("b", b, b_shape.width), ("en", en, 1)), "mult18x18d.v", n)
     generic = [to_signed(int(g, 16), p_shape.width) for g, _ in rows]
     ecp5 = [to_signed(int(e, 16), p_shape.width) for _, e in rows]
     expected = pipeline(a, b, en)
@@ -169,19 +168,17 @@ def test_the_mult18x18d_model_equals_the_generic_twin(tmp_path, a_shape, b_shape
 # -- the DP16KD model against the generic twin ----------------------------------------------------------
 
 class BlockRam(wiring.Component):
-    """hw.primitives.block_ram with 2 stages of ``family``, under the enable ``en`` as in the engine (the
-    controls a cycle ahead with ``early``)."""
+    """hw.primitives.block_ram with 2 stages of ``family``, under the enable ``en`` as in the engine."""
 
-    def __init__(self, family, width, depth, early=False):
-        self.family, self.width, self.depth, self.early = family, width, depth, early
+    def __init__(self, family, width, depth):
+        self.family, self.width, self.depth = family, width, depth
         aw = (depth - 1).bit_length()
         super().__init__({"we": In(1), "waddr": In(aw), "wdata": In(width), "raddr": In(aw), "en": In(1),
                           "word": Out(width)})
 
     def elaborate(self, platform):
         m = Module()
-        rp, wp, word = primitives.block_ram(m, "ram", self.width, self.depth, 2, family=self.family, enable=self.en,
-                                            early=self.early)
+        rp, wp, word = primitives.block_ram(m, "ram", self.width, self.depth, 2, family=self.family, enable=self.en)
         m.d.comb += [wp.en.eq(self.we), wp.addr.eq(self.waddr), wp.data.eq(self.wdata), rp.addr.eq(self.raddr),
                      self.word.eq(word)]
         return EnableInserter(self.en)(m)
@@ -214,16 +211,12 @@ endmodule
 """
 
 
-def memory_reads(waddr, raddr, wdata, we, en, depth, early=False):
+def memory_reads(waddr, raddr, wdata, we, en, depth):
     """The word a 2-stage read returns after each cycle's clock edge: the address register and the output
-    register take their inputs, and the write happens, in cycles with ``en`` high (with ``early``, of the
-    addresses and write enable of the enabled cycle before, taken into registers in enabled cycles)."""
+    register take their inputs, and the write happens, in cycles with ``en`` high."""
     mem, addressed, out, after = [0] * depth, 0, 0, []
-    held = (0, 0, 0)                                    # (waddr, raddr, we) in the copies
     for wa, ra, wd, w, e in zip(waddr, raddr, wdata, we, en):
         if e:
-            if early:
-                held, (wa, ra, w) = (wa, ra, w), held
             out, addressed = mem[addressed], ra         # (the output register takes the word the address chose)
             if w:
                 mem[wa] = wd
@@ -239,8 +232,7 @@ def memory_reads(waddr, raddr, wdata, we, en, depth, early=False):
     (5, 1000),      # 18-bit mode (byte enables on the low address bits), a depth that is no power of two
     (3, 5000),      # 2-bit mode, two blocks
 ], ids=["16x2048", "39x2048", "41x32", "24x256", "5x1000", "3x5000"])
-@pytest.mark.parametrize("early", [False, True], ids=["", "early"])
-def test_the_dp16kd_model_equals_the_generic_twin(tmp_path, width, depth, early):
+def test_the_dp16kd_model_equals_the_generic_twin(tmp_path, width, depth):
     require("icarus")
     n, rng = 4000, np.random.default_rng(width * 10000 + depth)
     aw = (depth - 1).bit_length()
@@ -255,17 +247,15 @@ def test_the_dp16kd_model_equals_the_generic_twin(tmp_path, width, depth, early)
         if we[i] and waddr[i] == raddr[i]:
             raddr[i] = (raddr[i] + 1) % depth
     en[-4:] = [1] * 4
-    texts = [cs.icarus_time_zero(verilog.convert(BlockRam(f, width, depth, early), name=f"twin_{f}"))
+    texts = [cs.icarus_time_zero(verilog.convert(BlockRam(f, width, depth), name=f"twin_{f}"))
              for f in ("generic", "ecp5")]
     bits, _, count = primitives.dp16kd_tiles(width, depth)
     assert texts[1].count("DP16KD") == count and "DP16KD" not in texts[0]
-    # (with ``early``, each block's own registers of both addresses and the write's enable)
-    assert texts[1].count("FD1P3") == (2 * aw + 1) * count * early
     rows = run_twins(tmp_path, RAM_TESTBENCH.format(n=n, aw=aw, w=width), texts,
                      (("wa", waddr, aw), ("ra", raddr, aw), ("wd", wdata, width), ("we", we, 1), ("en", en, 1)),
-                     n)
+                     "dp16kd.v", n)
     generic, ecp5 = [int(g, 16) for g, _ in rows], [int(e, 16) for _, e in rows]
-    expected = memory_reads(waddr, raddr, wdata, we, en, depth, early)
+    expected = memory_reads(waddr, raddr, wdata, we, en, depth)
     first = next((i for i in range(n) if ecp5[i] != generic[i]), None)
     assert first is None, (f"cycle {first}: DP16KD {ecp5[first]:x}, generic twin {generic[first]:x}, "
                            f"expected {expected[first]:x} ({bits}-bit mode)")
