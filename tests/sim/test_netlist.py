@@ -294,7 +294,8 @@ def test_the_synthesised_ecp5_netlist_equals_the_golden_model(tmp_path, small_ca
     # every lane memory in block RAM, the dz buffer's and the feed's dc memory, is DP16KDs read through their
     # output registers (hw.primitives.block_ram)
     def tiles(shape, kind):
-        depth = {"dz": DzBuffer.depth_of(cfg), "dc": cfg.max_batch * cfg.hidden_size}.get(kind) or memory_depths(cfg)[kind]
+        others = {"dz": DzBuffer.depth_of(cfg), "dc": cfg.max_batch * cfg.hidden_size}    # (the feed's dc: B x H)
+        depth = others[kind] if kind in others else memory_depths(cfg)[kind]
         return primitives.dp16kd_tiles(Shape.cast(shape).width, depth)[2]
     per_lane = tiles(shape_of(cfg.weight), "W") + tiles(wide(cfg.dw_acc), "dW") + 2 * tiles(wide(cfg.da_acc), "da")
     whole = (cfg.lanes * per_lane + tiles(wide(cfg.db_acc), "db") + tiles(dz_layout(cfg), "dz")
